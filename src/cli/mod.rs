@@ -1,0 +1,69 @@
+//! Command-line arguments and the dispatch to one function per command. Exit codes: 0 success,
+//! 1 "found something" (`diff` differences, `build --check` staleness), 2 error.
+
+use crate::diagnostics::Diagnostics;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Declarative, fast, safe GitOps manifests.
+#[derive(Debug, Parser)]
+#[command(name = "stackc", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The stack's root directory (holds stacks.kdl).
+    #[arg(short = 'C', long = "dir", global = true, default_value = ".", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print every file written, pruned or restored.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render every environment (or the ones named) into out/<env>.
+    Build(build::BuildArgs),
+    /// Show where each resolved value of a service came from.
+    Explain(explain::ExplainArgs),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Build(args) => build::run(&cli.global, args),
+        Command::Explain(args) => explain::run(&cli.global, args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(diagnostics) => {
+            report(&diagnostics);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints diagnostics to stderr with miette's graphical handler.
+pub fn report(diagnostics: &Diagnostics) {
+    for report in diagnostics.reports() {
+        eprintln!("{report:?}");
+    }
+    if diagnostics.len() > 1 {
+        eprintln!("error: {} problems found", diagnostics.len());
+    }
+}
+
+pub mod build;
+pub mod explain;
