@@ -1,0 +1,58 @@
+//! A rendered Kubernetes object: what templates produce, what `emit` writes one file each,
+//! and what `diff` compares.
+
+use crate::value::Value;
+use std::fmt;
+
+/// How objects are matched across environments and runs: apiVersion/kind/namespace/name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId {
+    pub api_version: String,
+    pub kind: String,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{} {}", self.kind, self.name)
+        } else {
+            write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+impl ObjectId {
+    /// Reads the identity fields of an object; `None` names the first one missing.
+    pub fn of(body: &Value) -> Result<ObjectId, &'static str> {
+        let text = |path: &'static str| {
+            body.get_path(path)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or(path)
+        };
+        Ok(ObjectId {
+            api_version: text("apiVersion")?.to_string(),
+            kind: text("kind")?.to_string(),
+            namespace: body
+                .get_path("metadata.namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            name: text("metadata.name")?.to_string(),
+        })
+    }
+}
+
+/// One object of one environment, with where it came from and where it is written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderedObject {
+    pub id: ObjectId,
+    pub body: Value,
+    /// The service that rendered it; `None` for project-level objects (namespaces, Flux).
+    pub service: Option<String>,
+    /// Path of its file relative to `out/<env>/`, with `/` separators.
+    pub path: String,
+}
