@@ -10,3 +10,5 @@ pub mod diagnostics;
 pub mod source;
 pub mod cli;
 pub mod object;
+pub mod model;
+pub mod resolve;

@@ -1,0 +1,159 @@
+//! What can be wrong with a declaration. Every variant points at the user's text.
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use std::sync::Arc;
+use thiserror::Error;
+
+type Src = NamedSource<Arc<str>>;
+
+/// A problem in `stacks.kdl` or an `environments/<env>.kdl` file.
+#[derive(Debug, Error, Diagnostic)]
+pub enum ModelError {
+    #[error("{message}")]
+    #[diagnostic(code(stackc::model::syntax))]
+    Syntax {
+        message: String,
+        #[source_code]
+        src: Src,
+        #[label("{label}")]
+        span: SourceSpan,
+        label: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("unknown node `{name}` in {context}")]
+    #[diagnostic(code(stackc::model::unknown_node))]
+    UnknownNode {
+        name: String,
+        context: String,
+        #[source_code]
+        src: Src,
+        #[label("not known here")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("unknown property `{name}` on `{node}`")]
+    #[diagnostic(code(stackc::model::unknown_property))]
+    UnknownProperty {
+        name: String,
+        node: String,
+        #[source_code]
+        src: Src,
+        #[label("not a property of `{node}`")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{what}` must be {expected}, found {found}")]
+    #[diagnostic(code(stackc::model::wrong_type))]
+    WrongType {
+        what: String,
+        expected: String,
+        found: String,
+        #[source_code]
+        src: Src,
+        #[label("expected {expected}")]
+        span: SourceSpan,
+    },
+
+    #[error("`{node}` needs {what}")]
+    #[diagnostic(code(stackc::model::missing))]
+    Missing {
+        node: String,
+        what: String,
+        #[source_code]
+        src: Src,
+        #[label("{what} missing here")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{node}` takes {expected}")]
+    #[diagnostic(code(stackc::model::unexpected))]
+    Unexpected {
+        node: String,
+        expected: String,
+        #[source_code]
+        src: Src,
+        #[label("unexpected")]
+        span: SourceSpan,
+    },
+
+    #[error("{kind} `{name}` is declared twice")]
+    #[diagnostic(code(stackc::model::duplicate), help("names of {kind}s must be unique"))]
+    Duplicate {
+        kind: &'static str,
+        name: String,
+        #[source_code]
+        src: Src,
+        #[label("first declared here")]
+        first: SourceSpan,
+        #[label("declared again here")]
+        second: SourceSpan,
+    },
+
+    #[error("invalid {kind} name `{name}`")]
+    #[diagnostic(code(stackc::model::invalid_name))]
+    InvalidName {
+        kind: &'static str,
+        name: String,
+        #[source_code]
+        src: Src,
+        #[label("not a valid {kind} name")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("unknown {kind} `{name}`")]
+    #[diagnostic(code(stackc::model::unknown_reference))]
+    UnknownReference {
+        kind: &'static str,
+        name: String,
+        #[source_code]
+        src: Src,
+        #[label("no {kind} of this name is declared")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`depends-on` cycle between {kind}s: {cycle}")]
+    #[diagnostic(
+        code(stackc::model::cycle),
+        help("a {kind} cannot depend on itself, directly or through others")
+    )]
+    Cycle {
+        kind: &'static str,
+        cycle: String,
+        #[source_code]
+        src: Src,
+        #[label("this dependency closes the cycle")]
+        span: SourceSpan,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(stackc::model::invalid))]
+    Invalid {
+        message: String,
+        #[source_code]
+        src: Src,
+        #[label("{label}")]
+        span: SourceSpan,
+        label: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("no stacks.kdl in `{dir}`")]
+    #[diagnostic(
+        code(stackc::model::no_stack),
+        help("run stackc in the stack's root directory, or pass -C DIR")
+    )]
+    NoStack { dir: String },
+}

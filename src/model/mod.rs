@@ -1,0 +1,192 @@
+//! The declared stack: `stacks.kdl` and `environments/<env>.kdl` parsed into typed, spanned
+//! declarations. Nothing here is resolved yet: settings are still per-layer trees.
+
+mod error;
+mod load;
+mod names;
+mod parse;
+mod settings;
+mod validate;
+
+pub use error::ModelError;
+pub use load::{load, Stack, TemplateFile};
+pub use names::{check_label, is_dns_label};
+pub use settings::{Tracked, TrackedValue};
+
+use crate::source::Span;
+use indexmap::IndexMap;
+
+/// A string as written, with its span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Named {
+    pub value: String,
+    pub span: Span,
+}
+
+impl Named {
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+}
+
+/// Layered settings of one layer (defaults, an environment, a service, ...): top-level keys
+/// are setting names as templates see them (`replicas`, `anti_affinity`, `values`).
+pub type Settings = IndexMap<String, Tracked>;
+
+/// Everything `stacks.kdl` and the overlay files declare.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub project: Project,
+    pub layers: Vec<Layer>,
+    /// The built-in defaults (a KDL snippet compiled into stackc, with its own source).
+    pub builtin: Settings,
+    pub defaults: Settings,
+    pub environments: Vec<Environment>,
+    pub secrets: Vec<SecretDecl>,
+    pub services: Vec<Service>,
+}
+
+/// `project "name" domain="..."`.
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub name: Named,
+    pub domain: Named,
+    pub span: Span,
+}
+
+/// `layer "name" depends-on="other"`.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    pub name: Named,
+    pub depends_on: Vec<Named>,
+    pub span: Span,
+}
+
+/// `environment "name" wave=N promotes-from="env" domain="..." { recipients ...; settings }`.
+#[derive(Clone, Debug)]
+pub struct Environment {
+    pub name: Named,
+    pub wave: i64,
+    pub promotes_from: Option<Named>,
+    pub domain: Option<Named>,
+    pub recipients: Vec<Named>,
+    pub settings: Settings,
+    pub overlay: Option<Overlay>,
+    pub span: Span,
+}
+
+/// `environments/<env>.kdl`: environment-wide settings and per-service overrides, the highest
+/// layer, so a team can require review on one file per environment.
+#[derive(Clone, Debug, Default)]
+pub struct Overlay {
+    pub settings: Settings,
+    pub recipients: Vec<Named>,
+    pub services: Vec<ServiceOverride>,
+}
+
+/// `service "name" { settings }` inside an overlay file.
+#[derive(Clone, Debug)]
+pub struct ServiceOverride {
+    pub service: Named,
+    pub settings: Settings,
+}
+
+/// `secret "name" namespace="ns" { key ... }`.
+#[derive(Clone, Debug)]
+pub struct SecretDecl {
+    pub name: Named,
+    pub namespace: Named,
+    pub secret_type: String,
+    pub keys: Vec<SecretKey>,
+    pub span: Span,
+}
+
+/// `key "name" generate=N` / `key "name" value="literal"` / `key "name"` (from the store).
+#[derive(Clone, Debug)]
+pub struct SecretKey {
+    pub name: Named,
+    pub source: SecretKeySource,
+    pub span: Span,
+}
+
+/// Where a secret key's value comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretKeySource {
+    /// Set with `stackc secret set`; lives encrypted in the environment's store.
+    Store,
+    /// A random value of this many characters, generated once into the store.
+    Generate(usize),
+    /// A non-secret value written in stacks.kdl (a user name, a database name).
+    Literal(String),
+}
+
+/// `service "name" layer=".." namespace=".." template=".." { ... }`.
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: Named,
+    pub layer: Named,
+    pub namespace: Named,
+    pub template: Option<Named>,
+    pub depends_on: Vec<Named>,
+    pub uses_secrets: Vec<Named>,
+    /// Plain manifest files (no Jinja) emitted as they are, paths relative to the stack root.
+    pub manifests: Vec<Named>,
+    pub settings: Settings,
+    pub env_blocks: Vec<EnvBlock>,
+    pub span: Span,
+}
+
+/// `env "name" { settings }` inside a service.
+#[derive(Clone, Debug)]
+pub struct EnvBlock {
+    pub env: Named,
+    pub settings: Settings,
+    pub span: Span,
+}
+
+impl Model {
+    /// The environment with this name.
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name.value == name)
+    }
+
+    /// The service with this name.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name.value == name)
+    }
+
+    /// The secret with this name.
+    pub fn secret(&self, name: &str) -> Option<&SecretDecl> {
+        self.secrets.iter().find(|s| s.name.value == name)
+    }
+
+    /// Layer names in dependency order (a layer after everything it depends on; ties keep
+    /// declaration order). Validation has already refused cycles.
+    pub fn layer_order(&self) -> Vec<&str> {
+        let mut done: Vec<&str> = Vec::new();
+        while done.len() < self.layers.len() {
+            let before = done.len();
+            for layer in &self.layers {
+                let name = layer.name.as_str();
+                if !done.contains(&name)
+                    && layer
+                        .depends_on
+                        .iter()
+                        .all(|d| done.contains(&d.as_str()) || self.layers.iter().all(|l| l.name.value != d.value))
+                {
+                    done.push(name);
+                }
+            }
+            if done.len() == before {
+                // A cycle slipped through: fall back to declaration order for the rest.
+                for layer in &self.layers {
+                    if !done.contains(&layer.name.as_str()) {
+                        done.push(layer.name.as_str());
+                    }
+                }
+            }
+        }
+        done
+    }
+}

@@ -1,0 +1,543 @@
+//! KDL text to declarations. One [`Parser`] per file; it collects every independent error of
+//! the file before giving up, so a user fixes a whole file in one round.
+
+use super::settings::SETTING_NODES;
+use super::{
+    EnvBlock, Environment, Layer, ModelError, Named, Overlay, Project, SecretDecl, SecretKey,
+    SecretKeySource, Service, ServiceOverride, Settings,
+};
+use crate::diagnostics::{did_you_mean, Diagnostics};
+use crate::source::{FileId, Sources, Span};
+use kdl::{KdlDocument, KdlNode, KdlValue};
+use miette::{NamedSource, SourceSpan};
+use std::sync::Arc;
+
+/// Parses one KDL file, collecting errors.
+pub(super) struct Parser<'a> {
+    sources: &'a Sources,
+    file: FileId,
+    pub(super) errors: Diagnostics,
+}
+
+/// The top-level declarations of `stacks.kdl`, before overlays and validation.
+pub(super) struct StackFile {
+    pub project: Option<Project>,
+    pub layers: Vec<Layer>,
+    pub defaults: Settings,
+    pub environments: Vec<Environment>,
+    pub secrets: Vec<SecretDecl>,
+    pub services: Vec<Service>,
+}
+
+const TOP_LEVEL: &[&str] = &["project", "layer", "defaults", "environment", "secret", "service"];
+
+impl<'a> Parser<'a> {
+    pub(super) fn new(sources: &'a Sources, file: FileId) -> Self {
+        Parser {
+            sources,
+            file,
+            errors: Diagnostics::new(),
+        }
+    }
+
+    pub(super) fn span(&self, span: SourceSpan) -> Span {
+        Span::new(self.file, span)
+    }
+
+    pub(super) fn src(&self) -> NamedSource<Arc<str>> {
+        self.sources.named(self.file)
+    }
+
+    /// Parses the file's KDL syntax; syntax errors become diagnostics.
+    pub(super) fn document(&mut self) -> Option<KdlDocument> {
+        let text = &self.sources.file(self.file).text;
+        match KdlDocument::parse(text) {
+            Ok(doc) => Some(doc),
+            Err(error) => {
+                for diag in error.diagnostics {
+                    self.errors.push(ModelError::Syntax {
+                        message: diag
+                            .message
+                            .unwrap_or_else(|| "invalid KDL syntax".to_string()),
+                        src: self.src(),
+                        span: diag.span,
+                        label: diag.label.unwrap_or_else(|| "here".to_string()),
+                        help: diag.help,
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// `stacks.kdl`.
+    pub(super) fn stack_file(&mut self, doc: &KdlDocument) -> StackFile {
+        let mut file = StackFile {
+            project: None,
+            layers: Vec::new(),
+            defaults: Settings::new(),
+            environments: Vec::new(),
+            secrets: Vec::new(),
+            services: Vec::new(),
+        };
+        let mut defaults_span: Option<SourceSpan> = None;
+        for node in doc.nodes() {
+            match node.name().value() {
+                "project" => {
+                    if let Some(previous) = &file.project {
+                        self.errors.push(ModelError::Duplicate {
+                            kind: "project",
+                            name: previous.name.value.clone(),
+                            src: self.src(),
+                            first: previous.span.source_span(),
+                            second: node.span(),
+                        });
+                    } else {
+                        file.project = self.project(node);
+                    }
+                }
+                "layer" => file.layers.extend(self.layer(node)),
+                "defaults" => {
+                    if let Some(first) = defaults_span {
+                        self.errors.push(ModelError::Duplicate {
+                            kind: "defaults block",
+                            name: "defaults".into(),
+                            src: self.src(),
+                            first,
+                            second: node.span(),
+                        });
+                    }
+                    defaults_span = Some(node.span());
+                    if self.shape(node, 0, &[]).is_some() {
+                        file.defaults = self.settings_block(node, "defaults", &[]).0;
+                    }
+                }
+                "environment" => file.environments.extend(self.environment(node)),
+                "secret" => file.secrets.extend(self.secret(node)),
+                "service" => file.services.extend(self.service(node)),
+                other => self.unknown_node(node, other, "stacks.kdl", TOP_LEVEL),
+            }
+        }
+        file
+    }
+
+    fn project(&mut self, node: &KdlNode) -> Option<Project> {
+        self.shape(node, 1, &["domain"])?;
+        let name = self.string_arg(node, 0, "project")?;
+        let domain = self.required_string_prop(node, "domain")?;
+        Some(Project {
+            name,
+            domain,
+            span: self.span(node.span()),
+        })
+    }
+
+    fn layer(&mut self, node: &KdlNode) -> Option<Layer> {
+        self.shape(node, 1, &["depends-on"])?;
+        let name = self.string_arg(node, 0, "layer")?;
+        let depends_on = self.string_prop(node, "depends-on").into_iter().collect();
+        Some(Layer {
+            name,
+            depends_on,
+            span: self.span(node.span()),
+        })
+    }
+
+    fn environment(&mut self, node: &KdlNode) -> Option<Environment> {
+        self.shape_with_children(node, 1, &["wave", "promotes-from", "domain"])?;
+        let name = self.string_arg(node, 0, "environment")?;
+        let wave = self.int_prop(node, "wave").map_or(0, |(w, _)| w);
+        let promotes_from = self.string_prop(node, "promotes-from");
+        let domain = self.string_prop(node, "domain");
+        let (settings, extra) = self.settings_block(node, "an environment", &["recipients"]);
+        let mut recipients = Vec::new();
+        for child in extra {
+            recipients.extend(self.recipients(child));
+        }
+        Some(Environment {
+            name,
+            wave,
+            promotes_from,
+            domain,
+            recipients,
+            settings,
+            overlay: None,
+            span: self.span(node.span()),
+        })
+    }
+
+    fn recipients(&mut self, node: &KdlNode) -> Vec<Named> {
+        if self.shape(node, usize::MAX, &[]).is_none() {
+            return Vec::new();
+        }
+        let found = self.string_args(node, "recipients");
+        if found.is_empty() {
+            self.missing(node, "at least one age recipient (`age1...`)", None);
+        }
+        found
+    }
+
+    fn secret(&mut self, node: &KdlNode) -> Option<SecretDecl> {
+        self.shape_with_children(node, 1, &["namespace", "type"])?;
+        let name = self.string_arg(node, 0, "secret")?;
+        let namespace = self.required_string_prop(node, "namespace")?;
+        let secret_type = self
+            .string_prop(node, "type")
+            .map_or_else(|| "Opaque".to_string(), |t| t.value);
+        let mut keys = Vec::new();
+        for child in node.iter_children() {
+            if child.name().value() != "key" {
+                self.unknown_node(child, child.name().value(), "a secret", &["key"]);
+                continue;
+            }
+            if self.shape(child, 1, &["generate", "value"]).is_none() {
+                continue;
+            }
+            let Some(key_name) = self.string_arg(child, 0, "key") else { continue };
+            let generate = self.int_prop(child, "generate");
+            let value = self.string_prop(child, "value");
+            let source = match (generate, value) {
+                (Some(_), Some(v)) => {
+                    self.errors.push(ModelError::Invalid {
+                        message: "a key is either generated or given a value, not both".into(),
+                        src: self.src(),
+                        span: v.span.source_span(),
+                        label: "remove `value` or `generate`".into(),
+                        help: None,
+                    });
+                    continue;
+                }
+                (Some((n, span)), None) => match usize::try_from(n) {
+                    Ok(n) if (8..=4096).contains(&n) => SecretKeySource::Generate(n),
+                    _ => {
+                        self.errors.push(ModelError::Invalid {
+                            message: format!("cannot generate a value of {n} characters"),
+                            src: self.src(),
+                            span: span.source_span(),
+                            label: "between 8 and 4096".into(),
+                            help: Some("generated values are random alphanumeric strings; 32 is a good length".into()),
+                        });
+                        continue;
+                    }
+                },
+                (None, Some(v)) => SecretKeySource::Literal(v.value),
+                (None, None) => SecretKeySource::Store,
+            };
+            keys.push(SecretKey {
+                name: key_name,
+                source,
+                span: self.span(child.span()),
+            });
+        }
+        Some(SecretDecl {
+            name,
+            namespace,
+            secret_type,
+            keys,
+            span: self.span(node.span()),
+        })
+    }
+
+    fn service(&mut self, node: &KdlNode) -> Option<Service> {
+        self.shape_with_children(node, 1, &["layer", "namespace", "template"])?;
+        let name = self.string_arg(node, 0, "service")?;
+        let layer = self.required_string_prop(node, "layer");
+        let namespace = self.required_string_prop(node, "namespace");
+        let template = self.string_prop(node, "template");
+        let (settings, extra) = self.settings_block(
+            node,
+            "a service",
+            &["depends-on", "uses-secret", "manifests", "env"],
+        );
+        let mut service = Service {
+            name,
+            layer: layer?,
+            namespace: namespace?,
+            template,
+            depends_on: Vec::new(),
+            uses_secrets: Vec::new(),
+            manifests: Vec::new(),
+            settings,
+            env_blocks: Vec::new(),
+            span: self.span(node.span()),
+        };
+        for child in extra {
+            match child.name().value() {
+                "depends-on" => {
+                    if self.shape(child, usize::MAX, &[]).is_some() {
+                        service.depends_on.extend(self.string_args(child, "depends-on"));
+                    }
+                }
+                "uses-secret" => {
+                    if self.shape(child, usize::MAX, &[]).is_some() {
+                        service.uses_secrets.extend(self.string_args(child, "uses-secret"));
+                    }
+                }
+                "manifests" => {
+                    if self.shape(child, usize::MAX, &[]).is_some() {
+                        service.manifests.extend(self.string_args(child, "manifests"));
+                    }
+                }
+                _ => {
+                    if self.shape_with_children(child, 1, &[]).is_none() {
+                        continue;
+                    }
+                    let Some(env) = self.string_arg(child, 0, "env") else { continue };
+                    let (settings, _) = self.settings_block(child, "an env block", &[]);
+                    service.env_blocks.push(EnvBlock {
+                        env,
+                        settings,
+                        span: self.span(child.span()),
+                    });
+                }
+            }
+        }
+        if service.template.is_none() && service.manifests.is_empty() {
+            self.missing(node, "a `template` property or a `manifests` list", Some("`template=\"deployment\"` renders templates/deployment/*.yaml.j2".into()));
+        }
+        Some(service)
+    }
+
+    /// `environments/<env>.kdl`.
+    pub(super) fn overlay(&mut self, doc: &KdlDocument) -> Overlay {
+        let mut overlay = Overlay::default();
+        let mut allowed: Vec<&str> = SETTING_NODES.to_vec();
+        allowed.extend(["recipients", "service"]);
+        for node in doc.nodes() {
+            match node.name().value() {
+                "recipients" => {
+                    let found = self.recipients(node);
+                    overlay.recipients.extend(found);
+                }
+                "service" => {
+                    if self.shape_with_children(node, 1, &[]).is_none() {
+                        continue;
+                    }
+                    let Some(service) = self.string_arg(node, 0, "service") else { continue };
+                    let (settings, _) = self.settings_block(node, "a service override", &[]);
+                    overlay.services.push(ServiceOverride { service, settings });
+                }
+                name => {
+                    if !self.setting(node, &mut overlay.settings) {
+                        self.unknown_node(node, name, "an environment file", &allowed);
+                    }
+                }
+            }
+        }
+        overlay
+    }
+
+    /// A block of settings plus the extra node names the caller handles itself.
+    pub(super) fn settings_block<'n>(
+        &mut self,
+        node: &'n KdlNode,
+        context: &str,
+        extra: &[&str],
+    ) -> (Settings, Vec<&'n KdlNode>) {
+        let mut settings = Settings::new();
+        let mut others = Vec::new();
+        for child in node.iter_children() {
+            let name = child.name().value();
+            if extra.contains(&name) {
+                others.push(child);
+            } else if !self.setting(child, &mut settings) {
+                let mut allowed: Vec<&str> = SETTING_NODES.to_vec();
+                allowed.extend(extra);
+                self.unknown_node(child, name, context, &allowed);
+            }
+        }
+        (settings, others)
+    }
+
+    fn unknown_node(&mut self, node: &KdlNode, name: &str, context: &str, allowed: &[&str]) {
+        self.errors.push(ModelError::UnknownNode {
+            name: name.to_string(),
+            context: context.to_string(),
+            src: self.src(),
+            span: node.name().span(),
+            help: did_you_mean(name, allowed.iter().copied())
+                .or_else(|| Some(format!("allowed here: {}", allowed.join(", ")))),
+        });
+    }
+
+    fn missing(&mut self, node: &KdlNode, what: &str, help: Option<String>) {
+        self.errors.push(ModelError::Missing {
+            node: node.name().value().to_string(),
+            what: what.to_string(),
+            src: self.src(),
+            span: node.name().span(),
+            help,
+        });
+    }
+
+    /// Checks a node's shape: at most `max_args` arguments, only `props`, no children.
+    pub(super) fn only_args(&mut self, node: &KdlNode, max_args: usize, props: &[&str]) -> Option<()> {
+        self.shape(node, max_args, props)
+    }
+
+    fn shape(&mut self, node: &KdlNode, max_args: usize, props: &[&str]) -> Option<()> {
+        let ok = self.entries_ok(node, max_args, props);
+        if let Some(children) = node.children() {
+            self.errors.push(ModelError::Unexpected {
+                node: node.name().value().to_string(),
+                expected: "no children block".into(),
+                src: self.src(),
+                span: children.span(),
+            });
+            return None;
+        }
+        ok.then_some(())
+    }
+
+    fn shape_with_children(&mut self, node: &KdlNode, max_args: usize, props: &[&str]) -> Option<()> {
+        self.entries_ok(node, max_args, props).then_some(())
+    }
+
+    fn entries_ok(&mut self, node: &KdlNode, max_args: usize, props: &[&str]) -> bool {
+        let mut ok = true;
+        let mut args = 0;
+        for entry in node.entries() {
+            match entry.name() {
+                Some(name) if !props.contains(&name.value()) => {
+                    ok = false;
+                    self.errors.push(ModelError::UnknownProperty {
+                        name: name.value().to_string(),
+                        node: node.name().value().to_string(),
+                        src: self.src(),
+                        span: name.span(),
+                        help: did_you_mean(name.value(), props.iter().copied()).or_else(|| {
+                            (!props.is_empty()).then(|| format!("properties of `{}`: {}", node.name().value(), props.join(", ")))
+                        }),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    args += 1;
+                    if args > max_args {
+                        ok = false;
+                        self.errors.push(ModelError::Unexpected {
+                            node: node.name().value().to_string(),
+                            expected: match max_args {
+                                0 => "no arguments".to_string(),
+                                1 => "one argument".to_string(),
+                                n => format!("at most {n} arguments"),
+                            },
+                            src: self.src(),
+                            span: entry.span(),
+                        });
+                    }
+                }
+            }
+        }
+        ok
+    }
+
+    fn arg(node: &KdlNode, index: usize) -> Option<&kdl::KdlEntry> {
+        node.entries().iter().filter(|e| e.name().is_none()).nth(index)
+    }
+
+    pub(super) fn string_arg(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<Named> {
+        let Some(entry) = Self::arg(node, index) else {
+            self.missing(node, &format!("a {what} name or value as argument"), None);
+            return None;
+        };
+        let span = self.span(entry.span());
+        if let KdlValue::String(s) = entry.value() {
+            Some(Named { value: s.clone(), span })
+        } else {
+            self.wrong_type(what, "a string", entry.value(), span);
+            None
+        }
+    }
+
+    fn string_args(&mut self, node: &KdlNode, what: &str) -> Vec<Named> {
+        let mut out = Vec::new();
+        for entry in node.entries().iter().filter(|e| e.name().is_none()) {
+            let span = self.span(entry.span());
+            match entry.value() {
+                KdlValue::String(s) => out.push(Named { value: s.clone(), span }),
+                other => self.wrong_type(what, "a string", other, span),
+            }
+        }
+        out
+    }
+
+    pub(super) fn int_arg(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<(i64, Span)> {
+        let Some(entry) = Self::arg(node, index) else {
+            self.missing(node, "an integer argument", None);
+            return None;
+        };
+        let span = self.span(entry.span());
+        match entry.value() {
+            KdlValue::Integer(i) if *i >= 0 => i64::try_from(*i).ok().map(|i| (i, span)),
+            other => {
+                self.wrong_type(what, "a non-negative integer", other, span);
+                None
+            }
+        }
+    }
+
+    pub(super) fn bool_arg(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<(bool, Span)> {
+        let Some(entry) = Self::arg(node, index) else {
+            self.missing(node, "#true or #false", None);
+            return None;
+        };
+        let span = self.span(entry.span());
+        match entry.value() {
+            KdlValue::Bool(b) => Some((*b, span)),
+            other => {
+                self.wrong_type(what, "#true or #false", other, span);
+                None
+            }
+        }
+    }
+
+    pub(super) fn string_prop(&mut self, node: &KdlNode, key: &str) -> Option<Named> {
+        let entry = node.entry(key)?;
+        let span = self.span(entry.span());
+        match entry.value() {
+            KdlValue::String(s) => Some(Named { value: s.clone(), span }),
+            other => {
+                self.wrong_type(key, "a string", other, span);
+                None
+            }
+        }
+    }
+
+    fn required_string_prop(&mut self, node: &KdlNode, key: &str) -> Option<Named> {
+        if node.entry(key).is_none() {
+            self.missing(node, &format!("a `{key}` property"), None);
+            return None;
+        }
+        self.string_prop(node, key)
+    }
+
+    fn int_prop(&mut self, node: &KdlNode, key: &str) -> Option<(i64, Span)> {
+        let entry = node.entry(key)?;
+        let span = self.span(entry.span());
+        match entry.value() {
+            KdlValue::Integer(i) => i64::try_from(*i).ok().map(|i| (i, span)),
+            other => {
+                self.wrong_type(key, "an integer", other, span);
+                None
+            }
+        }
+    }
+
+    pub(super) fn wrong_type(&mut self, what: &str, expected: &str, found: &KdlValue, span: Span) {
+        let found = match found {
+            KdlValue::String(s) => format!("the string \"{s}\""),
+            KdlValue::Integer(i) => format!("the integer {i}"),
+            KdlValue::Float(f) => format!("the number {f}"),
+            KdlValue::Bool(b) => format!("#{b}"),
+            KdlValue::Null => "#null".to_string(),
+        };
+        self.errors.push(ModelError::WrongType {
+            what: what.to_string(),
+            expected: expected.to_string(),
+            found,
+            src: self.src(),
+            span: span.source_span(),
+        });
+    }
+}

@@ -1,0 +1,320 @@
+//! Settings: the layered values of `defaults`, `environment`, `service`, `env` blocks and
+//! overlays. Typed settings (`replicas 3`, `resources cpu="100m"`) and the free-form `values`
+//! block all become one [`Tracked`] tree whose every node keeps its span, so that layering can
+//! say which file:line set each value.
+
+use super::parse::Parser;
+use super::{ModelError, Settings};
+use crate::source::Span;
+use crate::value::{Map, Value};
+use indexmap::IndexMap;
+use kdl::{KdlNode, KdlValue};
+
+/// A value with the span that set it, at every level.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tracked {
+    pub value: TrackedValue,
+    pub span: Span,
+}
+
+/// The shape of a [`Tracked`] value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrackedValue {
+    Scalar(Value),
+    List(Vec<Tracked>),
+    Map(IndexMap<String, Tracked>),
+}
+
+impl Tracked {
+    /// A scalar set at `span`.
+    pub fn scalar(value: Value, span: Span) -> Self {
+        Tracked {
+            value: TrackedValue::Scalar(value),
+            span,
+        }
+    }
+
+    /// A map set at `span`.
+    pub fn map(entries: IndexMap<String, Tracked>, span: Span) -> Self {
+        Tracked {
+            value: TrackedValue::Map(entries),
+            span,
+        }
+    }
+
+    /// The plain value, spans dropped.
+    pub fn to_value(&self) -> Value {
+        match &self.value {
+            TrackedValue::Scalar(v) => v.clone(),
+            TrackedValue::List(items) => Value::List(items.iter().map(Tracked::to_value).collect()),
+            TrackedValue::Map(entries) => Value::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_value()))
+                    .collect::<Map>(),
+            ),
+        }
+    }
+
+    /// What kind of value this is, for type-clash messages.
+    pub fn type_name(&self) -> &'static str {
+        match &self.value {
+            TrackedValue::Scalar(v) => v.type_name(),
+            TrackedValue::List(_) => "list",
+            TrackedValue::Map(_) => "map",
+        }
+    }
+}
+
+/// The setting nodes, as written in KDL.
+pub const SETTING_NODES: &[&str] = &[
+    "replicas",
+    "resources",
+    "anti-affinity",
+    "debug",
+    "image",
+    "chart",
+    "persistence",
+    "port",
+    "ingress",
+    "tcp-route",
+    "values",
+];
+
+impl Parser<'_> {
+    /// Parses `node` as a setting into `settings`. Returns `false` when `node` is not a
+    /// setting (the caller then tries its own node names or reports it unknown).
+    pub(super) fn setting(&mut self, node: &KdlNode, settings: &mut Settings) -> bool {
+        let name = node.name().value();
+        if !SETTING_NODES.contains(&name) {
+            return false;
+        }
+        let span = self.span(node.span());
+        let parsed = match name {
+            "replicas" | "port" => self
+                .only_args(node, 1, &[])
+                .and_then(|()| self.int_arg(node, 0, name))
+                .map(|(v, s)| Tracked::scalar(Value::Int(v), s)),
+            "debug" => self
+                .only_args(node, 1, &[])
+                .and_then(|()| self.bool_arg(node, 0, name))
+                .map(|(v, s)| Tracked::scalar(Value::Bool(v), s)),
+            "anti-affinity" => self.only_args(node, 1, &[]).and_then(|()| {
+                let arg = self.string_arg(node, 0, "anti-affinity")?;
+                if ["none", "preferred", "required"].contains(&arg.as_str()) {
+                    Some(Tracked::scalar(Value::from(arg.value), arg.span))
+                } else {
+                    self.errors.push(ModelError::WrongType {
+                        what: "anti-affinity".into(),
+                        expected: "one of \"none\", \"preferred\", \"required\"".into(),
+                        found: format!("\"{}\"", arg.value),
+                        src: self.src(),
+                        span: arg.span.source_span(),
+                    });
+                    None
+                }
+            }),
+            "resources" => self.only_args(node, 0, &["cpu", "memory", "cpu-limit", "memory-limit"]).map(|()| {
+                let mut requests = IndexMap::new();
+                let mut limits = IndexMap::new();
+                for (prop, is_limit, key) in [
+                    ("cpu", false, "cpu"),
+                    ("memory", false, "memory"),
+                    ("cpu-limit", true, "cpu"),
+                    ("memory-limit", true, "memory"),
+                ] {
+                    if let Some(v) = self.string_prop(node, prop) {
+                        let target = if is_limit { &mut limits } else { &mut requests };
+                        target.insert(key.to_string(), Tracked::scalar(Value::from(v.value), v.span));
+                    }
+                }
+                let mut entries = IndexMap::new();
+                if !requests.is_empty() {
+                    entries.insert("requests".to_string(), Tracked::map(requests, span));
+                }
+                if !limits.is_empty() {
+                    entries.insert("limits".to_string(), Tracked::map(limits, span));
+                }
+                Tracked::map(entries, span)
+            }),
+            "image" => self.record(node, Some("repository"), &[("tag", Kind::Str)], span),
+            "chart" => self.record(node, Some("name"), &[("repo", Kind::Str), ("version", Kind::Str)], span),
+            "persistence" => self.record(node, None, &[("size", Kind::Str), ("storage-class", Kind::Str)], span),
+            "ingress" => self.record(node, None, &[("host", Kind::Str), ("tls", Kind::Bool), ("path", Kind::Str), ("class", Kind::Str)], span),
+            "tcp-route" => self.record(node, None, &[("host", Kind::Str), ("port", Kind::Int), ("entry-point", Kind::Str)], span),
+            "values" => self.only_args(node, 0, &[]).map(|()| self.free_map(node)),
+            _ => None,
+        };
+        if let Some(tracked) = parsed {
+            let key = name.replace('-', "_");
+            if let Some(previous) = settings.get(&key) {
+                self.errors.push(ModelError::Duplicate {
+                    kind: "setting",
+                    name: name.to_string(),
+                    src: self.src(),
+                    first: previous.span.source_span(),
+                    second: span.source_span(),
+                });
+            } else {
+                settings.insert(key, tracked);
+            }
+        }
+        true
+    }
+
+    /// A setting made of an optional first argument and typed properties, as a map.
+    fn record(&mut self, node: &KdlNode, arg: Option<&str>, props: &[(&str, Kind)], span: Span) -> Option<Tracked> {
+        let names: Vec<&str> = props.iter().map(|(p, _)| *p).collect();
+        self.only_args(node, usize::from(arg.is_some()), &names)?;
+        let mut entries = IndexMap::new();
+        if let Some(arg_name) = arg {
+            let value = self.string_arg(node, 0, node.name().value())?;
+            entries.insert(arg_name.to_string(), Tracked::scalar(Value::from(value.value), value.span));
+        }
+        for (prop, kind) in props {
+            let Some(entry) = node.entry(*prop) else { continue };
+            let entry_span = self.span(entry.span());
+            let value = match (kind, entry.value()) {
+                (Kind::Str, KdlValue::String(s)) => Value::from(s.as_str()),
+                (Kind::Bool, KdlValue::Bool(b)) => Value::Bool(*b),
+                (Kind::Int, KdlValue::Integer(i)) => match i64::try_from(*i) {
+                    Ok(i) => Value::Int(i),
+                    Err(_) => {
+                        self.wrong_type(prop, "an integer in range", entry.value(), entry_span);
+                        continue;
+                    }
+                },
+                (kind, other) => {
+                    self.wrong_type(prop, kind.describe(), other, entry_span);
+                    continue;
+                }
+            };
+            entries.insert(prop.replace('-', "_"), Tracked::scalar(value, entry_span));
+        }
+        if entries.is_empty() {
+            self.errors.push(ModelError::Missing {
+                node: node.name().value().to_string(),
+                what: format!("at least one of {}", names.join(", ")),
+                src: self.src(),
+                span: node.span(),
+                help: None,
+            });
+            return None;
+        }
+        Some(Tracked::map(entries, span))
+    }
+
+    /// A free-form `values { ... }` block: child nodes become map entries.
+    pub(super) fn free_map(&mut self, node: &KdlNode) -> Tracked {
+        let span = self.span(node.span());
+        Tracked::map(self.free_entries(node), span)
+    }
+
+    fn free_entries(&mut self, node: &KdlNode) -> IndexMap<String, Tracked> {
+        let mut entries: IndexMap<String, Tracked> = IndexMap::new();
+        for child in node.iter_children() {
+            let key = child.name().value().to_string();
+            let value = self.free_value(child);
+            if let Some(previous) = entries.get(&key) {
+                self.errors.push(ModelError::Duplicate {
+                    kind: "value",
+                    name: key,
+                    src: self.src(),
+                    first: previous.span.source_span(),
+                    second: child.span(),
+                });
+            } else {
+                entries.insert(key, value);
+            }
+        }
+        entries
+    }
+
+    /// One node of a free-form block: `key 1` (scalar), `key 1 2` (list), `key a=1 { b 2 }`
+    /// (map), `key { - 1; - { x 2 } }` (list of `-` items), `(list)key` (empty list).
+    fn free_value(&mut self, node: &KdlNode) -> Tracked {
+        let span = self.span(node.span());
+        let args: Vec<&kdl::KdlEntry> = node.entries().iter().filter(|e| e.name().is_none()).collect();
+        let props: Vec<&kdl::KdlEntry> = node.entries().iter().filter(|e| e.name().is_some()).collect();
+        let children: Vec<&KdlNode> = node.iter_children().collect();
+        let is_list_type = node.ty().is_some_and(|t| t.value() == "list");
+        if !args.is_empty() && (!props.is_empty() || !children.is_empty()) {
+            self.errors.push(ModelError::Unexpected {
+                node: node.name().value().to_string(),
+                expected: "either values (`key 1 2`) or properties and children (`key a=1 { b 2 }`), not both".into(),
+                src: self.src(),
+                span: args[0].span(),
+            });
+        }
+        if is_list_type || (!children.is_empty() && children.iter().all(|c| c.name().value() == "-")) {
+            let mut items: Vec<Tracked> = args.iter().map(|a| self.scalar_entry(a)).collect();
+            items.extend(children.iter().map(|c| self.free_value(c)));
+            return Tracked { value: TrackedValue::List(items), span };
+        }
+        match args.len() {
+            0 if props.is_empty() && node.children().is_none() => Tracked::scalar(Value::Null, span),
+            0 => {
+                let mut entries = IndexMap::new();
+                for prop in props {
+                    let key = prop.name().map(|n| n.value().to_string()).unwrap_or_default();
+                    entries.insert(key, self.scalar_entry(prop));
+                }
+                for (key, value) in self.free_entries(node) {
+                    if let Some(previous) = entries.get(&key) {
+                        self.errors.push(ModelError::Duplicate {
+                            kind: "value",
+                            name: key,
+                            src: self.src(),
+                            first: previous.span.source_span(),
+                            second: value.span.source_span(),
+                        });
+                    } else {
+                        entries.insert(key, value);
+                    }
+                }
+                Tracked::map(entries, span)
+            }
+            1 => self.scalar_entry(args[0]),
+            _ => Tracked {
+                value: TrackedValue::List(args.iter().map(|a| self.scalar_entry(a)).collect()),
+                span,
+            },
+        }
+    }
+
+    fn scalar_entry(&mut self, entry: &kdl::KdlEntry) -> Tracked {
+        let span = self.span(entry.span());
+        let value = match entry.value() {
+            KdlValue::String(s) => Value::from(s.as_str()),
+            KdlValue::Integer(i) => match i64::try_from(*i) {
+                Ok(i) => Value::Int(i),
+                Err(_) => {
+                    self.wrong_type("value", "an integer that fits in 64 bits", entry.value(), span);
+                    Value::Null
+                }
+            },
+            KdlValue::Float(f) => Value::Float(*f),
+            KdlValue::Bool(b) => Value::Bool(*b),
+            KdlValue::Null => Value::Null,
+        };
+        Tracked::scalar(value, span)
+    }
+}
+
+/// The type a property of a record setting takes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+    Bool,
+}
+
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Str => "a string",
+            Kind::Int => "an integer",
+            Kind::Bool => "#true or #false",
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Whole-model checks once every file is parsed: names, uniqueness, references and cycles.
+
+use super::names::{check_label, is_secret_key};
+use super::{Model, ModelError, Named, TemplateFile};
+use crate::diagnostics::{did_you_mean, Diagnostics};
+use crate::source::{FileId, Sources};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Checks the parsed model; returns every problem found.
+pub(super) fn validate(model: &Model, sources: &Sources, templates: &BTreeMap<String, TemplateFile>, stack: FileId) -> Diagnostics {
+    let mut check = Checker { sources, errors: Diagnostics::new() };
+
+    check.name("project", &model.project.name);
+    for layer in &model.layers {
+        check.name("layer", &layer.name);
+    }
+    for env in &model.environments {
+        check.name("environment", &env.name);
+        for recipient in env.recipients.iter().chain(env.overlay.iter().flat_map(|o| &o.recipients)) {
+            if !recipient.value.starts_with("age1") {
+                check.invalid(recipient, format!("`{}` is not an age recipient", recipient.value), "expected `age1...`", Some("`stackc keygen` makes an identity and prints its recipient".into()));
+            }
+        }
+    }
+    for secret in &model.secrets {
+        check.name("secret", &secret.name);
+        check.name("namespace", &secret.namespace);
+        check.unique("secret key", secret.keys.iter().map(|k| &k.name));
+        for key in &secret.keys {
+            if !is_secret_key(&key.name.value) {
+                check.invalid(&key.name, format!("invalid secret key `{}`", key.name.value), "letters, digits, '-', '_' and '.' only", None);
+            }
+        }
+    }
+    for service in &model.services {
+        check.name("service", &service.name);
+        check.name("namespace", &service.namespace);
+        if let Some(template) = &service.template {
+            check.name("template", template);
+        }
+    }
+    if model.environments.is_empty() {
+        let located = sources.locate(model.project.span);
+        check.errors.push(ModelError::Missing {
+            node: "stacks.kdl".into(),
+            what: "at least one `environment`".into(),
+            src: located.source,
+            span: located.span,
+            help: Some("environment \"dev\" wave=0".into()),
+        });
+    }
+    if model.layers.is_empty() {
+        let located = sources.locate(model.project.span);
+        check.errors.push(ModelError::Missing {
+            node: "stacks.kdl".into(),
+            what: "at least one `layer`".into(),
+            src: located.source,
+            span: located.span,
+            help: Some("layer \"apps\"".into()),
+        });
+    }
+    let _ = stack;
+
+    check.unique("layer", model.layers.iter().map(|l| &l.name));
+    check.unique("environment", model.environments.iter().map(|e| &e.name));
+    check.unique("service", model.services.iter().map(|s| &s.name));
+    check.unique("secret", model.secrets.iter().map(|s| &s.name));
+
+    let layers: Vec<&str> = model.layers.iter().map(|l| l.name.as_str()).collect();
+    let envs: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
+    let services: Vec<&str> = model.services.iter().map(|s| s.name.as_str()).collect();
+    let secrets: Vec<&str> = model.secrets.iter().map(|s| s.name.as_str()).collect();
+    let template_dirs: BTreeSet<&str> = templates
+        .keys()
+        .filter(|name| name.ends_with(".yaml.j2"))
+        .filter_map(|name| name.split_once('/').map(|(dir, _)| dir))
+        .collect();
+
+    for layer in &model.layers {
+        for dep in &layer.depends_on {
+            check.reference("layer", dep, &layers);
+        }
+    }
+    for env in &model.environments {
+        if let Some(from) = &env.promotes_from {
+            check.reference("environment", from, &envs);
+        }
+        if let Some(overlay) = &env.overlay {
+            for o in &overlay.services {
+                check.reference("service", &o.service, &services);
+            }
+        }
+    }
+    for service in &model.services {
+        check.reference("layer", &service.layer, &layers);
+        for dep in &service.depends_on {
+            check.reference("service", dep, &services);
+        }
+        for secret in &service.uses_secrets {
+            if check.reference("secret", secret, &secrets) {
+                if let Some(decl) = model.secret(&secret.value) {
+                    if decl.namespace.value != service.namespace.value {
+                        check.invalid(secret, format!("secret `{}` lives in namespace `{}`, not `{}`", secret.value, decl.namespace.value, service.namespace.value), "in another namespace", Some("a pod can only mount secrets of its own namespace".into()));
+                    }
+                }
+            }
+        }
+        for block in &service.env_blocks {
+            check.reference("environment", &block.env, &envs);
+        }
+        if let Some(template) = &service.template {
+            let dirs: Vec<&str> = template_dirs.iter().copied().collect();
+            if !template_dirs.contains(template.as_str()) {
+                check.errors.push(ModelError::UnknownReference {
+                    kind: "template",
+                    name: template.value.clone(),
+                    src: sources.named(template.span.file),
+                    span: template.span.source_span(),
+                    help: did_you_mean(&template.value, dirs.iter().copied())
+                        .or_else(|| Some(format!("a template is a folder templates/{}/ holding *.yaml.j2 files", template.value))),
+                });
+            }
+        }
+    }
+
+    check.cycles("layer", model.layers.iter().map(|l| (&l.name, l.depends_on.iter().collect())).collect());
+    check.cycles("service", model.services.iter().map(|s| (&s.name, s.depends_on.iter().collect())).collect());
+    check.cycles("environment", model.environments.iter().map(|e| (&e.name, e.promotes_from.iter().collect())).collect());
+    check.errors
+}
+
+struct Checker<'a> {
+    sources: &'a Sources,
+    errors: Diagnostics,
+}
+
+impl Checker<'_> {
+    fn name(&mut self, kind: &'static str, name: &Named) {
+        if let Some(help) = check_label(&name.value) {
+            self.errors.push(ModelError::InvalidName {
+                kind,
+                name: name.value.clone(),
+                src: self.sources.named(name.span.file),
+                span: name.span.source_span(),
+                help,
+            });
+        }
+    }
+
+    fn invalid(&mut self, at: &Named, message: String, label: &str, help: Option<String>) {
+        self.errors.push(ModelError::Invalid {
+            message,
+            src: self.sources.named(at.span.file),
+            span: at.span.source_span(),
+            label: label.to_string(),
+            help,
+        });
+    }
+
+    fn unique<'n>(&mut self, kind: &'static str, names: impl Iterator<Item = &'n Named>) {
+        let mut seen: BTreeMap<&str, &Named> = BTreeMap::new();
+        for name in names {
+            if let Some(first) = seen.get(name.as_str()) {
+                self.errors.push(ModelError::Duplicate {
+                    kind,
+                    name: name.value.clone(),
+                    src: self.sources.named(name.span.file),
+                    first: first.span.source_span(),
+                    second: name.span.source_span(),
+                });
+            } else {
+                seen.insert(name.as_str(), name);
+            }
+        }
+    }
+
+    /// Reports `name` unless it is one of `known`; returns whether it is known.
+    fn reference(&mut self, kind: &'static str, name: &Named, known: &[&str]) -> bool {
+        if known.contains(&name.as_str()) {
+            return true;
+        }
+        self.errors.push(ModelError::UnknownReference {
+            kind,
+            name: name.value.clone(),
+            src: self.sources.named(name.span.file),
+            span: name.span.source_span(),
+            help: did_you_mean(&name.value, known.iter().copied()),
+        });
+        false
+    }
+
+    /// Finds `depends-on` cycles; reports each once, at the edge that closes it.
+    fn cycles(&mut self, kind: &'static str, graph: Vec<(&Named, Vec<&Named>)>) {
+        let edges: BTreeMap<&str, &Vec<&Named>> = graph.iter().map(|(n, deps)| (n.as_str(), deps)).collect();
+        let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
+        for (start, _) in &graph {
+            let mut path: Vec<&str> = vec![start.as_str()];
+            self.walk(kind, &edges, &mut path, &mut reported);
+        }
+    }
+
+    fn walk<'n>(&mut self, kind: &'static str, edges: &BTreeMap<&'n str, &Vec<&'n Named>>, path: &mut Vec<&'n str>, reported: &mut BTreeSet<Vec<String>>) {
+        let Some(current) = path.last().copied() else { return };
+        let Some(deps) = edges.get(current) else { return };
+        for dep in deps.iter() {
+            if let Some(pos) = path.iter().position(|p| *p == dep.as_str()) {
+                let mut cycle: Vec<String> = path[pos..].iter().map(|s| (*s).to_string()).collect();
+                let mut key = cycle.clone();
+                key.sort();
+                if reported.insert(key) {
+                    cycle.push(dep.value.clone());
+                    self.errors.push(ModelError::Cycle {
+                        kind,
+                        cycle: cycle.join(" -> "),
+                        src: self.sources.named(dep.span.file),
+                        span: dep.span.source_span(),
+                    });
+                }
+            } else if path.len() < 256 {
+                path.push(dep.as_str());
+                self.walk(kind, edges, path, reported);
+                path.pop();
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Layering: each service in each environment resolved through, lowest to highest,
+//! built-in < `defaults` < environment < service < the service's `env` block <
+//! `environments/<env>.kdl`, with the provenance of every value kept.
+
+mod merge;
+mod provenance;
+
+pub use merge::{join, merge, Clash};
+pub use provenance::{Origin, Provenance};
+
+use crate::diagnostics::Diagnostics;
+use crate::model::{Model, Settings, Stack, Tracked, TrackedValue};
+use crate::source::{Sources, Span};
+use crate::value::Value;
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Every environment of the stack, resolved.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub environments: Vec<ResolvedEnvironment>,
+}
+
+/// One environment and its services.
+#[derive(Clone, Debug)]
+pub struct ResolvedEnvironment {
+    pub name: String,
+    pub wave: i64,
+    pub domain: String,
+    pub promotes_from: Option<String>,
+    /// age recipients, sorted and deduplicated (their order never matters).
+    pub recipients: Vec<String>,
+    pub services: Vec<ResolvedService>,
+}
+
+/// One service in one environment.
+#[derive(Clone, Debug)]
+pub struct ResolvedService {
+    pub name: String,
+    pub layer: String,
+    pub namespace: String,
+    pub template: Option<String>,
+    pub depends_on: Vec<String>,
+    pub secrets: Vec<String>,
+    pub manifests: Vec<String>,
+    /// The merged settings; every node keeps the span of the layer that set it.
+    pub settings: Tracked,
+    pub provenance: Provenance,
+    pub span: Span,
+}
+
+impl ResolvedService {
+    /// The settings as a plain value.
+    pub fn values(&self) -> Value {
+        self.settings.to_value()
+    }
+}
+
+/// A layer of values, lowest first, as `explain` names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerLabel(pub String);
+
+/// Two layers give a value different shapes.
+#[derive(Debug, Error, Diagnostic)]
+#[error("`{path}` is a {upper_type} here but a {lower_type} in a lower layer")]
+#[diagnostic(
+    code(stackc::resolve::type_clash),
+    help("maps merge with maps; lists and scalars replace each other only when both sides have the same shape (use #null to unset a value)")
+)]
+pub struct TypeClash {
+    path: String,
+    lower_type: &'static str,
+    upper_type: &'static str,
+    #[source_code]
+    src: NamedSource<Arc<str>>,
+    #[label("{upper_type} set here")]
+    upper: SourceSpan,
+    #[related]
+    lower: Vec<LowerDefinition>,
+}
+
+/// The other half of a [`TypeClash`].
+#[derive(Debug, Error, Diagnostic)]
+#[error("the {kind} was set here")]
+#[diagnostic(severity(Advice))]
+pub struct LowerDefinition {
+    kind: &'static str,
+    #[source_code]
+    src: NamedSource<Arc<str>>,
+    #[label("{kind} set here")]
+    span: SourceSpan,
+}
+
+/// Resolves every service in every environment.
+pub fn resolve(stack: &Stack) -> Result<Resolved, Diagnostics> {
+    let model = &stack.model;
+    let mut errors = Diagnostics::new();
+    let mut environments = Vec::new();
+    for env in &model.environments {
+        let mut services = Vec::new();
+        for service in &model.services {
+            match resolve_service(model, &stack.sources, &env.name.value, &service.name.value) {
+                Ok(resolved) => services.push(resolved),
+                Err(e) => errors.extend(e),
+            }
+        }
+        let mut recipients: Vec<String> = env
+            .recipients
+            .iter()
+            .chain(env.overlay.iter().flat_map(|o| &o.recipients))
+            .map(|r| r.value.clone())
+            .collect();
+        recipients.sort();
+        recipients.dedup();
+        environments.push(ResolvedEnvironment {
+            name: env.name.value.clone(),
+            wave: env.wave,
+            domain: env
+                .domain
+                .as_ref()
+                .map_or_else(|| model.project.domain.value.clone(), |d| d.value.clone()),
+            promotes_from: env.promotes_from.as_ref().map(|p| p.value.clone()),
+            recipients,
+            services,
+        });
+    }
+    errors.into_result(Resolved { environments })
+}
+
+/// The layers that apply to `service` in `env`, lowest first.
+pub fn layers<'m>(model: &'m Model, env: &str, service: &str) -> Vec<(LayerLabel, &'m Settings)> {
+    let mut out: Vec<(LayerLabel, &Settings)> = vec![
+        (LayerLabel("built-in".into()), &model.builtin),
+        (LayerLabel("defaults".into()), &model.defaults),
+    ];
+    let environment = model.environment(env);
+    if let Some(e) = environment {
+        out.push((LayerLabel(format!("environment {env}")), &e.settings));
+        if let Some(overlay) = &e.overlay {
+            out.push((LayerLabel(format!("environments/{env}.kdl")), &overlay.settings));
+        }
+    }
+    if let Some(s) = model.service(service) {
+        out.push((LayerLabel(format!("service {service}")), &s.settings));
+        for block in s.env_blocks.iter().filter(|b| b.env.value == env) {
+            out.push((LayerLabel(format!("service {service}, env {env}")), &block.settings));
+        }
+    }
+    if let Some(overlay) = environment.and_then(|e| e.overlay.as_ref()) {
+        for o in overlay.services.iter().filter(|o| o.service.value == service) {
+            out.push((LayerLabel(format!("environments/{env}.kdl, service {service}")), &o.settings));
+        }
+    }
+    out
+}
+
+fn resolve_service(model: &Model, sources: &Sources, env: &str, name: &str) -> Result<ResolvedService, Diagnostics> {
+    let Some(service) = model.service(name) else {
+        return Err(crate::diagnostics::Internal(format!("service `{name}` vanished during resolution")).into());
+    };
+    let mut settings = Tracked::map(indexmap::IndexMap::new(), service.span);
+    let mut provenance = Provenance::default();
+    for (label, layer) in layers(model, env, name) {
+        let upper = Tracked::map(layer.clone(), service.span);
+        provenance.record(&label, &upper);
+        if let Err(clash) = merge(&mut settings, &upper, "") {
+            let lower_src = sources.named(clash.lower.0.file);
+            return Err(TypeClash {
+                path: clash.path,
+                lower_type: clash.lower.1,
+                upper_type: clash.upper.1,
+                src: sources.named(clash.upper.0.file),
+                upper: clash.upper.0.source_span(),
+                lower: vec![LowerDefinition {
+                    kind: clash.lower.1,
+                    src: lower_src,
+                    span: clash.lower.0.source_span(),
+                }],
+            }
+            .into());
+        }
+    }
+    settings.span = service.span;
+    debug_assert!(matches!(settings.value, TrackedValue::Map(_)));
+    Ok(ResolvedService {
+        name: name.to_string(),
+        layer: service.layer.value.clone(),
+        namespace: service.namespace.value.clone(),
+        template: service.template.as_ref().map(|t| t.value.clone()),
+        depends_on: service.depends_on.iter().map(|d| d.value.clone()).collect(),
+        secrets: service.uses_secrets.iter().map(|s| s.value.clone()).collect(),
+        manifests: service.manifests.iter().map(|m| m.value.clone()).collect(),
+        settings,
+        provenance,
+        span: service.span,
+    })
+}
