@@ -12,3 +12,9 @@ pub mod cli;
 pub mod object;
 pub mod model;
 pub mod resolve;
+pub mod render;
+pub mod emit;
+pub mod build;
+
+/// The cache folder under the stack root (gitignored; safe to delete at any time).
+pub const CACHE_DIR: &str = ".stackc-cache";

@@ -1,15 +1,101 @@
-//! `stackc explain`.
+//! `stackc explain ENV SERVICE [PATH]`: every resolved value and the layers that set it.
 
-use super::GlobalArgs;
+use super::{GlobalArgs, Session};
 use crate::diagnostics::Diagnostics;
+use crate::render::Renderer;
 use clap::Args;
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 /// Arguments of `stackc explain`.
 #[derive(Debug, Args)]
-pub struct ExplainArgs {}
+pub struct ExplainArgs {
+    /// The environment.
+    pub environment: String,
+    /// The service.
+    pub service: String,
+    /// Only values at or under this dotted path (`resources.limits`, `anti-affinity`).
+    pub path: Option<String>,
+}
 
 /// Runs `stackc explain`.
-pub fn run(_global: &GlobalArgs, _args: &ExplainArgs) -> Result<ExitCode, Diagnostics> {
+pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnostics> {
+    let session = Session::open(global)?;
+    let envs = session.select_environments(std::slice::from_ref(&args.environment))?;
+    let env = session
+        .resolved
+        .environments
+        .iter()
+        .find(|e| envs.contains(&e.name))
+        .ok_or_else(|| crate::diagnostics::Internal("selected environment vanished".into()))?;
+    let Some(service) = env.services.iter().find(|s| s.name == args.service) else {
+        return Err(super::UnknownName {
+            kind: "service",
+            name: args.service.clone(),
+            help: crate::diagnostics::did_you_mean(&args.service, env.services.iter().map(|s| s.name.as_str())),
+        }
+        .into());
+    };
+    let prefix = args.path.as_deref().unwrap_or("").replace('-', "_");
+    let context = Renderer::new(&session.stack).context(env, service)?;
+    let sources = &session.stack.sources;
+    let mut out = String::new();
+    let mut found = false;
+    let layer_width = service.provenance.under(&prefix).flat_map(|(_, o)| o).map(|o| o.layer.0.len()).max().unwrap_or(0);
+    let location_width = service.provenance.under(&prefix).flat_map(|(_, o)| o).map(|o| sources.location(o.span).len()).max().unwrap_or(0);
+    for (path, origins) in service.provenance.under(&prefix) {
+        let final_value = context
+            .get_path("service")
+            .and_then(|s| lookup(s, path))
+            .map_or_else(|| "(unset)".to_string(), crate::value::Value::to_display);
+        found = true;
+        let _ = writeln!(out, "{path} = {final_value}");
+        let last = origins.len().saturating_sub(1);
+        for (i, origin) in origins.iter().enumerate() {
+            let marker = if i == last { "*" } else { " " };
+            let _ = writeln!(
+                out,
+                "  {marker} {:<layer_width$}  {:<location_width$}  {}",
+                origin.layer.0,
+                sources.location(origin.span),
+                origin.value.to_display()
+            );
+        }
+    }
+    if !found {
+        return Err(super::UnknownName {
+            kind: "value path",
+            name: prefix.clone(),
+            help: crate::diagnostics::did_you_mean(&prefix, service.provenance.paths.keys().map(String::as_str))
+                .or_else(|| Some("run without a path to list every value".into())),
+        }
+        .into());
+    }
+    let _ = global;
+    print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Follows a provenance path (dotted, with `"quoted.keys"`) into a value.
+fn lookup<'v>(value: &'v crate::value::Value, path: &str) -> Option<&'v crate::value::Value> {
+    let mut current = value;
+    for key in split_path(path) {
+        current = current.as_map()?.get(&key)?;
+    }
+    Some(current)
+}
+
+fn split_path(path: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in path.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    parts.push(current);
+    parts
 }

@@ -67,3 +67,6 @@ pub fn report(diagnostics: &Diagnostics) {
 
 pub mod build;
 pub mod explain;
+mod session;
+
+pub use session::{set_jobs, BuildLock, Session, UnknownName};

@@ -108,7 +108,7 @@ impl<'a> Parser<'a> {
                         });
                     }
                     defaults_span = Some(node.span());
-                    if self.shape(node, 0, &[]).is_some() {
+                    if self.shape_with_children(node, 0, &[]).is_some() {
                         file.defaults = self.settings_block(node, "defaults", &[]).0;
                     }
                 }
@@ -389,7 +389,7 @@ impl<'a> Parser<'a> {
         ok.then_some(())
     }
 
-    fn shape_with_children(&mut self, node: &KdlNode, max_args: usize, props: &[&str]) -> Option<()> {
+    pub(super) fn shape_with_children(&mut self, node: &KdlNode, max_args: usize, props: &[&str]) -> Option<()> {
         self.entries_ok(node, max_args, props).then_some(())
     }
 

@@ -142,7 +142,7 @@ impl Parser<'_> {
             "persistence" => self.record(node, None, &[("size", Kind::Str), ("storage-class", Kind::Str)], span),
             "ingress" => self.record(node, None, &[("host", Kind::Str), ("tls", Kind::Bool), ("path", Kind::Str), ("class", Kind::Str)], span),
             "tcp-route" => self.record(node, None, &[("host", Kind::Str), ("port", Kind::Int), ("entry-point", Kind::Str)], span),
-            "values" => self.only_args(node, 0, &[]).map(|()| self.free_map(node)),
+            "values" => self.shape_with_children(node, 0, &[]).map(|()| self.free_map(node)),
             _ => None,
         };
         if let Some(tracked) = parsed {

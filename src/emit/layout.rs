@@ -1,0 +1,144 @@
+//! The shape of `out/<env>/`: one file per object under `<layer>/<namespace>/<service>/`,
+//! namespace-wide objects (the Namespace, sealed Secrets) at the namespace level, a
+//! `kustomization.yaml` at every level so `kubectl kustomize out/<env>` builds the whole
+//! environment, and `flux-system/` with one Flux `Kustomization` per layer (the path Flux
+//! bootstraps from).
+
+use crate::object::{ObjectId, RenderedObject};
+use crate::value::{map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Everything that goes into one environment's tree, before it becomes bytes.
+pub struct EnvLayout<'a> {
+    pub env: &'a str,
+    /// Layers in dependency order, with the layers each depends on.
+    pub layers: Vec<(&'a str, Vec<&'a str>)>,
+    /// The Namespace objects, each placed in the first layer that uses it.
+    pub namespaces: Vec<(String, String)>,
+    /// Rendered objects of every service.
+    pub objects: &'a [RenderedObject],
+    /// Sealed Secret manifests: (path, bytes), already encrypted.
+    pub secrets: Vec<(String, Vec<u8>)>,
+}
+
+/// The files of one environment, by path relative to `out/<env>/`.
+pub type Files = BTreeMap<String, Vec<u8>>;
+
+/// The name of the file listing what stackc wrote, so it prunes only its own files.
+pub const INDEX_FILE: &str = ".stackc-files";
+
+/// Lays out every file of an environment.
+pub fn layout(env: &EnvLayout<'_>) -> Files {
+    let mut files = Files::new();
+    for object in env.objects {
+        files.insert(object.path.clone(), crate::yaml::to_yaml(&object.body).into_bytes());
+    }
+    for (layer, namespace) in &env.namespaces {
+        let id = ObjectId {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: String::new(),
+            name: namespace.clone(),
+        };
+        files.insert(namespace_path(layer, namespace), crate::yaml::to_yaml(&namespace_object(&id)).into_bytes());
+    }
+    for (path, bytes) in &env.secrets {
+        files.insert(path.clone(), bytes.clone());
+    }
+
+    // A kustomization.yaml in every folder, listing its files and subfolders.
+    let mut folders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (layer, _) in &env.layers {
+        folders.entry((*layer).to_string()).or_default();
+    }
+    for path in files.keys() {
+        let mut parent = String::new();
+        for part in path.split('/') {
+            let child = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
+            if !parent.is_empty() {
+                folders.entry(parent.clone()).or_default().insert(part.to_string());
+            }
+            parent = child;
+        }
+    }
+    for (folder, entries) in &folders {
+        let mut entries: Vec<&String> = entries.iter().collect();
+        // Namespace first, then the namespace-wide objects, then service folders.
+        entries.sort_by_key(|e| (e.as_str() != "namespace.yaml", !e.ends_with(".yaml"), e.as_str()));
+        files.insert(format!("{folder}/kustomization.yaml"), kustomization(entries.iter().map(|e| e.as_str())));
+    }
+    files.insert("kustomization.yaml".into(), kustomization(env.layers.iter().map(|(l, _)| *l)));
+
+    for (layer, depends_on) in &env.layers {
+        files.insert(
+            format!("flux-system/kustomization-{layer}.yaml"),
+            crate::yaml::to_yaml(&flux_kustomization(env.env, layer, depends_on)).into_bytes(),
+        );
+    }
+    let flux_files: Vec<String> = env.layers.iter().map(|(l, _)| format!("kustomization-{l}.yaml")).collect();
+    files.insert("flux-system/kustomization.yaml".into(), kustomization(flux_files.iter().map(String::as_str)));
+    files
+}
+
+/// Where a namespace's Namespace object lives.
+pub fn namespace_path(layer: &str, namespace: &str) -> String {
+    format!("{layer}/{namespace}/namespace.yaml")
+}
+
+/// Where a sealed Secret lives.
+pub fn secret_path(layer: &str, namespace: &str, name: &str) -> String {
+    format!("{layer}/{namespace}/secret-{name}.yaml")
+}
+
+fn namespace_object(id: &ObjectId) -> Value {
+    map([
+        ("apiVersion", Value::from(id.api_version.as_str())),
+        ("kind", Value::from(id.kind.as_str())),
+        (
+            "metadata",
+            map([
+                ("name", Value::from(id.name.as_str())),
+                ("labels", map([("app.kubernetes.io/managed-by", "stackc")])),
+            ]),
+        ),
+    ])
+}
+
+fn kustomization<'a>(resources: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    let resources: Vec<Value> = resources.map(Value::from).collect();
+    crate::yaml::to_yaml(&map([
+        ("apiVersion", Value::from("kustomize.config.k8s.io/v1beta1")),
+        ("kind", Value::from("Kustomization")),
+        ("resources", Value::List(resources)),
+    ]))
+    .into_bytes()
+}
+
+fn flux_kustomization(env: &str, layer: &str, depends_on: &[&str]) -> Value {
+    let mut spec = vec![
+        ("interval", Value::from("10m0s")),
+        ("path", Value::from(format!("./out/{env}/{layer}"))),
+        ("prune", Value::Bool(true)),
+        ("wait", Value::Bool(true)),
+        ("sourceRef", map([("kind", "GitRepository"), ("name", "flux-system")])),
+    ];
+    if !depends_on.is_empty() {
+        spec.push((
+            "dependsOn",
+            Value::List(depends_on.iter().map(|d| map([("name", *d)])).collect()),
+        ));
+    }
+    spec.push((
+        "decryption",
+        map([
+            ("provider", Value::from("sops")),
+            ("secretRef", map([("name", "sops-age")])),
+        ]),
+    ));
+    map([
+        ("apiVersion", Value::from("kustomize.toolkit.fluxcd.io/v1")),
+        ("kind", Value::from("Kustomization")),
+        ("metadata", map([("name", layer), ("namespace", "flux-system")])),
+        ("spec", map(spec)),
+    ])
+}

@@ -1,0 +1,7 @@
+//! The output edge: lay out each environment's files and bring `out/` to them.
+
+mod layout;
+mod write;
+
+pub use layout::{layout, namespace_path, secret_path, EnvLayout, Files, INDEX_FILE};
+pub use write::{apply, compare, index_bytes, read_index, write_atomic, EnvChanges, NoMemory, WrittenBefore};

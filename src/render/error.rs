@@ -1,0 +1,89 @@
+//! What can go wrong while rendering: template errors (syntax, undefined variables, runaway
+//! loops), output that is not YAML, and objects that cannot be placed in out/.
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use std::sync::Arc;
+use thiserror::Error;
+
+type Src = NamedSource<Arc<str>>;
+
+/// A rendering problem, always naming the service and environment it happened in.
+#[derive(Debug, Error, Diagnostic)]
+pub enum RenderError {
+    #[error("template error in {template} ({unit}): {message}")]
+    #[diagnostic(code(stackc::render::template))]
+    Template {
+        template: String,
+        unit: String,
+        message: String,
+        #[source_code]
+        src: Src,
+        #[label("{label}")]
+        span: SourceSpan,
+        label: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("{template} rendered invalid YAML ({unit}): {message}")]
+    #[diagnostic(
+        code(stackc::render::invalid_yaml),
+        help("the rendered text is shown; fix the template so that it emits valid YAML (the `to_yaml(indent=N)` filter emits a value as a YAML block)")
+    )]
+    InvalidYaml {
+        template: String,
+        unit: String,
+        message: String,
+        #[source_code]
+        src: Src,
+        #[label("here")]
+        span: SourceSpan,
+    },
+
+    #[error("{origin} ({unit}): document {index} is not a Kubernetes object: {reason}")]
+    #[diagnostic(
+        code(stackc::render::not_an_object),
+        help("every document must be a map with apiVersion, kind and metadata.name")
+    )]
+    NotAnObject {
+        origin: String,
+        unit: String,
+        index: usize,
+        reason: String,
+    },
+
+    #[error("{origin} ({unit}): object name `{name}` is not a valid Kubernetes name")]
+    #[diagnostic(
+        code(stackc::render::invalid_object_name),
+        help("object names become file names under out/: lowercase letters, digits, '-' and '.', at most 253 characters")
+    )]
+    InvalidObjectName {
+        origin: String,
+        unit: String,
+        name: String,
+    },
+
+    #[error("setting `{path}` ({unit}): {message}")]
+    #[diagnostic(code(stackc::render::interpolation))]
+    Interpolation {
+        path: String,
+        unit: String,
+        message: String,
+        #[source_code]
+        src: Src,
+        #[label("in this value")]
+        span: SourceSpan,
+    },
+
+    #[error("{object} is rendered twice in environment {env}: by {first} and by {second}")]
+    #[diagnostic(
+        code(stackc::render::duplicate_object),
+        help("two objects with the same apiVersion, kind, namespace and name would overwrite each other")
+    )]
+    DuplicateObject {
+        object: String,
+        env: String,
+        first: String,
+        second: String,
+    },
+}

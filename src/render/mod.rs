@@ -1,0 +1,203 @@
+//! Templates to objects: every service in an environment renders its template folder
+//! (`templates/<template>/*.yaml.j2`) and its plain manifests into [`RenderedObject`]s. Every
+//! document is parsed as YAML before anything is written.
+
+mod context;
+mod engine;
+mod error;
+mod objects;
+
+pub use engine::FUEL;
+pub use error::RenderError;
+pub use objects::{object_path, objects_from_yaml};
+
+use crate::diagnostics::Diagnostics;
+use crate::model::{Stack, Tracked, TrackedValue};
+use crate::object::RenderedObject;
+use crate::resolve::{join, ResolvedEnvironment, ResolvedService};
+use crate::source::Span;
+use crate::value::{map, Value};
+use minijinja::{Environment, ErrorKind};
+
+/// Renders services of one stack; cheap to share across threads.
+pub struct Renderer<'s> {
+    stack: &'s Stack,
+    env: Environment<'static>,
+}
+
+impl<'s> Renderer<'s> {
+    /// A renderer over the stack's templates.
+    pub fn new(stack: &'s Stack) -> Self {
+        Renderer {
+            stack,
+            env: engine::environment(&stack.templates),
+        }
+    }
+
+    /// The templates a service's template folder renders, in order (partials, `_*`, skipped).
+    pub fn entry_templates(&self, template: &str) -> Vec<&'s str> {
+        let prefix = format!("{template}/");
+        self.stack
+            .templates
+            .keys()
+            .filter(|name| {
+                name.strip_prefix(&prefix).is_some_and(|rest| {
+                    !rest.contains('/') && !rest.starts_with('_') && rest.ends_with(".yaml.j2")
+                })
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The template context of a service: settings with `{{ }}` expanded.
+    pub fn context(&self, env: &ResolvedEnvironment, service: &ResolvedService) -> Result<Value, Diagnostics> {
+        let model = &self.stack.model;
+        let unit = unit_label(env, service);
+        let base = map([
+            ("project", context::project(model)),
+            ("environment", context::environment(env)),
+            (
+                "service",
+                map([
+                    ("name", Value::from(service.name.as_str())),
+                    ("namespace", Value::from(service.namespace.as_str())),
+                    ("layer", Value::from(service.layer.as_str())),
+                ]),
+            ),
+        ]);
+        let mut errors = Diagnostics::new();
+        let settings = self.interpolate(&service.settings, "", &base, &unit, &mut errors);
+        errors.into_result(map([
+            ("project", context::project(model)),
+            ("environment", context::environment(env)),
+            ("service", context::service(service, settings)),
+            ("secrets", context::secrets(model, service)),
+        ]))
+    }
+
+    /// Renders one service in one environment.
+    pub fn render_service(&self, env: &ResolvedEnvironment, service: &ResolvedService) -> Result<Vec<RenderedObject>, Diagnostics> {
+        let unit = unit_label(env, service);
+        let ctx = self.context(env, service)?;
+        let mut objects = Vec::new();
+        let mut errors = Diagnostics::new();
+        if let Some(template) = &service.template {
+            for name in self.entry_templates(template) {
+                let rendered = self
+                    .env
+                    .get_template(name)
+                    .and_then(|t| t.render(&ctx));
+                match rendered {
+                    Ok(text) => match objects_from_yaml(&text, name, &unit, service) {
+                        Ok(found) => objects.extend(found),
+                        Err(e) => errors.extend(e),
+                    },
+                    Err(e) => errors.push(self.template_error(&e, name, &unit)),
+                }
+            }
+        }
+        for manifest in &service.manifests {
+            let Some(file) = self.stack.manifests.get(manifest) else { continue };
+            let text = self.stack.sources.file(*file).text.clone();
+            match objects_from_yaml(&text, manifest, &unit, service) {
+                Ok(found) => objects.extend(found),
+                Err(e) => errors.extend(e),
+            }
+        }
+        errors.into_result(objects)
+    }
+
+    fn interpolate(&self, tree: &Tracked, path: &str, base: &Value, unit: &str, errors: &mut Diagnostics) -> Value {
+        match &tree.value {
+            TrackedValue::Scalar(Value::String(s)) if s.contains("{{") || s.contains("{%") => {
+                match self.env.render_str(s, base) {
+                    Ok(out) => Value::String(out),
+                    Err(e) => {
+                        errors.push(self.interpolation_error(&e, path, tree.span, unit));
+                        Value::String(s.clone())
+                    }
+                }
+            }
+            TrackedValue::Scalar(v) => v.clone(),
+            TrackedValue::List(items) => Value::List(
+                items
+                    .iter()
+                    .map(|item| self.interpolate(item, path, base, unit, errors))
+                    .collect(),
+            ),
+            TrackedValue::Map(entries) => Value::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.interpolate(v, &join(path, k), base, unit, errors)))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn interpolation_error(&self, error: &minijinja::Error, path: &str, span: Span, unit: &str) -> RenderError {
+        let located = self.stack.sources.locate(span);
+        RenderError::Interpolation {
+            path: path.to_string(),
+            unit: unit.to_string(),
+            message: describe(error)
+                + "; settings can use project.name, project.domain, environment.name, environment.domain, environment.wave, service.name, service.namespace, service.layer",
+            src: located.source,
+            span: located.span,
+        }
+    }
+
+    fn template_error(&self, error: &minijinja::Error, entry: &str, unit: &str) -> RenderError {
+        let name = error.name().unwrap_or(entry).to_string();
+        let (src, span) = match self.stack.templates.get(&name) {
+            Some(file) => {
+                let text = &file.text;
+                let span = error
+                    .range()
+                    .filter(|r| r.end <= text.len())
+                    .map(|r| miette::SourceSpan::new(r.start.into(), r.end - r.start))
+                    .or_else(|| error.line().map(|line| line_span(text, line)))
+                    .unwrap_or_else(|| (0, 0).into());
+                (self.stack.sources.named(file.file), span)
+            }
+            None => (self.stack.sources.named(crate::source::FileId(0)), (0, 0).into()),
+        };
+        let help = match error.kind() {
+            ErrorKind::UndefinedError => Some("the context holds `project`, `environment`, `service` (with every resolved setting) and `secrets`; test optional values with `is defined` or `| default(...)`".to_string()),
+            ErrorKind::OutOfFuel => Some(format!("a template may run at most {FUEL} instructions; is there a runaway loop?")),
+            ErrorKind::TemplateNotFound => Some("templates are looked up by their path under templates/, e.g. `_shared/labels.j2`".to_string()),
+            _ => None,
+        };
+        RenderError::Template {
+            template: format!("templates/{name}"),
+            unit: unit.to_string(),
+            message: describe(error),
+            src,
+            span,
+            label: error.kind().to_string(),
+            help,
+        }
+    }
+}
+
+/// `service web in environment dev`, for messages.
+pub fn unit_label(env: &ResolvedEnvironment, service: &ResolvedService) -> String {
+    format!("service {} in environment {}", service.name, env.name)
+}
+
+fn describe(error: &minijinja::Error) -> String {
+    match error.detail() {
+        Some(detail) => format!("{}: {detail}", error.kind()),
+        None => error.kind().to_string(),
+    }
+}
+
+fn line_span(text: &str, line: usize) -> miette::SourceSpan {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            return miette::SourceSpan::new(offset.into(), l.trim_end_matches('\n').len());
+        }
+        offset += l.len();
+    }
+    (0, 0).into()
+}
