@@ -11,6 +11,9 @@ use crate::resolve::{Resolved, ResolvedEnvironment};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
+/// A shared template that fails fails in every unit; past this many reports, more say nothing new.
+const MAX_REPORTED: usize = 20;
+
 /// One environment, rendered: its objects and the files they become.
 pub struct EnvOutput {
     pub env: String,
@@ -21,6 +24,7 @@ pub struct EnvOutput {
 /// Renders the objects of the selected environments (all when `only` is empty).
 pub fn render_objects(stack: &Stack, resolved: &Resolved, only: &[String]) -> Result<Vec<(String, Vec<RenderedObject>)>, Diagnostics> {
     let renderer = Renderer::new(stack);
+    renderer.compile_all()?;
     let envs: Vec<&ResolvedEnvironment> = resolved
         .environments
         .iter()
@@ -46,6 +50,7 @@ pub fn render_objects(stack: &Stack, resolved: &Resolved, only: &[String]) -> Re
     for (env, objects) in &out {
         check_unique(env, objects, &mut errors);
     }
+    errors.truncate(MAX_REPORTED);
     errors.into_result(out)
 }
 

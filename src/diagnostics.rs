@@ -24,6 +24,15 @@ impl Diagnostics {
         self.0.extend(other.0);
     }
 
+    /// Keeps the first `max` diagnostics and adds a note saying how many were left out.
+    pub fn truncate(&mut self, max: usize) {
+        if self.0.len() > max {
+            let left_out = self.0.len() - max;
+            self.0.truncate(max);
+            self.push(LeftOut(left_out));
+        }
+    }
+
     /// Whether nothing was reported.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -70,6 +79,12 @@ impl fmt::Debug for Diagnostics {
     }
 }
 
+/// How many diagnostics [`Diagnostics::truncate`] left out.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("... and {0} more errors like the ones above")]
+#[diagnostic(code(stackc::more), severity(Advice))]
+pub struct LeftOut(pub usize);
+
 /// A broken internal invariant: a bug in stackc, never the user's fault.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[error("internal error: {0}")]
@@ -105,7 +120,11 @@ impl IoError {
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     candidates
         .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
+        .map(|candidate| {
+            let score = strsim::jaro_winkler(name, candidate)
+                .max(strsim::normalized_damerau_levenshtein(name, candidate) + 0.15);
+            (score, candidate)
+        })
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, candidate)| format!("did you mean `{candidate}`?"))

@@ -42,6 +42,7 @@ pub enum Command {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    install_report_handler();
     let outcome = match &cli.command {
         Command::Build(args) => build::run(&cli.global, args),
         Command::Explain(args) => explain::run(&cli.global, args),
@@ -53,6 +54,18 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Diagnostics are drawn for a terminal when there is one; piped output (CI logs, tests,
+/// editors) gets unwrapped lines so that every message stays greppable.
+fn install_report_handler() {
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| {
+        let options = miette::MietteHandlerOpts::new();
+        let options = if terminal { options } else { options.wrap_lines(false).color(false) };
+        Box::new(options.build())
+    }));
 }
 
 /// Prints diagnostics to stderr with miette's graphical handler.

@@ -34,6 +34,17 @@ impl<'s> Renderer<'s> {
         }
     }
 
+    /// Compiles every template once, so a syntax error is reported once, not per unit.
+    pub fn compile_all(&self) -> Result<(), Diagnostics> {
+        let mut errors = Diagnostics::new();
+        for name in self.stack.templates.keys() {
+            if let Err(e) = self.env.get_template(name) {
+                errors.push(self.template_error(&e, name, "every unit that uses it"));
+            }
+        }
+        errors.into_result(())
+    }
+
     /// The templates a service's template folder renders, in order (partials, `_*`, skipped).
     pub fn entry_templates(&self, template: &str) -> Vec<&'s str> {
         let prefix = format!("{template}/");

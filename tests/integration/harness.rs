@@ -1,0 +1,260 @@
+//! The one test builder: write a stack into a temp dir, run the real `stackc` binary on it,
+//! and assert on the exit code, the output and the resulting tree.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A stack in a temporary directory.
+pub struct Test {
+    pub dir: tempfile::TempDir,
+    envs: Vec<(String, String)>,
+}
+
+/// The outcome of one `stackc` run.
+pub struct Run {
+    pub output: Output,
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Test {
+            dir: tempfile::tempdir().expect("temp dir"),
+            envs: Vec::new(),
+        }
+    }
+
+    /// A minimal valid stack: one layer, dev + production, one templated web service.
+    pub fn basic() -> Self {
+        Test::new()
+            .file("stacks.kdl", BASIC_STACK)
+            .file("templates/deployment/deployment.yaml.j2", DEPLOYMENT_TEMPLATE)
+            .file("templates/deployment/service.yaml.j2", SERVICE_TEMPLATE)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating folders).
+    pub fn file(self, path: &str, contents: &str) -> Self {
+        self.write(path, contents);
+        self
+    }
+
+    pub fn write(&self, path: &str, contents: &str) {
+        let full = self.dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+    }
+
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
+    }
+
+    /// Replaces `from` by `to` in a file; the text must be there.
+    pub fn edit(&self, path: &str, from: &str, to: &str) {
+        let text = self.read(path);
+        assert!(text.contains(from), "{path} does not contain {from:?}");
+        self.write(path, &text.replacen(from, to, 1));
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Runs `stackc ARGS` in the stack's directory.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, None)
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stackc"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env("HOME", self.dir.path().join(".home"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join(".home/.config"))
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.envs {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("run stackc");
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        Run { output: child.wait_with_output().expect("wait for stackc") }
+    }
+
+    /// Every file under `dir` (relative to the stack) with its bytes.
+    pub fn tree(&self, dir: &str) -> BTreeMap<String, Vec<u8>> {
+        tree(&self.dir.path().join(dir))
+    }
+
+    /// Every file under `dir` with its modification time.
+    pub fn mtimes(&self, dir: &str) -> BTreeMap<String, std::time::SystemTime> {
+        let root = self.dir.path().join(dir);
+        walk(&root)
+            .into_iter()
+            .map(|p| {
+                let m = std::fs::metadata(&p).unwrap().modified().unwrap();
+                (rel(&root, &p), m)
+            })
+            .collect()
+    }
+}
+
+pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    walk(root)
+        .into_iter()
+        .map(|p| (rel(root, &p), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+fn rel(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/")
+}
+
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn status(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code(),
+            code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        self.status(0)
+    }
+
+    /// Asserts stderr contains every one of `parts`.
+    #[track_caller]
+    pub fn stderr_has(&self, parts: &[&str]) -> &Self {
+        let err = self.stderr();
+        for part in parts {
+            assert!(err.contains(part), "stderr lacks {part:?}:\n{err}");
+        }
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, parts: &[&str]) -> &Self {
+        let out = self.stdout();
+        for part in parts {
+            assert!(out.contains(part), "stdout lacks {part:?}:\n{out}");
+        }
+        self
+    }
+}
+
+pub const BASIC_STACK: &str = r#"project "demo" domain="example.org"
+
+layer "apps"
+
+defaults {
+    replicas 1
+}
+
+environment "dev" wave=0 domain="dev.example.org"
+environment "production" wave=2 promotes-from="dev" {
+    replicas 3
+    anti-affinity "required"
+}
+
+service "web" layer="apps" namespace="web" template="deployment" {
+    image "nginx" tag="1.27"
+    values {
+        labels { team "core" }
+    }
+}
+"#;
+
+pub const DEPLOYMENT_TEMPLATE: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ service.name }}
+  namespace: {{ service.namespace }}
+  labels:
+    {{ service.values.labels | to_yaml(indent=4) }}
+spec:
+  replicas: {{ service.replicas }}
+  selector:
+    matchLabels:
+      app: {{ service.name }}
+  template:
+    metadata:
+      labels:
+        app: {{ service.name }}
+    spec:
+{% if service.anti_affinity == "required" %}
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - labelSelector:
+                matchLabels:
+                  app: {{ service.name }}
+              topologyKey: kubernetes.io/hostname
+{% endif %}
+      containers:
+        - name: {{ service.name }}
+          image: "{{ service.image.repository }}:{{ service.image.tag }}"
+          resources:
+            {{ service.resources | to_yaml(indent=12) }}
+"#;
+
+pub const SERVICE_TEMPLATE: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: {{ service.name }}
+  namespace: {{ service.namespace }}
+spec:
+  selector:
+    app: {{ service.name }}
+  ports:
+    - port: 80
+      targetPort: {{ service.port }}
+"#;

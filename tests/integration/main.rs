@@ -1,0 +1,7 @@
+//! Integration tests: the real `stackc` binary on real files.
+
+mod harness;
+
+mod build;
+mod errors;
+mod explain;
