@@ -37,9 +37,23 @@ impl<'s> Renderer<'s> {
     /// Compiles every template once, so a syntax error is reported once, not per unit.
     pub fn compile_all(&self) -> Result<(), Diagnostics> {
         let mut errors = Diagnostics::new();
+        let model = &self.stack.model;
         for name in self.stack.templates.keys() {
             if let Err(e) = self.env.get_template(name) {
-                errors.push(self.template_error(&e, name, "every unit that uses it"));
+                let dir = name.split('/').next().unwrap_or_default();
+                let users: Vec<&str> = model
+                    .services
+                    .iter()
+                    .filter(|s| s.template.as_ref().is_some_and(|t| t.value == dir))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                let envs: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
+                let unit = if users.is_empty() {
+                    "a template other templates include".to_string()
+                } else {
+                    format!("used by service {} in environment {}", users.join(", "), envs.join(", "))
+                };
+                errors.push(self.template_error(&e, name, &unit));
             }
         }
         errors.into_result(())

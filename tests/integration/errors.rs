@@ -96,7 +96,7 @@ fn build_refuses_names_that_are_not_dns_labels_or_escape_out() {
 fn build_refuses_template_syntax_errors_with_file_line_service_and_environment() {
     refused(
         |t| t.edit("templates/deployment/service.yaml.j2", "{{ service.name }}\n  namespace", "{{ service.name }\n  namespace"),
-        &["stackc::render::template", "templates/deployment/service.yaml.j2", "service web in environment dev", "syntax error"],
+        &["stackc::render::template", "templates/deployment/service.yaml.j2:4", "used by service web in environment dev, production", "syntax error"],
     );
 }
 
