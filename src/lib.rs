@@ -10,3 +10,4 @@ pub mod diagnostics;
 pub mod source;
 pub mod cli;
 pub mod object;
+pub mod diff;
