@@ -7,11 +7,20 @@
 //! stat, JSON (`docs/diff-json.md`) or a unified diff. No secret value or ciphertext ever
 //! enters the report.
 
+mod compare;
+pub mod fields;
 mod normalize;
 mod options;
 mod path;
+mod report;
+mod secret;
 mod side;
 
+pub use compare::diff;
 pub use options::{DiffOptions, Format};
 pub use path::{FieldPath, Segment};
+pub use report::{
+    Change, DiffReport, FieldChange, KeyStatus, NotCompared, ObjectDiff, ObjectSnapshot,
+    ObjectStatus, SecretKeyCounts, SecretKeyDiff, Summary,
+};
 pub use side::{KeyDigest, SecretView, Side};
