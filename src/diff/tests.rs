@@ -369,7 +369,9 @@ secret keys: 1 changed, 1 added, 1 removed, 1 not compared (1 unchanged)
     assert!(text.contains("secret key user: changed"), "{text}");
     // Without a view at all, api's key cannot be compared either.
     assert!(
-        text.contains("(production: no decrypted view of this secret was provided): Secret apps/api"),
+        text.contains(
+            "(production: no decrypted view of this secret was provided): Secret apps/api"
+        ),
         "{text}"
     );
 }
