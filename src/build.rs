@@ -1,27 +1,169 @@
-//! The build: resolve, render every service x environment unit in parallel, seal secrets,
-//! and lay out each environment's files. Pure apart from reading the stack: writing is the
-//! caller's job (`emit::apply`), so `--check`, `diff` and a real build share this path.
+//! The build engine: resolve, then for every service x environment render unit decide from
+//! its blake3 key and the stat data of its files whether it can be skipped, render the rest
+//! in parallel (rayon), and lay out each environment's files. Apart from reading the stack
+//! and stat-ing `out/`, it is pure: writing is `emit::apply`'s job, so `build`, `build
+//! --check` and `diff` share it.
 
+use crate::cache::{unit_key, EnvCache, TemplateDeps, UnitRecord};
 use crate::diagnostics::Diagnostics;
-use crate::emit::{self, EnvLayout, Files};
+use crate::emit::{self, Content, EnvLayout, Files};
 use crate::model::Stack;
 use crate::object::RenderedObject;
 use crate::render::{RenderError, Renderer};
-use crate::resolve::{Resolved, ResolvedEnvironment};
+use crate::resolve::{Resolved, ResolvedEnvironment, ResolvedService};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A shared template that fails fails in every unit; past this many reports, more say nothing new.
 const MAX_REPORTED: usize = 20;
 
-/// One environment, rendered: its objects and the files they become.
-pub struct EnvOutput {
-    pub env: String,
-    pub objects: Vec<RenderedObject>,
-    pub files: Files,
+/// Renders a stack's units, remembering nothing itself (the cache is passed in).
+pub struct Engine<'s> {
+    stack: &'s Stack,
+    renderer: Renderer<'s>,
+    deps: TemplateDeps,
+    manifest_hashes: BTreeMap<String, String>,
+    /// Units rendered so far, for the progress line.
+    pub progress: AtomicUsize,
 }
 
-/// Renders the objects of the selected environments (all when `only` is empty).
+/// One environment, planned: its wanted files and what the cache should remember.
+pub struct EnvPlan {
+    pub env: String,
+    pub files: Files,
+    pub rendered: usize,
+    pub skipped: usize,
+    pub records: BTreeMap<String, UnitRecord>,
+}
+
+enum UnitOutcome {
+    Kept(UnitRecord),
+    Rendered(UnitRecord, Vec<(String, Vec<u8>)>),
+}
+
+impl<'s> Engine<'s> {
+    /// Compiles every template once (reporting syntax errors once, not per unit).
+    pub fn new(stack: &'s Stack) -> Result<Self, Diagnostics> {
+        let renderer = Renderer::new(stack);
+        renderer.compile_all()?;
+        Ok(Engine {
+            stack,
+            renderer,
+            deps: TemplateDeps::new(&stack.templates),
+            manifest_hashes: stack
+                .manifests
+                .iter()
+                .map(|(name, id)| (name.clone(), blake3::hash(stack.sources.file(*id).text.as_bytes()).to_hex().to_string()))
+                .collect(),
+            progress: AtomicUsize::new(0),
+        })
+    }
+
+    /// Plans one environment against its cache and its folder in `out/`.
+    pub fn plan(&self, env: &ResolvedEnvironment, cache: &EnvCache, dir: &Path, secrets: Vec<(String, Vec<u8>)>) -> Result<EnvPlan, Diagnostics> {
+        let outcomes: Vec<Result<UnitOutcome, Diagnostics>> = env
+            .services
+            .par_iter()
+            .map(|service| {
+                let outcome = self.unit(env, service, cache, dir);
+                self.progress.fetch_add(1, Ordering::Relaxed);
+                outcome
+            })
+            .collect();
+        let mut errors = Diagnostics::new();
+        let mut object_files: BTreeMap<String, Content> = BTreeMap::new();
+        let mut records = BTreeMap::new();
+        let (mut rendered, mut skipped) = (0, 0);
+        let mut owners: BTreeMap<String, &str> = BTreeMap::new();
+        for (service, outcome) in env.services.iter().zip(outcomes) {
+            let record = match outcome {
+                Err(e) => {
+                    errors.extend(e);
+                    continue;
+                }
+                Ok(UnitOutcome::Kept(record)) => {
+                    skipped += 1;
+                    for (path, hash) in &record.files {
+                        let Ok(hash) = blake3::Hash::from_hex(hash) else { continue };
+                        object_files.insert(path.clone(), Content::Kept(hash));
+                    }
+                    record
+                }
+                Ok(UnitOutcome::Rendered(record, files)) => {
+                    rendered += 1;
+                    for (path, bytes) in files {
+                        object_files.insert(path, Content::Bytes(bytes));
+                    }
+                    record
+                }
+            };
+            for (path, _) in &record.files {
+                if let Some(first) = owners.insert(path.clone(), &service.name) {
+                    errors.push(RenderError::DuplicateObject {
+                        object: format!("out/{}/{path}", env.name),
+                        env: env.name.clone(),
+                        first: format!("service {first}"),
+                        second: format!("service {}", service.name),
+                    });
+                }
+            }
+            records.insert(service.name.clone(), record);
+        }
+        errors.truncate(MAX_REPORTED);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let files = emit::layout(EnvLayout {
+            env: &env.name,
+            layers: layer_plan(self.stack),
+            namespaces: namespace_homes(self.stack).into_iter().map(|(ns, layer)| (layer, ns)).collect(),
+            object_files,
+            secrets,
+        });
+        Ok(EnvPlan { env: env.name.clone(), files, rendered, skipped, records })
+    }
+
+    fn unit(&self, env: &ResolvedEnvironment, service: &ResolvedService, cache: &EnvCache, dir: &Path) -> Result<UnitOutcome, Diagnostics> {
+        let ctx = self.renderer.context(env, service)?;
+        let entries = service.template.as_deref().map(|t| self.renderer.entry_templates(t)).unwrap_or_default();
+        let manifests: BTreeMap<&str, String> = service
+            .manifests
+            .iter()
+            .filter_map(|m| self.manifest_hashes.get_key_value(m))
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let key = unit_key(&ctx, self.deps.closure(&entries), manifests);
+        if let Some(record) = cache.units.get(&service.name) {
+            if record.key == key && self.files_intact(record, cache, dir) {
+                return Ok(UnitOutcome::Kept(record.clone()));
+            }
+        }
+        let objects = self.renderer.render_with_context(env, service, &ctx)?;
+        check_unique(&env.name, &objects)?;
+        let files: Vec<(String, Vec<u8>)> = objects
+            .iter()
+            .map(|o| (o.path.clone(), crate::yaml::to_yaml(&o.body).into_bytes()))
+            .collect();
+        let record = UnitRecord {
+            key,
+            files: files.iter().map(|(p, b)| (p.clone(), blake3::hash(b).to_hex().to_string())).collect(),
+        };
+        Ok(UnitOutcome::Rendered(record, files))
+    }
+
+    /// Whether every file a unit wrote last time is still on disk exactly as written.
+    fn files_intact(&self, record: &UnitRecord, cache: &EnvCache, dir: &Path) -> bool {
+        record.files.iter().all(|(path, hash)| {
+            cache.stamps.get(path).is_some_and(|stamp| {
+                blake3::Hash::from_hex(hash).is_ok_and(|h| stamp.hash == *h.as_bytes()) && stamp.matches(&dir.join(path))
+            })
+        })
+    }
+}
+
+/// Renders every object of the selected environments from scratch (for `diff`).
 pub fn render_objects(stack: &Stack, resolved: &Resolved, only: &[String]) -> Result<Vec<(String, Vec<RenderedObject>)>, Diagnostics> {
     let renderer = Renderer::new(stack);
     renderer.compile_all()?;
@@ -48,18 +190,21 @@ pub fn render_objects(stack: &Stack, resolved: &Resolved, only: &[String]) -> Re
         }
     }
     for (env, objects) in &out {
-        check_unique(env, objects, &mut errors);
+        if let Err(e) = check_unique(env, objects) {
+            errors.extend(e);
+        }
     }
     errors.truncate(MAX_REPORTED);
     errors.into_result(out)
 }
 
-fn check_unique(env: &str, objects: &[RenderedObject], errors: &mut Diagnostics) {
-    let mut seen: BTreeMap<(&crate::object::ObjectId, ()), &RenderedObject> = BTreeMap::new();
+fn check_unique(env: &str, objects: &[RenderedObject]) -> Result<(), Diagnostics> {
+    let mut errors = Diagnostics::new();
+    let mut seen: BTreeMap<&crate::object::ObjectId, &RenderedObject> = BTreeMap::new();
     let mut paths: BTreeMap<&str, &RenderedObject> = BTreeMap::new();
+    let owner = |o: &RenderedObject| format!("service {}", o.service.as_deref().unwrap_or("stackc"));
     for object in objects {
-        let owner = |o: &RenderedObject| format!("service {}", o.service.as_deref().unwrap_or("stackc"));
-        if let Some(first) = seen.insert((&object.id, ()), object) {
+        if let Some(first) = seen.insert(&object.id, object) {
             errors.push(RenderError::DuplicateObject {
                 object: object.id.to_string(),
                 env: env.to_string(),
@@ -76,6 +221,7 @@ fn check_unique(env: &str, objects: &[RenderedObject], errors: &mut Diagnostics)
             });
         }
     }
+    errors.into_result(())
 }
 
 /// The layers in dependency order, each with the layers it depends on.
@@ -109,24 +255,4 @@ pub fn namespace_homes(stack: &Stack) -> BTreeMap<String, String> {
         homes.entry(secret.namespace.value.clone()).or_insert_with(|| first.clone());
     }
     homes
-}
-
-/// Lays out the files of each rendered environment, with its sealed secrets.
-pub fn lay_out(stack: &Stack, rendered: Vec<(String, Vec<RenderedObject>)>, mut secrets: BTreeMap<String, Vec<(String, Vec<u8>)>>) -> Vec<EnvOutput> {
-    let layers = layer_plan(stack);
-    let homes = namespace_homes(stack);
-    let namespaces: Vec<(String, String)> = homes.iter().map(|(ns, layer)| (layer.clone(), ns.clone())).collect();
-    rendered
-        .into_iter()
-        .map(|(env, objects)| {
-            let files = emit::layout(&EnvLayout {
-                env: &env,
-                layers: layers.clone(),
-                namespaces: namespaces.clone(),
-                objects: &objects,
-                secrets: secrets.remove(&env).unwrap_or_default(),
-            });
-            EnvOutput { env, objects, files }
-        })
-        .collect()
 }

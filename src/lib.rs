@@ -19,3 +19,4 @@ pub mod build;
 /// The cache folder under the stack root (gitignored; safe to delete at any time).
 pub const CACHE_DIR: &str = ".stackc-cache";
 pub mod diff;
+pub mod cache;

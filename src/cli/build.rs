@@ -1,11 +1,16 @@
 //! `stackc build`: render `out/` (or, with `--check`, verify it without writing).
 
 use super::{GlobalArgs, Session};
+use crate::build::{Engine, EnvPlan};
+use crate::cache::{self, EnvCache, OutMemory, Stamp};
 use crate::diagnostics::Diagnostics;
-use crate::emit;
+use crate::emit::{self, Content, EnvChanges};
 use clap::Args;
+use std::io::IsTerminal as _;
+use std::path::Path;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 /// Arguments of `stackc build`.
 #[derive(Debug, Args)]
@@ -29,69 +34,141 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     let session = Session::open(global)?;
     let envs = session.select_environments(&args.environments)?;
     let _lock = if args.check { None } else { Some(session.lock()?) };
-    let rendered = crate::build::render_objects(&session.stack, &session.resolved, &envs)?;
-    let units: usize = session
-        .resolved
-        .environments
-        .iter()
-        .filter(|e| envs.contains(&e.name))
-        .map(|e| e.services.len())
-        .sum();
-    let outputs = crate::build::lay_out(&session.stack, rendered, std::collections::BTreeMap::new());
-
+    let engine = Engine::new(&session.stack)?;
+    let cache_dir = session.cache_dir();
     let out = session.out_dir();
-    let mut all_changes = Vec::new();
-    for output in &outputs {
-        let changes = emit::compare(&output.env, &out.join(&output.env), &output.files, &emit::NoMemory)?;
-        all_changes.push(changes);
+    let selected: Vec<_> = session.resolved.environments.iter().filter(|e| envs.contains(&e.name)).collect();
+    let total: usize = selected.iter().map(|e| e.services.len()).sum();
+
+    // Render everything first; nothing is written unless every environment rendered.
+    let plans = with_progress(global, &engine, total, || {
+        let mut errors = Diagnostics::new();
+        let mut plans: Vec<(EnvPlan, EnvCache)> = Vec::new();
+        for env in &selected {
+            let cache = cache::load(&cache_dir, &env.name);
+            let dir = out.join(&env.name);
+            let secrets = super::secrets::seal_environment(&session, env, &dir, global)?;
+            match engine.plan(env, &cache, &dir, secrets) {
+                Ok(plan) => plans.push((plan, cache)),
+                Err(e) => errors.extend(e),
+            }
+        }
+        errors.into_result(plans)
+    })?;
+
+    let mut changes: Vec<EnvChanges> = Vec::new();
+    for (plan, cache) in &plans {
+        let dir = out.join(&plan.env);
+        changes.push(emit::compare(&plan.env, &dir, &plan.files, &OutMemory { dir: &dir, cache })?);
     }
 
     if args.check {
-        let mut clean = true;
-        for changes in &all_changes {
-            for (label, paths) in [("missing", &changes.missing), ("stale", &changes.stale), ("extra", &changes.extra)] {
-                for path in paths {
-                    clean = false;
-                    println!("{label}: out/{}/{path}", changes.env);
-                }
-            }
-        }
-        if clean {
-            if !global.quiet {
-                eprintln!("out/ is up to date ({} environments)", all_changes.len());
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        eprintln!("out/ is not what `stackc build` would write; run `stackc build`");
-        return Ok(ExitCode::from(1));
+        return Ok(report_check(global, &changes));
     }
 
-    let mut written = 0;
-    let mut pruned = 0;
-    for (output, changes) in outputs.iter().zip(&all_changes) {
-        let dir = out.join(&output.env);
+    let (mut written, mut pruned, mut rendered, mut skipped) = (0, 0, 0, 0);
+    for ((plan, old_cache), changes) in plans.iter().zip(&changes) {
+        let dir = out.join(&plan.env);
         for path in &changes.edited {
-            eprintln!("warning: out/{}/{path} was edited by hand; restoring it", output.env);
+            eprintln!("warning: out/{}/{path} was edited by hand; restoring it", plan.env);
         }
-        let paths = emit::apply(&dir, &output.files, changes)?;
+        let paths = emit::apply(&dir, &plan.files, changes)?;
         if global.verbose {
             for path in &paths {
-                eprintln!("wrote out/{}/{path}", output.env);
+                eprintln!("wrote out/{}/{path}", plan.env);
             }
             for path in &changes.extra {
-                eprintln!("pruned out/{}/{path}", output.env);
+                eprintln!("pruned out/{}/{path}", plan.env);
             }
+        }
+        let new_cache = remember(&dir, plan, old_cache, &paths);
+        // A cache that cannot be saved only costs speed next time.
+        if let Err(e) = cache::save(&cache_dir, &plan.env, &new_cache) {
+            eprintln!("warning: {e}");
         }
         written += paths.len();
         pruned += changes.extra.len();
+        rendered += plan.rendered;
+        skipped += plan.skipped;
     }
     if !global.quiet {
         eprintln!(
-            "built {} environment{}: {units} units rendered, 0 skipped; {written} files written, {pruned} pruned in {:.2}s",
-            outputs.len(),
-            if outputs.len() == 1 { "" } else { "s" },
+            "built {} environment{}: {rendered} units rendered, {skipped} skipped; {written} files written, {pruned} pruned in {:.2}s",
+            plans.len(),
+            if plans.len() == 1 { "" } else { "s" },
             started.elapsed().as_secs_f64()
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn report_check(global: &GlobalArgs, all_changes: &[EnvChanges]) -> ExitCode {
+    let mut clean = true;
+    for changes in all_changes {
+        for (label, paths) in [("missing", &changes.missing), ("stale", &changes.stale), ("extra", &changes.extra)] {
+            for path in paths {
+                clean = false;
+                let edited = if changes.edited.contains(path) { " (edited by hand)" } else { "" };
+                println!("{label}: out/{}/{path}{edited}", changes.env);
+            }
+        }
+    }
+    if clean {
+        if !global.quiet {
+            eprintln!("out/ is up to date ({} environments)", all_changes.len());
+        }
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("out/ is not what `stackc build` would write; run `stackc build`");
+    ExitCode::from(1)
+}
+
+/// The cache after a build: unit records, and stamps for every file (fresh ones only for files
+/// written or not verified by stat).
+fn remember(dir: &Path, plan: &EnvPlan, old: &EnvCache, written: &[String]) -> EnvCache {
+    use rayon::prelude::*;
+    let written: std::collections::BTreeSet<&str> = written.iter().map(String::as_str).collect();
+    let stamps = plan
+        .files
+        .par_iter()
+        .filter_map(|(path, content)| {
+            let hash = content.hash();
+            let reusable = old.stamps.get(path).filter(|s| {
+                !written.contains(path.as_str()) && !s.racy && s.hash == *hash.as_bytes() && (matches!(content, Content::Kept(_)) || s.matches(&dir.join(path)))
+            });
+            let stamp = match reusable {
+                Some(stamp) => *stamp,
+                None => Stamp::take(&dir.join(path), hash)?,
+            };
+            Some((path.clone(), stamp))
+        })
+        .collect();
+    EnvCache { units: plan.records.clone(), stamps }
+}
+
+/// Runs `work`, showing a progress line on a terminal when it takes a while.
+fn with_progress<T>(global: &GlobalArgs, engine: &Engine<'_>, total: usize, work: impl FnOnce() -> T) -> T {
+    if global.quiet || !std::io::stderr().is_terminal() {
+        return work();
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let started = Instant::now();
+            let mut shown = false;
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                if started.elapsed() > Duration::from_millis(500) {
+                    eprint!("\rrendering {}/{total} units", engine.progress.load(Ordering::Relaxed));
+                    shown = true;
+                }
+            }
+            if shown {
+                eprint!("\r\x1b[2K");
+            }
+        });
+        let result = work();
+        done.store(true, Ordering::Relaxed);
+        result
+    })
 }

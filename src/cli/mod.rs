@@ -80,6 +80,7 @@ pub fn report(diagnostics: &Diagnostics) {
 
 pub mod build;
 pub mod explain;
+mod secrets;
 mod session;
 
 pub use session::{set_jobs, BuildLock, Session, UnknownName};

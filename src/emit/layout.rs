@@ -4,7 +4,7 @@
 //! environment, and `flux-system/` with one Flux `Kustomization` per layer (the path Flux
 //! bootstraps from).
 
-use crate::object::{ObjectId, RenderedObject};
+use crate::object::ObjectId;
 use crate::value::{map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,24 +15,40 @@ pub struct EnvLayout<'a> {
     pub layers: Vec<(&'a str, Vec<&'a str>)>,
     /// The Namespace objects, each placed in the first layer that uses it.
     pub namespaces: Vec<(String, String)>,
-    /// Rendered objects of every service.
-    pub objects: &'a [RenderedObject],
+    /// The files of every service's objects (rendered now, or kept from the last build).
+    pub object_files: BTreeMap<String, Content>,
     /// Sealed Secret manifests: (path, bytes), already encrypted.
     pub secrets: Vec<(String, Vec<u8>)>,
 }
 
+/// A file's wanted content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Bytes rendered by this build.
+    Bytes(Vec<u8>),
+    /// Kept from the last build: the file on disk was verified to hold bytes with this hash.
+    Kept(blake3::Hash),
+}
+
+impl Content {
+    /// The hash of the content.
+    pub fn hash(&self) -> blake3::Hash {
+        match self {
+            Content::Bytes(bytes) => blake3::hash(bytes),
+            Content::Kept(hash) => *hash,
+        }
+    }
+}
+
 /// The files of one environment, by path relative to `out/<env>/`.
-pub type Files = BTreeMap<String, Vec<u8>>;
+pub type Files = BTreeMap<String, Content>;
 
 /// The name of the file listing what stackc wrote, so it prunes only its own files.
 pub const INDEX_FILE: &str = ".stackc-files";
 
 /// Lays out every file of an environment.
-pub fn layout(env: &EnvLayout<'_>) -> Files {
-    let mut files = Files::new();
-    for object in env.objects {
-        files.insert(object.path.clone(), crate::yaml::to_yaml(&object.body).into_bytes());
-    }
+pub fn layout(env: EnvLayout<'_>) -> Files {
+    let mut files: Files = env.object_files;
     for (layer, namespace) in &env.namespaces {
         let id = ObjectId {
             api_version: "v1".into(),
@@ -40,10 +56,10 @@ pub fn layout(env: &EnvLayout<'_>) -> Files {
             namespace: String::new(),
             name: namespace.clone(),
         };
-        files.insert(namespace_path(layer, namespace), crate::yaml::to_yaml(&namespace_object(&id)).into_bytes());
+        files.insert(namespace_path(layer, namespace), Content::Bytes(crate::yaml::to_yaml(&namespace_object(&id)).into_bytes()));
     }
-    for (path, bytes) in &env.secrets {
-        files.insert(path.clone(), bytes.clone());
+    for (path, bytes) in env.secrets {
+        files.insert(path, Content::Bytes(bytes));
     }
 
     // A kustomization.yaml in every folder, listing its files and subfolders.
@@ -65,14 +81,15 @@ pub fn layout(env: &EnvLayout<'_>) -> Files {
         let mut entries: Vec<&String> = entries.iter().collect();
         // Namespace first, then the namespace-wide objects, then service folders.
         entries.sort_by_key(|e| (e.as_str() != "namespace.yaml", !e.ends_with(".yaml"), e.as_str()));
-        files.insert(format!("{folder}/kustomization.yaml"), kustomization(entries.iter().map(|e| e.as_str())));
+        let bytes = kustomization(entries.iter().map(|e| e.as_str()));
+        files.insert(format!("{folder}/kustomization.yaml"), bytes);
     }
     files.insert("kustomization.yaml".into(), kustomization(env.layers.iter().map(|(l, _)| *l)));
 
     for (layer, depends_on) in &env.layers {
         files.insert(
             format!("flux-system/kustomization-{layer}.yaml"),
-            crate::yaml::to_yaml(&flux_kustomization(env.env, layer, depends_on)).into_bytes(),
+            Content::Bytes(crate::yaml::to_yaml(&flux_kustomization(env.env, layer, depends_on)).into_bytes()),
         );
     }
     let flux_files: Vec<String> = env.layers.iter().map(|(l, _)| format!("kustomization-{l}.yaml")).collect();
@@ -104,14 +121,15 @@ fn namespace_object(id: &ObjectId) -> Value {
     ])
 }
 
-fn kustomization<'a>(resources: impl Iterator<Item = &'a str>) -> Vec<u8> {
+fn kustomization<'a>(resources: impl Iterator<Item = &'a str>) -> Content {
     let resources: Vec<Value> = resources.map(Value::from).collect();
-    crate::yaml::to_yaml(&map([
+    let bytes = crate::yaml::to_yaml(&map([
         ("apiVersion", Value::from("kustomize.config.k8s.io/v1beta1")),
         ("kind", Value::from("Kustomization")),
         ("resources", Value::List(resources)),
     ]))
-    .into_bytes()
+    .into_bytes();
+    Content::Bytes(bytes)
 }
 
 fn flux_kustomization(env: &str, layer: &str, depends_on: &[&str]) -> Value {

@@ -3,5 +3,5 @@
 mod layout;
 mod write;
 
-pub use layout::{layout, namespace_path, secret_path, EnvLayout, Files, INDEX_FILE};
+pub use layout::{layout, namespace_path, secret_path, Content, EnvLayout, Files, INDEX_FILE};
 pub use write::{apply, compare, index_bytes, read_index, write_atomic, EnvChanges, NoMemory, WrittenBefore};

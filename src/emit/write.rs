@@ -3,7 +3,7 @@
 //! files stackc wrote before and no longer produces (listed in `.stackc-files`), and never
 //! touch a file stackc did not write.
 
-use super::layout::{Files, INDEX_FILE};
+use super::layout::{Content, Files, INDEX_FILE};
 use crate::diagnostics::{Diagnostics, IoError};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -52,7 +52,12 @@ pub fn compare(env: &str, dir: &Path, files: &Files, memory: &dyn WrittenBefore)
     use rayon::prelude::*;
     let results: Vec<(String, FileState)> = files
         .par_iter()
-        .map(|(path, bytes)| {
+        .map(|(path, content)| {
+            let bytes = match content {
+                // The caller verified it against the cache's stat data.
+                Content::Kept(_) => return (path.clone(), FileState::Same),
+                Content::Bytes(bytes) => bytes,
+            };
             let hash = blake3::hash(bytes);
             let state = match memory.check(path, &hash) {
                 Some(true) => FileState::Same,
@@ -134,9 +139,9 @@ pub fn apply(dir: &Path, files: &Files, changes: &EnvChanges) -> Result<Vec<Stri
     let to_write: Vec<&String> = changes.missing.iter().chain(&changes.stale).collect();
     let errors: Vec<IoError> = to_write
         .par_iter()
-        .filter_map(|path| {
-            let bytes = files.get(path.as_str())?;
-            write_atomic(&dir.join(path.as_str()), bytes).err()
+        .filter_map(|path| match files.get(path.as_str())? {
+            Content::Bytes(bytes) => write_atomic(&dir.join(path.as_str()), bytes).err(),
+            Content::Kept(_) => None,
         })
         .collect();
     let mut diagnostics = Diagnostics::new();

@@ -102,8 +102,13 @@ impl<'s> Renderer<'s> {
 
     /// Renders one service in one environment.
     pub fn render_service(&self, env: &ResolvedEnvironment, service: &ResolvedService) -> Result<Vec<RenderedObject>, Diagnostics> {
-        let unit = unit_label(env, service);
         let ctx = self.context(env, service)?;
+        self.render_with_context(env, service, &ctx)
+    }
+
+    /// Renders one service in one environment with a context from [`Renderer::context`].
+    pub fn render_with_context(&self, env: &ResolvedEnvironment, service: &ResolvedService, ctx: &Value) -> Result<Vec<RenderedObject>, Diagnostics> {
+        let unit = unit_label(env, service);
         let mut objects = Vec::new();
         let mut errors = Diagnostics::new();
         if let Some(template) = &service.template {
@@ -111,7 +116,7 @@ impl<'s> Renderer<'s> {
                 let rendered = self
                     .env
                     .get_template(name)
-                    .and_then(|t| t.render(&ctx));
+                    .and_then(|t| t.render(ctx));
                 match rendered {
                     Ok(text) => match objects_from_yaml(&text, name, &unit, service) {
                         Ok(found) => objects.extend(found),

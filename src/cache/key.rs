@@ -1,0 +1,181 @@
+//! Render-unit keys: blake3 over a canonical serialization of everything that can change a
+//! unit's bytes. Adding an input means adding a field to [`UnitKey`], so none is forgotten.
+
+use crate::model::TemplateFile;
+use crate::value::Value;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Everything a service x environment unit's output depends on.
+#[derive(Serialize)]
+struct UnitKey<'a> {
+    /// Output format and rendering rules may change between releases.
+    stackc: &'static str,
+    fuel: u64,
+    /// The whole template context: project, environment, resolved service, secret declarations.
+    context: &'a Value,
+    /// Every template file the unit reads (entry templates and what they include), by hash.
+    templates: BTreeMap<&'a str, String>,
+    /// Every plain manifest file, by hash.
+    manifests: BTreeMap<&'a str, String>,
+}
+
+/// The key of one unit, as hex.
+pub fn unit_key(context: &Value, templates: BTreeMap<&str, String>, manifests: BTreeMap<&str, String>) -> String {
+    let key = UnitKey {
+        stackc: env!("CARGO_PKG_VERSION"),
+        fuel: crate::render::FUEL,
+        context,
+        templates,
+        manifests,
+    };
+    let mut hasher = blake3::Hasher::new();
+    // serde_json over ordered maps is canonical for our Value (maps keep their order, which is
+    // itself part of the output).
+    let _ = serde_json::to_writer(HashWriter(&mut hasher), &key);
+    hasher.finalize().to_hex().to_string()
+}
+
+struct HashWriter<'a>(&'a mut blake3::Hasher);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Which templates each template reads, found by scanning `include`, `import`, `from` and
+/// `extends` tags. A tag whose target is not a string literal could read anything, so such a
+/// template depends on every template.
+pub struct TemplateDeps {
+    hashes: BTreeMap<String, String>,
+    direct: BTreeMap<String, Refs>,
+}
+
+enum Refs {
+    Named(BTreeSet<String>),
+    Anything,
+}
+
+impl TemplateDeps {
+    /// Scans every template.
+    pub fn new(templates: &BTreeMap<String, TemplateFile>) -> Self {
+        TemplateDeps {
+            hashes: templates
+                .iter()
+                .map(|(name, file)| (name.clone(), blake3::hash(file.text.as_bytes()).to_hex().to_string()))
+                .collect(),
+            direct: templates.iter().map(|(name, file)| (name.clone(), scan(&file.text))).collect(),
+        }
+    }
+
+    /// The hashes of `entries` and of every template they read, transitively.
+    pub fn closure<'a>(&'a self, entries: &[&str]) -> BTreeMap<&'a str, String> {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut todo: Vec<&str> = entries.to_vec();
+        while let Some(name) = todo.pop() {
+            let Some((name, _)) = self.hashes.get_key_value(name) else {
+                // A missing template fails the render; depend on its absence by name.
+                continue;
+            };
+            if !seen.insert(name.as_str()) {
+                continue;
+            }
+            match self.direct.get(name) {
+                Some(Refs::Named(refs)) => todo.extend(refs.iter().map(String::as_str)),
+                Some(Refs::Anything) => todo.extend(self.hashes.keys().map(String::as_str)),
+                None => {}
+            }
+        }
+        seen.into_iter()
+            .filter_map(|name| self.hashes.get_key_value(name))
+            .map(|(name, hash)| (name.as_str(), hash.clone()))
+            .collect()
+    }
+}
+
+fn scan(text: &str) -> Refs {
+    let mut refs = BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{%") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("%}") else { break };
+        let tag = after[..end].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        let word = tag.split_whitespace().next().unwrap_or("");
+        if matches!(word, "include" | "import" | "from" | "extends") {
+            let target = tag[word.len()..].trim_start();
+            let literals = string_literals(target);
+            // `include "a"`, `include ["a", "b"]`, `from "a" import x`: the target is literal.
+            let literal_target = target.starts_with(['"', '\'']) || target.starts_with('[');
+            if literals.is_empty() || !literal_target {
+                return Refs::Anything;
+            }
+            refs.extend(literals);
+        }
+        rest = &after[end + 2..];
+    }
+    Refs::Named(refs)
+}
+
+fn string_literals(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '"' || c == '\'' {
+            let literal: String = chars.by_ref().take_while(|x| *x != c).collect();
+            out.push(literal);
+        } else if c.is_alphabetic() && out.is_empty() {
+            // An expression before any literal (`include name`): not a literal target.
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn templates(files: &[(&str, &str)]) -> BTreeMap<String, TemplateFile> {
+        files
+            .iter()
+            .map(|(n, t)| ((*n).to_string(), TemplateFile { text: Arc::from(*t), file: crate::source::FileId(0) }))
+            .collect()
+    }
+
+    #[test]
+    fn closure_follows_includes_imports_and_extends() {
+        let t = templates(&[
+            ("web/a.yaml.j2", "{% include \"_shared/labels.j2\" %}\n{%- from '_shared/macros.j2' import m -%}"),
+            ("_shared/labels.j2", "{% extends \"_shared/base.j2\" %}"),
+            ("_shared/macros.j2", "x"),
+            ("_shared/base.j2", "y"),
+            ("_shared/unused.j2", "z"),
+        ]);
+        let deps = TemplateDeps::new(&t);
+        let names: Vec<&str> = deps.closure(&["web/a.yaml.j2"]).keys().copied().collect();
+        assert_eq!(names, ["_shared/base.j2", "_shared/labels.j2", "_shared/macros.j2", "web/a.yaml.j2"]);
+    }
+
+    #[test]
+    fn dynamic_includes_depend_on_everything() {
+        let t = templates(&[("web/a.yaml.j2", "{% include service.extra %}"), ("other/b.j2", "b")]);
+        let deps = TemplateDeps::new(&t);
+        assert_eq!(deps.closure(&["web/a.yaml.j2"]).len(), 2);
+    }
+
+    #[test]
+    fn keys_change_with_every_input() {
+        let ctx = crate::value::map([("replicas", 1)]);
+        let base = unit_key(&ctx, BTreeMap::from([("t", "h1".to_string())]), BTreeMap::new());
+        assert_eq!(base, unit_key(&ctx, BTreeMap::from([("t", "h1".to_string())]), BTreeMap::new()));
+        assert_ne!(base, unit_key(&crate::value::map([("replicas", 2)]), BTreeMap::from([("t", "h1".to_string())]), BTreeMap::new()));
+        assert_ne!(base, unit_key(&ctx, BTreeMap::from([("t", "h2".to_string())]), BTreeMap::new()));
+        assert_ne!(base, unit_key(&ctx, BTreeMap::from([("t", "h1".to_string())]), BTreeMap::from([("m", "x".to_string())])));
+    }
+}

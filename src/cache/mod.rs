@@ -1,0 +1,170 @@
+//! The incremental engine's memory, per environment: for every render unit the blake3 key of
+//! its inputs and the files it produced, and for every file of `out/` the stat data and hash
+//! of what stackc last wrote there (as git's index does), so a no-op build reads no file.
+//!
+//! The cache is an optimisation only: a missing, corrupt, truncated or other-version cache is
+//! ignored and rebuilt, and it never holds plaintext (only hashes of rendered, non-secret
+//! files and of sealed ciphertext files).
+
+mod key;
+
+pub use key::{unit_key, TemplateDeps};
+
+use crate::diagnostics::IoError;
+use crate::emit::WrittenBefore;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const MAGIC: &str = "stackc-cache";
+const FORMAT: u32 = 1;
+
+/// What one environment's last build rendered and wrote.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct EnvCache {
+    /// Render units by name (a service name), with their key and output files.
+    pub units: BTreeMap<String, UnitRecord>,
+    /// Stat data of every file written, by path relative to `out/<env>/`.
+    pub stamps: BTreeMap<String, Stamp>,
+}
+
+/// A render unit's key and the files it produced (path and blake3 hex of the bytes).
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnitRecord {
+    pub key: String,
+    pub files: Vec<(String, String)>,
+}
+
+/// What a file looked like right after stackc wrote or verified it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stamp {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub inode: u64,
+    pub hash: [u8; 32],
+    /// Written so recently that a later edit could keep the same mtime: verify by content.
+    pub racy: bool,
+}
+
+impl Stamp {
+    /// The stamp of `path` as it is now, with the hash of the bytes believed to be there.
+    pub fn take(path: &Path, hash: blake3::Hash) -> Option<Stamp> {
+        let (size, mtime_ns, inode) = stat(path)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX));
+        Some(Stamp {
+            size,
+            mtime_ns,
+            inode,
+            hash: *hash.as_bytes(),
+            racy: now - mtime_ns < 2_000_000_000,
+        })
+    }
+
+    /// Whether `path` still is exactly what this stamp recorded, judged by stat alone.
+    pub fn matches(&self, path: &Path) -> bool {
+        !self.racy && stat(path) == Some((self.size, self.mtime_ns, self.inode))
+    }
+}
+
+fn stat(path: &Path) -> Option<(u64, i128, u64)> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.len(), i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+        Some((meta.len(), i128::try_from(mtime).ok()?, 0))
+    }
+}
+
+/// The cache's view of `out/<env>/`: a file is known-good when its stat data still matches.
+pub struct OutMemory<'a> {
+    pub dir: &'a Path,
+    pub cache: &'a EnvCache,
+}
+
+impl WrittenBefore for OutMemory<'_> {
+    fn check(&self, path: &str, hash: &blake3::Hash) -> Option<bool> {
+        let stamp = self.cache.stamps.get(path)?;
+        if stamp.racy {
+            return None;
+        }
+        if stamp.matches(&self.dir.join(path)) {
+            // Unchanged since stackc wrote it: right if it is what we want now, else stale.
+            (stamp.hash == *hash.as_bytes()).then_some(true)
+        } else {
+            // Changed since stackc wrote it: edited by hand (or removed).
+            Some(false)
+        }
+    }
+}
+
+/// The cache file of an environment.
+fn cache_path(cache_dir: &Path, env: &str) -> std::path::PathBuf {
+    cache_dir.join(format!("{env}.cache"))
+}
+
+/// Loads an environment's cache; anything unreadable yields an empty cache.
+pub fn load(cache_dir: &Path, env: &str) -> EnvCache {
+    let Ok(bytes) = std::fs::read(cache_path(cache_dir, env)) else {
+        return EnvCache::default();
+    };
+    decode(&bytes).unwrap_or_default()
+}
+
+fn decode(bytes: &[u8]) -> Option<EnvCache> {
+    let newline = bytes.iter().position(|b| *b == b'\n')?;
+    let header = std::str::from_utf8(&bytes[..newline]).ok()?;
+    let body = &bytes[newline + 1..];
+    let mut parts = header.split(' ');
+    let ok = parts.next() == Some(MAGIC)
+        && parts.next() == Some(&FORMAT.to_string())
+        && parts.next() == Some(env!("CARGO_PKG_VERSION"))
+        && parts.next() == Some(blake3::hash(body).to_hex().as_str());
+    if !ok {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
+}
+
+/// Saves an environment's cache atomically.
+pub fn save(cache_dir: &Path, env: &str, cache: &EnvCache) -> Result<(), IoError> {
+    let body = serde_json::to_vec(cache).map_err(|e| IoError::new("encode", cache_path(cache_dir, env), e.into()))?;
+    let mut bytes = format!("{MAGIC} {FORMAT} {} {}\n", env!("CARGO_PKG_VERSION"), blake3::hash(&body).to_hex()).into_bytes();
+    bytes.extend_from_slice(&body);
+    crate::emit::write_atomic(&cache_path(cache_dir, env), &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_cache_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = EnvCache::default();
+        cache.units.insert("web".into(), UnitRecord { key: "k".into(), files: vec![("a.yaml".into(), "h".into())] });
+        save(dir.path(), "dev", &cache).unwrap();
+        assert_eq!(load(dir.path(), "dev").units, cache.units);
+        let path = dir.path().join("dev.cache");
+        let bytes = std::fs::read(&path).unwrap();
+        for damaged in [
+            bytes[..bytes.len() / 2].to_vec(),
+            bytes.iter().map(|b| if *b == b'k' { b'x' } else { *b }).collect(),
+            b"garbage".to_vec(),
+            Vec::new(),
+            String::from_utf8_lossy(&bytes).replace(env!("CARGO_PKG_VERSION"), "0.0.0-other").into_bytes(),
+        ] {
+            std::fs::write(&path, damaged).unwrap();
+            assert!(load(dir.path(), "dev").units.is_empty());
+        }
+    }
+}
