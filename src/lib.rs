@@ -9,3 +9,4 @@ pub mod yaml;
 pub mod diagnostics;
 pub mod source;
 pub mod cli;
+pub mod seal;
