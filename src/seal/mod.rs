@@ -19,6 +19,7 @@ pub mod plaintext;
 pub mod recipient;
 pub mod rule;
 pub mod sops;
+pub mod store;
 pub mod tree;
 
 pub use error::SealError;

@@ -36,7 +36,7 @@ pub struct SopsFile {
 
 /// A decrypted SOPS file: its data key, plaintext tree, and for every encrypted leaf the
 /// stored `ENC[...]` text with its plaintext, so re-encryption can keep unchanged ciphertexts.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Opened {
     sealed: SopsFile,
     key: DataKey,
@@ -135,10 +135,11 @@ impl SopsFile {
     /// Decrypts every value and verifies the MAC.
     pub fn decrypt(&self, identities: &Identities) -> Result<Opened, SealError> {
         let key = self.data_key(identities)?;
-        self.decrypt_with_key(key)
+        self.decrypt_with(key)
     }
 
-    fn decrypt_with_key(&self, key: DataKey) -> Result<Opened, SealError> {
+    /// Decrypts with a data key already at hand (one this process just encrypted with).
+    pub(crate) fn decrypt_with(&self, key: DataKey) -> Result<Opened, SealError> {
         let mut walk = DecryptWalk {
             file: self,
             key: &key,
@@ -308,6 +309,17 @@ pub fn encrypt(
     recipients: &Recipients,
     previous: Option<&Opened>,
 ) -> Result<String, SealError> {
+    encrypt_keeping_key(name, documents, rule, recipients, previous).map(|(text, _)| text)
+}
+
+/// [`encrypt`], also returning the data key used (to keep editing the file without churn).
+pub(crate) fn encrypt_keeping_key(
+    name: &str,
+    documents: &[Node],
+    rule: &Rule,
+    recipients: &Recipients,
+    previous: Option<&Opened>,
+) -> Result<(String, DataKey), SealError> {
     if recipients.is_empty() {
         return Err(SealError::NoRecipients {
             file: name.to_string(),
@@ -361,7 +373,7 @@ pub fn encrypt(
         mac_only_encrypted: false,
         version: SOPS_VERSION.to_string(),
     };
-    Ok(emit(&stored, &metadata))
+    Ok((emit(&stored, &metadata), key))
 }
 
 /// Re-wraps the data key of an opened file to new recipients, keeping every value,
