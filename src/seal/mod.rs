@@ -14,6 +14,7 @@ pub mod cipher;
 pub mod error;
 pub mod identity;
 pub mod keyfile;
+pub mod manifest;
 pub mod metadata;
 pub mod plaintext;
 pub mod recipient;
