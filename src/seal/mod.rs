@@ -26,10 +26,14 @@ pub mod tree;
 pub use error::SealError;
 pub use identity::Identities;
 pub use keyfile::{keygen, NewKey};
+pub use manifest::{
+    bootstrap_secret, fill_generated, seal_secret, KeyPlan, KeySource, SealEnv, SecretPlan,
+};
 pub use plaintext::Plaintext;
 pub use recipient::Recipients;
 pub use rule::Rule;
 pub use sops::{encrypt, rekey, Opened, SopsFile};
+pub use store::{store_path, OpenStore, Store};
 pub use tree::Node;
 
 #[cfg(test)]
