@@ -26,6 +26,9 @@ pub struct EnvCache {
     pub units: BTreeMap<String, UnitRecord>,
     /// Stat data of every file written, by path relative to `out/<env>/`.
     pub stamps: BTreeMap<String, Stamp>,
+    /// When the cache was saved (ns since the epoch): a file modified in the second before
+    /// could be modified again without its mtime moving, so it is verified by content.
+    pub saved_at_ns: i128,
 }
 
 /// A render unit's key and the files it produced (path and blake3 hex of the bytes).
@@ -42,29 +45,33 @@ pub struct Stamp {
     pub mtime_ns: i128,
     pub inode: u64,
     pub hash: [u8; 32],
-    /// Written so recently that a later edit could keep the same mtime: verify by content.
-    pub racy: bool,
+}
+
+/// How close to the cache's save time an mtime makes a stamp untrustworthy (covers file
+/// systems with one-second timestamps).
+const RACY_NS: i128 = 1_000_000_000;
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
 }
 
 impl Stamp {
     /// The stamp of `path` as it is now, with the hash of the bytes believed to be there.
     pub fn take(path: &Path, hash: blake3::Hash) -> Option<Stamp> {
         let (size, mtime_ns, inode) = stat(path)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX));
-        Some(Stamp {
-            size,
-            mtime_ns,
-            inode,
-            hash: *hash.as_bytes(),
-            racy: now - mtime_ns < 2_000_000_000,
-        })
+        Some(Stamp { size, mtime_ns, inode, hash: *hash.as_bytes() })
+    }
+
+    /// Whether the stamp was taken too close to `saved_at_ns` to be trusted by stat alone.
+    pub fn is_racy(&self, saved_at_ns: i128) -> bool {
+        self.mtime_ns + RACY_NS > saved_at_ns
     }
 
     /// Whether `path` still is exactly what this stamp recorded, judged by stat alone.
-    pub fn matches(&self, path: &Path) -> bool {
-        !self.racy && stat(path) == Some((self.size, self.mtime_ns, self.inode))
+    pub fn matches(&self, path: &Path, saved_at_ns: i128) -> bool {
+        !self.is_racy(saved_at_ns) && stat(path) == Some((self.size, self.mtime_ns, self.inode))
     }
 }
 
@@ -94,10 +101,10 @@ pub struct OutMemory<'a> {
 impl WrittenBefore for OutMemory<'_> {
     fn check(&self, path: &str, hash: &blake3::Hash) -> Option<bool> {
         let stamp = self.cache.stamps.get(path)?;
-        if stamp.racy {
+        if stamp.is_racy(self.cache.saved_at_ns) {
             return None;
         }
-        if stamp.matches(&self.dir.join(path)) {
+        if stamp.matches(&self.dir.join(path), self.cache.saved_at_ns) {
             // Unchanged since stackc wrote it: right if it is what we want now, else stale.
             (stamp.hash == *hash.as_bytes()).then_some(true)
         } else {
@@ -136,7 +143,8 @@ fn decode(bytes: &[u8]) -> Option<EnvCache> {
 }
 
 /// Saves an environment's cache atomically.
-pub fn save(cache_dir: &Path, env: &str, cache: &EnvCache) -> Result<(), IoError> {
+pub fn save(cache_dir: &Path, env: &str, cache: &mut EnvCache) -> Result<(), IoError> {
+    cache.saved_at_ns = now_ns();
     let body = serde_json::to_vec(cache).map_err(|e| IoError::new("encode", cache_path(cache_dir, env), e.into()))?;
     let mut bytes = format!("{MAGIC} {FORMAT} {} {}\n", env!("CARGO_PKG_VERSION"), blake3::hash(&body).to_hex()).into_bytes();
     bytes.extend_from_slice(&body);
@@ -152,7 +160,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cache = EnvCache::default();
         cache.units.insert("web".into(), UnitRecord { key: "k".into(), files: vec![("a.yaml".into(), "h".into())] });
-        save(dir.path(), "dev", &cache).unwrap();
+        save(dir.path(), "dev", &mut cache).unwrap();
         assert_eq!(load(dir.path(), "dev").units, cache.units);
         let path = dir.path().join("dev.cache");
         let bytes = std::fs::read(&path).unwrap();

@@ -47,7 +47,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         for env in &selected {
             let cache = cache::load(&cache_dir, &env.name);
             let dir = out.join(&env.name);
-            let secrets = super::secrets::seal_environment(&session, env, &dir, global)?;
+            let secrets = super::secrets::seal_environment(&session, env, &dir, global, args.check)?;
             match engine.plan(env, &cache, &dir, secrets) {
                 Ok(plan) => plans.push((plan, cache)),
                 Err(e) => errors.extend(e),
@@ -81,9 +81,9 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
                 eprintln!("pruned out/{}/{path}", plan.env);
             }
         }
-        let new_cache = remember(&dir, plan, old_cache, &paths);
+        let mut new_cache = remember(&dir, plan, old_cache, &paths);
         // A cache that cannot be saved only costs speed next time.
-        if let Err(e) = cache::save(&cache_dir, &plan.env, &new_cache) {
+        if let Err(e) = cache::save(&cache_dir, &plan.env, &mut new_cache) {
             eprintln!("warning: {e}");
         }
         written += paths.len();
@@ -134,7 +134,9 @@ fn remember(dir: &Path, plan: &EnvPlan, old: &EnvCache, written: &[String]) -> E
         .filter_map(|(path, content)| {
             let hash = content.hash();
             let reusable = old.stamps.get(path).filter(|s| {
-                !written.contains(path.as_str()) && !s.racy && s.hash == *hash.as_bytes() && (matches!(content, Content::Kept(_)) || s.matches(&dir.join(path)))
+                !written.contains(path.as_str())
+                    && s.hash == *hash.as_bytes()
+                    && (matches!(content, Content::Kept(_)) || s.matches(&dir.join(path), old.saved_at_ns))
             });
             let stamp = match reusable {
                 Some(stamp) => *stamp,
@@ -143,7 +145,7 @@ fn remember(dir: &Path, plan: &EnvPlan, old: &EnvCache, written: &[String]) -> E
             Some((path.clone(), stamp))
         })
         .collect();
-    EnvCache { units: plan.records.clone(), stamps }
+    EnvCache { units: plan.records.clone(), stamps, saved_at_ns: 0 }
 }
 
 /// Runs `work`, showing a progress line on a terminal when it takes a while.

@@ -28,6 +28,10 @@ pub struct GlobalArgs {
     /// Print every file written, pruned or restored.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// An age identity file to decrypt with (repeatable); also looked for: SOPS_AGE_KEY_FILE,
+    /// SOPS_AGE_KEY, ~/.config/sops/age/keys.txt.
+    #[arg(long = "identity", global = true, value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
 }
 
 /// The commands.
@@ -37,6 +41,12 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Show where each resolved value of a service came from.
     Explain(explain::ExplainArgs),
+    /// Set, get or rotate a value in an environment's secret store.
+    Secret(secret::SecretArgs),
+    /// Make a new age identity and print its recipient.
+    Keygen(keygen::KeygenArgs),
+    /// Print the `sops-age` Secret for flux-system (holding --identity) to standard output.
+    Bootstrap(bootstrap::BootstrapArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -46,6 +56,9 @@ pub fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Build(args) => build::run(&cli.global, args),
         Command::Explain(args) => explain::run(&cli.global, args),
+        Command::Secret(args) => secret::run(&cli.global, args),
+        Command::Keygen(args) => keygen::run(&cli.global, args),
+        Command::Bootstrap(args) => bootstrap::run(&cli.global, args),
     };
     match outcome {
         Ok(code) => code,
@@ -78,8 +91,11 @@ pub fn report(diagnostics: &Diagnostics) {
     }
 }
 
+pub mod bootstrap;
 pub mod build;
 pub mod explain;
+pub mod keygen;
+pub mod secret;
 mod secrets;
 mod session;
 

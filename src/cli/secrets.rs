@@ -1,11 +1,141 @@
-//! Sealing an environment's secrets for a build.
+//! Sealing an environment's secrets for a build, and the pieces the `secret` commands share:
+//! secret plans from declarations, the environment's recipients, its store and identities.
 
 use super::{GlobalArgs, Session};
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Diagnostics, IoError};
+use crate::model::SecretKeySource;
 use crate::resolve::ResolvedEnvironment;
+use crate::seal::{self, Identities, KeyPlan, KeySource, Recipients, SealEnv, SecretPlan, Store};
+use miette::Diagnostic;
 use std::path::Path;
+use thiserror::Error;
 
-/// The sealed Secret manifests of one environment: (path under out/<env>/, bytes).
-pub fn seal_environment(_session: &Session, _env: &ResolvedEnvironment, _dir: &Path, _global: &GlobalArgs) -> Result<Vec<(String, Vec<u8>)>, Diagnostics> {
-    Ok(Vec::new())
+/// Secrets are declared but the environment has no one to encrypt them to.
+#[derive(Debug, Error, Diagnostic)]
+#[error("environment `{env}` has secrets but no age recipients")]
+#[diagnostic(
+    code(stackc::seal::no_recipients),
+    help("add `recipients \"age1...\"` to the environment (or to environments/{env}.kdl); `stackc keygen` makes an identity and prints its recipient")
+)]
+pub struct NoRecipients {
+    pub env: String,
+    #[source_code]
+    pub src: miette::NamedSource<std::sync::Arc<str>>,
+    #[label("this environment")]
+    pub span: miette::SourceSpan,
+}
+
+/// The secret plans of the stack (the same in every environment).
+pub fn plans(session: &Session) -> Vec<SecretPlan> {
+    let sources = &session.stack.sources;
+    session
+        .stack
+        .model
+        .secrets
+        .iter()
+        .map(|decl| SecretPlan {
+            name: decl.name.value.clone(),
+            namespace: decl.namespace.value.clone(),
+            secret_type: decl.secret_type.clone(),
+            declared_at: sources.locate(decl.span),
+            keys: decl
+                .keys
+                .iter()
+                .map(|key| KeyPlan {
+                    name: key.name.value.clone(),
+                    source: match &key.source {
+                        SecretKeySource::Store => KeySource::Store,
+                        SecretKeySource::Generate(n) => KeySource::Generate(*n),
+                        SecretKeySource::Literal(v) => KeySource::Literal(v.clone()),
+                    },
+                    declared_at: sources.locate(key.span),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// What sealing needs for one environment: recipients, identities, store path.
+pub fn seal_env(session: &Session, env: &ResolvedEnvironment, global: &GlobalArgs) -> Result<SealEnv, Diagnostics> {
+    if env.recipients.is_empty() {
+        let decl = session
+            .stack
+            .model
+            .environment(&env.name)
+            .ok_or_else(|| crate::diagnostics::Internal(format!("environment {} vanished", env.name)))?;
+        let located = session.stack.sources.locate(decl.name.span);
+        return Err(NoRecipients { env: env.name.clone(), src: located.source, span: located.span }.into());
+    }
+    Ok(SealEnv {
+        name: env.name.clone(),
+        recipients: Recipients::parse(&env.recipients)?,
+        store_display: format!("environments/{}.secrets.sops.yaml", env.name),
+        out_display: format!("out/{}", env.name),
+        identities: Identities::discover(&global.identities)?,
+    })
+}
+
+/// The environment's secret store.
+pub fn load_store(session: &Session, env: &str) -> Result<Store, Diagnostics> {
+    Ok(Store::load(&seal::store_path(&session.stack.root, env))?)
+}
+
+/// The sealed Secret manifests of one environment: (path under out/<env>/, bytes). Fills
+/// missing `generate=N` values into the store first (unless `check`, which writes nothing).
+pub fn seal_environment(session: &Session, env: &ResolvedEnvironment, dir: &Path, global: &GlobalArgs, check: bool) -> Result<Vec<(String, Vec<u8>)>, Diagnostics> {
+    let plans = plans(session);
+    if plans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let seal_env = seal_env(session, env, global)?;
+    let mut store = load_store(session, &env.name)?;
+    let missing_generated = plans.iter().any(|p| {
+        p.keys
+            .iter()
+            .any(|k| matches!(k.source, KeySource::Generate(_)) && !store.contains(&p.name, &k.name))
+    });
+    let stale_recipients = store.exists() && store.recipients() != seal_env.recipients.to_vec();
+    if !check && (missing_generated || stale_recipients) {
+        match store.open(&seal_env.identities) {
+            Ok(mut open) => {
+                let generated = seal::fill_generated(&plans, &mut open)?;
+                if !generated.is_empty() || stale_recipients {
+                    open.write(&seal_env.recipients)?;
+                    if !global.quiet {
+                        for (secret, key) in &generated {
+                            eprintln!("generated {}/{secret}/{key} into {}", env.name, seal_env.store_display);
+                        }
+                        if stale_recipients {
+                            eprintln!("re-encrypted {} to the environment's recipients", seal_env.store_display);
+                        }
+                    }
+                    store = load_store(session, &env.name)?;
+                }
+            }
+            // Without an identity the store cannot change; sealing then says what is missing.
+            Err(e) if !missing_generated => {
+                if !global.quiet {
+                    eprintln!("warning: {} is not encrypted to the current recipients and no identity opens it ({})", seal_env.store_display, e);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let homes = crate::build::namespace_homes(&session.stack);
+    let mut out = Vec::new();
+    let mut errors = Diagnostics::new();
+    for plan in &plans {
+        let layer = homes.get(&plan.namespace).cloned().unwrap_or_default();
+        let path = crate::emit::secret_path(&layer, &plan.namespace, &plan.name);
+        let existing = match std::fs::read_to_string(dir.join(&path)) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(IoError::new("read", dir.join(&path), e).into()),
+        };
+        match seal::seal_secret(plan, &seal_env, &store, existing.as_deref()) {
+            Ok(text) => out.push((path, text.into_bytes())),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.into_result(out)
 }
