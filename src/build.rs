@@ -121,6 +121,7 @@ impl<'s> Engine<'s> {
             namespaces: namespace_homes(self.stack).into_iter().map(|(ns, layer)| (layer, ns)).collect(),
             object_files,
             secrets,
+            flux_bootstrapped: dir.join("flux-system/flux-system/kustomization.yaml").is_file(),
         });
         Ok(EnvPlan { env: env.name.clone(), files, rendered, skipped, records })
     }

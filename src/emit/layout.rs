@@ -19,6 +19,10 @@ pub struct EnvLayout<'a> {
     pub object_files: BTreeMap<String, Content>,
     /// Sealed Secret manifests: (path, bytes), already encrypted.
     pub secrets: Vec<(String, Vec<u8>)>,
+    /// Whether `flux bootstrap --path=out/<env>/flux-system` put Flux's own manifests in
+    /// `flux-system/flux-system/`: they must stay in the kustomization, or Flux would stop
+    /// managing itself.
+    pub flux_bootstrapped: bool,
 }
 
 /// A file's wanted content.
@@ -92,7 +96,10 @@ pub fn layout(env: EnvLayout<'_>) -> Files {
             Content::Bytes(crate::yaml::to_yaml(&flux_kustomization(env.env, layer, depends_on)).into_bytes()),
         );
     }
-    let flux_files: Vec<String> = env.layers.iter().map(|(l, _)| format!("kustomization-{l}.yaml")).collect();
+    let mut flux_files: Vec<String> = env.layers.iter().map(|(l, _)| format!("kustomization-{l}.yaml")).collect();
+    if env.flux_bootstrapped {
+        flux_files.insert(0, "flux-system".to_string());
+    }
     files.insert("flux-system/kustomization.yaml".into(), kustomization(flux_files.iter().map(String::as_str)));
     files
 }

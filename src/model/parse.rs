@@ -135,7 +135,15 @@ impl<'a> Parser<'a> {
     fn layer(&mut self, node: &KdlNode) -> Option<Layer> {
         self.shape(node, 1, &["depends-on"])?;
         let name = self.string_arg(node, 0, "layer")?;
-        let depends_on = self.string_prop(node, "depends-on").into_iter().collect();
+        // `depends-on` may repeat: `layer "apps" depends-on="databases" depends-on="queues"`.
+        let mut depends_on = Vec::new();
+        for entry in node.entries().iter().filter(|e| e.name().is_some_and(|n| n.value() == "depends-on")) {
+            let span = self.span(entry.span());
+            match entry.value() {
+                KdlValue::String(s) => depends_on.push(Named { value: s.clone(), span }),
+                other => self.wrong_type("depends-on", "a string", other, span),
+            }
+        }
         Some(Layer {
             name,
             depends_on,
@@ -438,7 +446,7 @@ impl<'a> Parser<'a> {
 
     pub(super) fn string_arg(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<Named> {
         let Some(entry) = Self::arg(node, index) else {
-            self.missing(node, &format!("a {what} name or value as argument"), None);
+            self.missing(node, &format!("an argument (the {what})"), None);
             return None;
         };
         let span = self.span(entry.span());

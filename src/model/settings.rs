@@ -167,7 +167,9 @@ impl Parser<'_> {
         let names: Vec<&str> = props.iter().map(|(p, _)| *p).collect();
         self.only_args(node, usize::from(arg.is_some()), &names)?;
         let mut entries = IndexMap::new();
-        if let Some(arg_name) = arg {
+        // The argument is optional, so a higher layer can override just `tag=` or `version=`.
+        let has_arg = node.entries().iter().any(|e| e.name().is_none());
+        if let (Some(arg_name), true) = (arg, has_arg) {
             let value = self.string_arg(node, 0, node.name().value())?;
             entries.insert(arg_name.to_string(), Tracked::scalar(Value::from(value.value), value.span));
         }
@@ -194,7 +196,7 @@ impl Parser<'_> {
         if entries.is_empty() {
             self.errors.push(ModelError::Missing {
                 node: node.name().value().to_string(),
-                what: format!("at least one of {}", names.join(", ")),
+                what: format!("at least one of {}", arg.into_iter().chain(names.iter().copied()).collect::<Vec<_>>().join(", ")),
                 src: self.src(),
                 span: node.span(),
                 help: None,
@@ -246,7 +248,17 @@ impl Parser<'_> {
                 span: args[0].span(),
             });
         }
-        if is_list_type || (!children.is_empty() && children.iter().all(|c| c.name().value() == "-")) {
+        let dashes = children.iter().filter(|c| c.name().value() == "-").count();
+        if dashes > 0 && dashes < children.len() {
+            let named = children.iter().find(|c| c.name().value() != "-").map_or(node.span(), |c| c.name().span());
+            self.errors.push(ModelError::Unexpected {
+                node: node.name().value().to_string(),
+                expected: "either `-` list items or named entries, not both".into(),
+                src: self.src(),
+                span: named,
+            });
+        }
+        if is_list_type || (!children.is_empty() && dashes == children.len()) {
             let mut items: Vec<Tracked> = args.iter().map(|a| self.scalar_entry(a)).collect();
             items.extend(children.iter().map(|c| self.free_value(c)));
             return Tracked { value: TrackedValue::List(items), span };

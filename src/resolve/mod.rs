@@ -1,6 +1,7 @@
 //! Layering: each service in each environment resolved through, lowest to highest,
 //! built-in < `defaults` < environment < service < the service's `env` block <
-//! `environments/<env>.kdl`, with the provenance of every value kept.
+//! `environments/<env>.kdl` (its environment-wide settings, then its `service` blocks), with
+//! the provenance of every value kept.
 
 mod merge;
 mod provenance;
@@ -63,7 +64,7 @@ pub struct LayerLabel(pub String);
 
 /// Two layers give a value different shapes.
 #[derive(Debug, Error, Diagnostic)]
-#[error("`{path}` is a {upper_type} here but a {lower_type} in a lower layer")]
+#[error("`{path}` is {} {upper_type} here but {} {lower_type} in a lower layer", article(upper_type), article(lower_type))]
 #[diagnostic(
     code(stackc::resolve::type_clash),
     help("maps merge with maps; lists and scalars replace each other only when both sides have the same shape (use #null to unset a value)")
@@ -80,9 +81,17 @@ pub struct TypeClash {
     lower: Vec<LowerDefinition>,
 }
 
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// The other half of a [`TypeClash`].
 #[derive(Debug, Error, Diagnostic)]
-#[error("the {kind} was set here")]
+#[error("the lower layer's {kind}")]
 #[diagnostic(severity(Advice))]
 pub struct LowerDefinition {
     kind: &'static str,
@@ -137,9 +146,6 @@ pub fn layers<'m>(model: &'m Model, env: &str, service: &str) -> Vec<(LayerLabel
     let environment = model.environment(env);
     if let Some(e) = environment {
         out.push((LayerLabel(format!("environment {env}")), &e.settings));
-        if let Some(overlay) = &e.overlay {
-            out.push((LayerLabel(format!("environments/{env}.kdl")), &overlay.settings));
-        }
     }
     if let Some(s) = model.service(service) {
         out.push((LayerLabel(format!("service {service}")), &s.settings));
@@ -147,7 +153,10 @@ pub fn layers<'m>(model: &'m Model, env: &str, service: &str) -> Vec<(LayerLabel
             out.push((LayerLabel(format!("service {service}, env {env}")), &block.settings));
         }
     }
+    // environments/<env>.kdl is the top layer, so a reviewed production file is the policy:
+    // its environment-wide settings beat every service, its service blocks beat those.
     if let Some(overlay) = environment.and_then(|e| e.overlay.as_ref()) {
+        out.push((LayerLabel(format!("environments/{env}.kdl")), &overlay.settings));
         for o in overlay.services.iter().filter(|o| o.service.value == service) {
             out.push((LayerLabel(format!("environments/{env}.kdl, service {service}")), &o.settings));
         }

@@ -48,8 +48,9 @@ fn build_layers_follow_the_documented_order() {
     t.edit("stacks.kdl", "image \"nginx\" tag=\"1.27\"", "image \"nginx\" tag=\"1.27\"\n    port 9090\n    env \"production\" { replicas 5 }");
     t.run(&["build"]).success();
     let prod = t.read("out/production/apps/web/web/deployment-web.yaml");
-    // The env block (5) beats the environment (3) and the overlay's environment-wide value (4).
-    assert!(prod.contains("replicas: 5\n"), "{prod}");
+    // The overlay file is the top layer: its environment-wide value (4) beats the env block (5),
+    // which beats the environment (3).
+    assert!(prod.contains("replicas: 4\n"), "{prod}");
     // The overlay's service block is the top layer and merges maps deeply.
     assert!(prod.contains("team: core") && prod.contains("tier: gold"), "{prod}");
     let service = t.read("out/production/apps/web/web/service-web.yaml");
