@@ -47,7 +47,13 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         for env in &selected {
             let cache = cache::load(&cache_dir, &env.name);
             let dir = out.join(&env.name);
-            let secrets = super::secrets::seal_environment(&session, env, &dir, global, args.check)?;
+            let secrets = match super::secrets::seal_environment(&session, env, &dir, global, args.check) {
+                Ok(secrets) => secrets,
+                Err(e) => {
+                    errors.extend(e);
+                    continue;
+                }
+            };
             match engine.plan(env, &cache, &dir, secrets) {
                 Ok(plan) => plans.push((plan, cache)),
                 Err(e) => errors.extend(e),
