@@ -158,7 +158,7 @@ impl<'s> Engine<'s> {
     fn files_intact(&self, record: &UnitRecord, cache: &EnvCache, dir: &Path) -> bool {
         record.files.iter().all(|(path, hash)| {
             cache.stamps.get(path).is_some_and(|stamp| {
-                blake3::Hash::from_hex(hash).is_ok_and(|h| stamp.hash == *h.as_bytes()) && stamp.matches(&dir.join(path), cache.saved_at_ns)
+                blake3::Hash::from_hex(hash).is_ok_and(|h| stamp.hash == *h.as_bytes()) && stamp.verify(&dir.join(path), cache.saved_at_ns)
             })
         })
     }

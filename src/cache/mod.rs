@@ -47,9 +47,11 @@ pub struct Stamp {
     pub hash: [u8; 32],
 }
 
-/// How close to the cache's save time an mtime makes a stamp untrustworthy (covers file
-/// systems with one-second timestamps).
-const RACY_NS: i128 = 1_000_000_000;
+/// How close to the cache's save time an mtime makes a stamp untrustworthy: a later write in
+/// the same timestamp tick would not move the mtime. File systems with sub-second timestamps
+/// tick with the kernel's coarse clock (a few ms); others in whole seconds.
+const RACY_FINE_NS: i128 = 20_000_000;
+const RACY_COARSE_NS: i128 = 1_000_000_000;
 
 fn now_ns() -> i128 {
     std::time::SystemTime::now()
@@ -66,12 +68,23 @@ impl Stamp {
 
     /// Whether the stamp was taken too close to `saved_at_ns` to be trusted by stat alone.
     pub fn is_racy(&self, saved_at_ns: i128) -> bool {
-        self.mtime_ns + RACY_NS > saved_at_ns
+        // An mtime with no sub-second part most likely comes from a whole-second file system.
+        let window = if self.mtime_ns % 1_000_000_000 == 0 { RACY_COARSE_NS } else { RACY_FINE_NS };
+        self.mtime_ns + window > saved_at_ns
     }
 
     /// Whether `path` still is exactly what this stamp recorded, judged by stat alone.
     pub fn matches(&self, path: &Path, saved_at_ns: i128) -> bool {
         !self.is_racy(saved_at_ns) && stat(path) == Some((self.size, self.mtime_ns, self.inode))
+    }
+
+    /// Whether `path` still holds the bytes this stamp recorded: by stat, and for a racy stamp
+    /// (taken within a timestamp tick of the save) also by reading and hashing the file.
+    pub fn verify(&self, path: &Path, saved_at_ns: i128) -> bool {
+        if stat(path) != Some((self.size, self.mtime_ns, self.inode)) {
+            return false;
+        }
+        !self.is_racy(saved_at_ns) || std::fs::read(path).is_ok_and(|bytes| *blake3::hash(&bytes).as_bytes() == self.hash)
     }
 }
 
@@ -101,10 +114,7 @@ pub struct OutMemory<'a> {
 impl WrittenBefore for OutMemory<'_> {
     fn check(&self, path: &str, hash: &blake3::Hash) -> Option<bool> {
         let stamp = self.cache.stamps.get(path)?;
-        if stamp.is_racy(self.cache.saved_at_ns) {
-            return None;
-        }
-        if stamp.matches(&self.dir.join(path), self.cache.saved_at_ns) {
+        if stamp.verify(&self.dir.join(path), self.cache.saved_at_ns) {
             // Unchanged since stackc wrote it: right if it is what we want now, else stale.
             (stamp.hash == *hash.as_bytes()).then_some(true)
         } else {

@@ -4,4 +4,6 @@ mod harness;
 
 mod build;
 mod errors;
+mod example;
 mod explain;
+mod incremental;

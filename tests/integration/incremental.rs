@@ -1,0 +1,209 @@
+//! The incremental engine: skipped units, minimal writes, pruning, hand edits, the cache and
+//! `build --check`.
+
+use crate::harness::Test;
+use std::time::Duration;
+
+/// Waits past the racy window (stamps taken within a timestamp tick of the cache save are
+/// verified by content, so a rebuild at once would re-render; correct, but not what we test).
+/// A second covers file systems with whole-second timestamps too.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(1100));
+}
+
+/// The basic stack plus a second service on another template, so one change can be shown
+/// to touch only its own unit.
+fn two_services() -> Test {
+    let t = Test::basic()
+        .file("templates/worker/deployment.yaml.j2", "{% include \"_shared/labels.j2\" %}")
+        .file(
+            "templates/_shared/labels.j2",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ service.name }}\n  namespace: {{ service.namespace }}\nspec:\n  replicas: {{ service.replicas }}\n",
+        );
+    let stack = format!("{}service \"worker\" layer=\"apps\" namespace=\"jobs\" template=\"worker\"\n", crate::harness::BASIC_STACK);
+    t.write("stacks.kdl", &stack);
+    t
+}
+
+fn changed(before: &std::collections::BTreeMap<String, std::time::SystemTime>, after: &std::collections::BTreeMap<String, std::time::SystemTime>) -> Vec<String> {
+    let mut out: Vec<String> = after
+        .iter()
+        .filter(|(path, mtime)| before.get(*path) != Some(mtime))
+        .map(|(path, _)| path.clone())
+        .collect();
+    out.extend(before.keys().filter(|p| !after.contains_key(*p)).cloned());
+    out.sort();
+    out
+}
+
+#[test]
+fn a_no_op_build_skips_every_unit_and_writes_nothing() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    settle();
+    let before = t.mtimes("out");
+    t.run(&["build"]).success().stderr_has(&["0 units rendered, 4 skipped; 0 files written, 0 pruned"]);
+    assert_eq!(changed(&before, &t.mtimes("out")), Vec::<String>::new());
+}
+
+#[test]
+fn changing_one_service_rewrites_only_its_files_in_the_affected_environment() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    settle();
+    let before = t.mtimes("out");
+    t.edit("stacks.kdl", "template=\"worker\"", "template=\"worker\" {\n    env \"production\" { replicas 7 }\n}");
+    t.run(&["build"]).success().stderr_has(&["1 units rendered, 3 skipped; 1 files written"]);
+    assert_eq!(changed(&before, &t.mtimes("out")), ["production/apps/jobs/worker/deployment-worker.yaml"]);
+    assert!(t.read("out/production/apps/jobs/worker/deployment-worker.yaml").contains("replicas: 7"));
+}
+
+#[test]
+fn changing_a_template_rerenders_exactly_the_units_that_read_it() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    settle();
+    let before = t.mtimes("out");
+    // A partial, reached only through an include: the worker units must notice.
+    t.edit("templates/_shared/labels.j2", "spec:\n", "  labels:\n    tier: batch\nspec:\n");
+    t.run(&["build"]).success().stderr_has(&["2 units rendered, 2 skipped; 2 files written"]);
+    assert_eq!(
+        changed(&before, &t.mtimes("out")),
+        ["dev/apps/jobs/worker/deployment-worker.yaml", "production/apps/jobs/worker/deployment-worker.yaml"]
+    );
+    settle();
+    let before = t.mtimes("out");
+    t.edit("templates/deployment/service.yaml.j2", "port: 80", "port: 8080");
+    t.run(&["build"]).success().stderr_has(&["2 units rendered, 2 skipped; 2 files written"]);
+    assert_eq!(
+        changed(&before, &t.mtimes("out")),
+        ["dev/apps/web/web/service-web.yaml", "production/apps/web/web/service-web.yaml"]
+    );
+}
+
+#[test]
+fn removing_a_service_prunes_its_files_and_folders_but_never_foreign_files() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    t.write("out/dev/README.md", "notes a human keeps here\n");
+    t.write("out/dev/apps/jobs/worker/notes.txt", "also not ours\n");
+    t.write("stacks.kdl", crate::harness::BASIC_STACK);
+    t.run(&["build", "-v"]).success().stderr_has(&["pruned out/dev/apps/jobs/worker/deployment-worker.yaml", "pruned out/dev/apps/jobs/namespace.yaml"]);
+    assert!(!t.path().join("out/production/apps/jobs").exists(), "empty folders are pruned");
+    assert_eq!(t.read("out/dev/README.md"), "notes a human keeps here\n");
+    assert_eq!(t.read("out/dev/apps/jobs/worker/notes.txt"), "also not ours\n");
+    assert!(!t.path().join("out/dev/apps/jobs/worker/deployment-worker.yaml").exists());
+    assert!(!t.read("out/dev/.stackc-files").contains("jobs"));
+    t.run(&["build", "--check"]).success();
+}
+
+#[test]
+fn a_hand_edited_output_is_reported_by_check_and_restored_by_build() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    settle();
+    let original = t.read("out/dev/apps/web/web/service-web.yaml");
+    t.write("out/dev/apps/web/web/service-web.yaml", &original.replace("port: 80", "port: 81"));
+    t.run(&["build", "--check"]).status(1).stdout_has(&["stale: out/dev/apps/web/web/service-web.yaml (edited by hand)"]);
+    t.run(&["build"]).success().stderr_has(&["out/dev/apps/web/web/service-web.yaml was edited by hand; restoring it", "1 files written"]);
+    assert_eq!(t.read("out/dev/apps/web/web/service-web.yaml"), original);
+}
+
+#[test]
+fn check_fails_on_every_kind_of_staleness_and_writes_nothing() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    t.run(&["build", "--check"]).success();
+
+    std::fs::remove_file(t.path().join("out/dev/apps/web/web/service-web.yaml")).unwrap();
+    let before = t.tree("out");
+    t.run(&["build", "--check"]).status(1).stdout_has(&["missing: out/dev/apps/web/web/service-web.yaml"]);
+    assert_eq!(before, t.tree("out"));
+    t.run(&["build"]).success();
+
+    t.edit("stacks.kdl", "replicas 1\n}", "replicas 2\n}");
+    t.run(&["build", "--check"]).status(1).stdout_has(&["stale: out/dev/apps/web/web/deployment-web.yaml"]);
+    t.run(&["build"]).success();
+
+    t.write("stacks.kdl", crate::harness::BASIC_STACK);
+    let run = t.run(&["build", "--check"]);
+    run.status(1).stdout_has(&["extra: out/dev/apps/jobs/worker/deployment-worker.yaml", "extra: out/production/apps/jobs/namespace.yaml"]);
+    run.stderr_has(&["run `stackc build`"]);
+}
+
+#[test]
+fn check_works_without_a_cache() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    std::fs::remove_dir_all(t.path().join(".stackc-cache")).unwrap();
+    t.run(&["build", "--check"]).success();
+    assert!(!t.path().join(".stackc-cache/dev.cache").exists(), "--check writes no cache");
+}
+
+#[test]
+fn a_corrupt_truncated_or_foreign_cache_is_rebuilt_silently() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    let expected = t.tree("out");
+    let cache = t.path().join(".stackc-cache/dev.cache");
+    let bytes = std::fs::read(&cache).unwrap();
+    for damaged in [
+        b"not a cache at all".to_vec(),
+        bytes[..bytes.len() / 3].to_vec(),
+        String::from_utf8_lossy(&bytes).replacen("stackc-cache 1", "stackc-cache 99", 1).into_bytes(),
+        Vec::new(),
+    ] {
+        std::fs::write(&cache, damaged).unwrap();
+        // Also disturb an output so a wrong trust in the cache would show.
+        t.write("out/dev/apps/web/web/service-web.yaml", "garbage: true\n");
+        let run = t.run(&["build"]);
+        run.success();
+        assert!(!run.stderr().contains("panicked"));
+        assert_eq!(t.tree("out"), expected);
+    }
+}
+
+#[test]
+fn a_failed_build_leaves_out_and_the_cache_as_they_were() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    let out = t.tree("out");
+    let cache = t.tree(".stackc-cache");
+    t.edit("templates/_shared/labels.j2", "{{ service.replicas }}", "{{ service.nope }}");
+    t.run(&["build"]).status(2);
+    assert_eq!(out, t.tree("out"));
+    assert_eq!(cache.keys().collect::<Vec<_>>(), t.tree(".stackc-cache").keys().collect::<Vec<_>>());
+    assert_eq!(cache.get("dev.cache"), t.tree(".stackc-cache").get("dev.cache"));
+}
+
+#[test]
+fn a_second_concurrent_build_is_refused_with_a_clear_message() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    let lock = t.path().join(".stackc-cache/build.lock");
+    // `flock` (util-linux) holds the same advisory lock stackc takes.
+    let mut holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "5"])
+        .spawn()
+        .expect("flock");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = t.tree("out");
+    t.run(&["build"]).status(2).stderr_has(&["another stackc build is running", "build.lock"]);
+    assert_eq!(before, t.tree("out"));
+    // --check never takes the lock: it writes nothing.
+    t.run(&["build", "--check"]).success();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    t.run(&["build"]).success();
+}
+
+#[test]
+fn jobs_flag_gives_the_same_bytes() {
+    let a = two_services();
+    let b = two_services();
+    a.run(&["build", "-j", "1"]).success();
+    b.run(&["build", "-j", "2"]).success();
+    assert_eq!(a.tree("out"), b.tree("out"));
+}
