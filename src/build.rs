@@ -55,14 +55,27 @@ impl<'s> Engine<'s> {
             manifest_hashes: stack
                 .manifests
                 .iter()
-                .map(|(name, id)| (name.clone(), blake3::hash(stack.sources.file(*id).text.as_bytes()).to_hex().to_string()))
+                .map(|(name, id)| {
+                    (
+                        name.clone(),
+                        blake3::hash(stack.sources.file(*id).text.as_bytes())
+                            .to_hex()
+                            .to_string(),
+                    )
+                })
                 .collect(),
             progress: AtomicUsize::new(0),
         })
     }
 
     /// Plans one environment against its cache and its folder in `out/`.
-    pub fn plan(&self, env: &ResolvedEnvironment, cache: &EnvCache, dir: &Path, secrets: Vec<(String, Vec<u8>)>) -> Result<EnvPlan, Diagnostics> {
+    pub fn plan(
+        &self,
+        env: &ResolvedEnvironment,
+        cache: &EnvCache,
+        dir: &Path,
+        secrets: Vec<(String, Vec<u8>)>,
+    ) -> Result<EnvPlan, Diagnostics> {
         let outcomes: Vec<Result<UnitOutcome, Diagnostics>> = env
             .services
             .par_iter()
@@ -86,7 +99,9 @@ impl<'s> Engine<'s> {
                 Ok(UnitOutcome::Kept(record)) => {
                     skipped += 1;
                     for (path, hash) in &record.files {
-                        let Ok(hash) = blake3::Hash::from_hex(hash) else { continue };
+                        let Ok(hash) = blake3::Hash::from_hex(hash) else {
+                            continue;
+                        };
                         object_files.insert(path.clone(), Content::Kept(hash));
                     }
                     record
@@ -118,17 +133,38 @@ impl<'s> Engine<'s> {
         let files = emit::layout(EnvLayout {
             env: &env.name,
             layers: layer_plan(self.stack),
-            namespaces: namespace_homes(self.stack).into_iter().map(|(ns, layer)| (layer, ns)).collect(),
+            namespaces: namespace_homes(self.stack)
+                .into_iter()
+                .map(|(ns, layer)| (layer, ns))
+                .collect(),
             object_files,
             secrets,
-            flux_bootstrapped: dir.join("flux-system/flux-system/kustomization.yaml").is_file(),
+            flux_bootstrapped: dir
+                .join("flux-system/flux-system/kustomization.yaml")
+                .is_file(),
         });
-        Ok(EnvPlan { env: env.name.clone(), files, rendered, skipped, records })
+        Ok(EnvPlan {
+            env: env.name.clone(),
+            files,
+            rendered,
+            skipped,
+            records,
+        })
     }
 
-    fn unit(&self, env: &ResolvedEnvironment, service: &ResolvedService, cache: &EnvCache, dir: &Path) -> Result<UnitOutcome, Diagnostics> {
+    fn unit(
+        &self,
+        env: &ResolvedEnvironment,
+        service: &ResolvedService,
+        cache: &EnvCache,
+        dir: &Path,
+    ) -> Result<UnitOutcome, Diagnostics> {
         let ctx = self.renderer.context(env, service)?;
-        let entries = service.template.as_deref().map(|t| self.renderer.entry_templates(t)).unwrap_or_default();
+        let entries = service
+            .template
+            .as_deref()
+            .map(|t| self.renderer.entry_templates(t))
+            .unwrap_or_default();
         let manifests: BTreeMap<&str, String> = service
             .manifests
             .iter()
@@ -137,7 +173,7 @@ impl<'s> Engine<'s> {
             .collect();
         let key = unit_key(&ctx, self.deps.closure(&entries), manifests);
         if let Some(record) = cache.units.get(&service.name) {
-            if record.key == key && self.files_intact(record, cache, dir) {
+            if record.key == key && Self::files_intact(record, cache, dir) {
                 return Ok(UnitOutcome::Kept(record.clone()));
             }
         }
@@ -149,23 +185,31 @@ impl<'s> Engine<'s> {
             .collect();
         let record = UnitRecord {
             key,
-            files: files.iter().map(|(p, b)| (p.clone(), blake3::hash(b).to_hex().to_string())).collect(),
+            files: files
+                .iter()
+                .map(|(p, b)| (p.clone(), blake3::hash(b).to_hex().to_string()))
+                .collect(),
         };
         Ok(UnitOutcome::Rendered(record, files))
     }
 
     /// Whether every file a unit wrote last time is still on disk exactly as written.
-    fn files_intact(&self, record: &UnitRecord, cache: &EnvCache, dir: &Path) -> bool {
+    fn files_intact(record: &UnitRecord, cache: &EnvCache, dir: &Path) -> bool {
         record.files.iter().all(|(path, hash)| {
             cache.stamps.get(path).is_some_and(|stamp| {
-                blake3::Hash::from_hex(hash).is_ok_and(|h| stamp.hash == *h.as_bytes()) && stamp.verify(&dir.join(path), cache.saved_at_ns)
+                blake3::Hash::from_hex(hash).is_ok_and(|h| stamp.hash == *h.as_bytes())
+                    && stamp.verify(&dir.join(path), cache.saved_at_ns)
             })
         })
     }
 }
 
 /// Renders every object of the selected environments from scratch (for `diff`).
-pub fn render_objects(stack: &Stack, resolved: &Resolved, only: &[String]) -> Result<Vec<(String, Vec<RenderedObject>)>, Diagnostics> {
+pub fn render_objects(
+    stack: &Stack,
+    resolved: &Resolved,
+    only: &[String],
+) -> Result<Vec<(String, Vec<RenderedObject>)>, Diagnostics> {
     let renderer = Renderer::new(stack);
     renderer.compile_all()?;
     let envs: Vec<&ResolvedEnvironment> = resolved
@@ -176,15 +220,18 @@ pub fn render_objects(stack: &Stack, resolved: &Resolved, only: &[String]) -> Re
     let units: Vec<(usize, usize)> = envs
         .iter()
         .enumerate()
-        .flat_map(|(e, env)| (0..env.services.len()).map(move |s| (e, s)))
+        .flat_map(|(env_index, env)| (0..env.services.len()).map(move |unit| (env_index, unit)))
         .collect();
-    let rendered: Vec<Result<Vec<RenderedObject>, Diagnostics>> = units
+    let results: Vec<Result<Vec<RenderedObject>, Diagnostics>> = units
         .par_iter()
-        .map(|&(e, s)| renderer.render_service(envs[e], &envs[e].services[s]))
+        .map(|&(env_index, unit)| {
+            renderer.render_service(envs[env_index], &envs[env_index].services[unit])
+        })
         .collect();
     let mut errors = Diagnostics::new();
-    let mut out: Vec<(String, Vec<RenderedObject>)> = envs.iter().map(|e| (e.name.clone(), Vec::new())).collect();
-    for ((e, _), result) in units.iter().zip(rendered) {
+    let mut out: Vec<(String, Vec<RenderedObject>)> =
+        envs.iter().map(|e| (e.name.clone(), Vec::new())).collect();
+    for ((e, _), result) in units.iter().zip(results) {
         match result {
             Ok(objects) => out[*e].1.extend(objects),
             Err(diagnostics) => errors.extend(diagnostics),
@@ -203,7 +250,8 @@ fn check_unique(env: &str, objects: &[RenderedObject]) -> Result<(), Diagnostics
     let mut errors = Diagnostics::new();
     let mut seen: BTreeMap<&crate::object::ObjectId, &RenderedObject> = BTreeMap::new();
     let mut paths: BTreeMap<&str, &RenderedObject> = BTreeMap::new();
-    let owner = |o: &RenderedObject| format!("service {}", o.service.as_deref().unwrap_or("stackc"));
+    let owner =
+        |o: &RenderedObject| format!("service {}", o.service.as_deref().unwrap_or("stackc"));
     for object in objects {
         if let Some(first) = seen.insert(&object.id, object) {
             errors.push(RenderError::DuplicateObject {
@@ -236,7 +284,12 @@ pub fn layer_plan(stack: &Stack) -> Vec<(&str, Vec<&str>)> {
                 .layers
                 .iter()
                 .find(|l| l.name.value == name)
-                .map(|l| l.depends_on.iter().map(|d| d.as_str()).collect())
+                .map(|l| {
+                    l.depends_on
+                        .iter()
+                        .map(crate::model::Named::as_str)
+                        .collect()
+                })
                 .unwrap_or_default();
             (name, deps)
         })
@@ -247,13 +300,27 @@ pub fn layer_plan(stack: &Stack) -> Vec<(&str, Vec<&str>)> {
 pub fn namespace_homes(stack: &Stack) -> BTreeMap<String, String> {
     let mut homes = BTreeMap::new();
     for layer in stack.model.layer_order() {
-        for service in stack.model.services.iter().filter(|s| s.layer.value == layer) {
-            homes.entry(service.namespace.value.clone()).or_insert_with(|| layer.to_string());
+        for service in stack
+            .model
+            .services
+            .iter()
+            .filter(|s| s.layer.value == layer)
+        {
+            homes
+                .entry(service.namespace.value.clone())
+                .or_insert_with(|| layer.to_string());
         }
     }
-    let first = stack.model.layer_order().first().map(|l| (*l).to_string()).unwrap_or_default();
+    let first = stack
+        .model
+        .layer_order()
+        .first()
+        .map(|l| (*l).to_string())
+        .unwrap_or_default();
     for secret in &stack.model.secrets {
-        homes.entry(secret.namespace.value.clone()).or_insert_with(|| first.clone());
+        homes
+            .entry(secret.namespace.value.clone())
+            .or_insert_with(|| first.clone());
     }
     homes
 }

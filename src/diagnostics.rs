@@ -107,7 +107,11 @@ pub struct IoError {
 
 impl IoError {
     /// Wraps an I/O error with what was being done to which path.
-    pub fn new(action: &'static str, path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+    pub fn new(
+        action: &'static str,
+        path: impl AsRef<std::path::Path>,
+        source: std::io::Error,
+    ) -> Self {
         IoError {
             action,
             path: path.as_ref().display().to_string(),
@@ -117,7 +121,10 @@ impl IoError {
 }
 
 /// The closest candidate to `name`, for "did you mean" help lines.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|candidate| {

@@ -1,5 +1,5 @@
 //! Source files and spans. Every declared thing remembers the file and byte range it came
-//! from, so diagnostics can point at the user's text and `explain` can name file:line.
+//! from, so diagnostics can point at the user's text and `explain` can name `file:line`.
 
 use miette::{NamedSource, SourceSpan};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! YAML in and out. Parsing goes through `yaml-rust2` (maintained, YAML 1.2 core schema);
 //! emitting is our own, because the bytes of `out/` are our contract: block style, two-space
 //! indentation, and quoting chosen so that every YAML 1.1 and 1.2 reader (go-yaml in Flux and
-//! sops, kustomize, PyYAML) reads back exactly the value we meant.
+//! sops, kustomize, `PyYAML`) reads back exactly the value we meant.
 
 use crate::value::{Map, Value};
 use std::fmt::Write as _;
@@ -55,7 +55,9 @@ fn convert(yaml: Yaml) -> Result<Value, String> {
         Yaml::Integer(i) => Value::Int(i),
         Yaml::Real(text) => Value::Float(parse_real(&text)?),
         Yaml::String(s) => Value::String(s),
-        Yaml::Array(items) => Value::List(items.into_iter().map(convert).collect::<Result<_, _>>()?),
+        Yaml::Array(items) => {
+            Value::List(items.into_iter().map(convert).collect::<Result<_, _>>()?)
+        }
         Yaml::Hash(entries) => {
             let mut map = Map::with_capacity(entries.len());
             for (k, v) in entries {
@@ -227,9 +229,13 @@ fn emit_child(out: &mut String, value: &Value, level: usize) {
 fn literal_block_ok(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\n', '\t'])
-        && !s
-            .chars()
-            .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}')
+        && !s.chars().any(|c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || c == '\u{feff}'
+                || c == '\u{85}'
+                || c == '\u{2028}'
+                || c == '\u{2029}'
+        })
         && !s.trim_end_matches('\n').is_empty()
 }
 
@@ -291,7 +297,9 @@ pub fn needs_quotes(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s == "<<" || s == "=" {
         return true;
     }
-    if s.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}') {
+    if s.chars().any(|c| {
+        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
+    }) {
         return true;
     }
     is_reserved_word(s) || looks_numeric(s) || looks_like_date(s)
@@ -380,10 +388,48 @@ mod tests {
     #[test]
     fn strings_that_look_like_other_types_are_quoted() {
         for s in [
-            "true", "False", "yes", "NO", "on", "null", "~", "1", "-1", "1.5", "1e3", "0x1f",
-            "0o17", "1_000", "12:30", "2024-01-02", "2024-01-02T03:04:05Z", ".inf", "", " a",
-            "a ", "#x", "- x", "a: b", "a #b", "*x", "&x", "!x", "%x", "@x", "`x", "'x", "\"x",
-            "{x", "[x", "|", ">", "a:", "tab\there", "nul\0", "=", "<<",
+            "true",
+            "False",
+            "yes",
+            "NO",
+            "on",
+            "null",
+            "~",
+            "1",
+            "-1",
+            "1.5",
+            "1e3",
+            "0x1f",
+            "0o17",
+            "1_000",
+            "12:30",
+            "2024-01-02",
+            "2024-01-02T03:04:05Z",
+            ".inf",
+            "",
+            " a",
+            "a ",
+            "#x",
+            "- x",
+            "a: b",
+            "a #b",
+            "*x",
+            "&x",
+            "!x",
+            "%x",
+            "@x",
+            "`x",
+            "'x",
+            "\"x",
+            "{x",
+            "[x",
+            "|",
+            ">",
+            "a:",
+            "tab\there",
+            "nul\0",
+            "=",
+            "<<",
         ] {
             assert!(needs_quotes(s), "{s:?} should be quoted");
             round_trip(&Value::String(s.to_string()));
@@ -392,7 +438,15 @@ mod tests {
 
     #[test]
     fn ordinary_kubernetes_strings_stay_plain() {
-        for s in ["100m", "20Gi", "nginx:1.27", "app.kubernetes.io/name", "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]", "https://charts.bitnami.com/bitnami", "web-1"] {
+        for s in [
+            "100m",
+            "20Gi",
+            "nginx:1.27",
+            "app.kubernetes.io/name",
+            "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
+            "https://charts.bitnami.com/bitnami",
+            "web-1",
+        ] {
             assert!(!needs_quotes(s), "{s:?} should stay plain");
             round_trip(&Value::String(s.to_string()));
         }
@@ -402,13 +456,16 @@ mod tests {
     fn nested_structures_round_trip() {
         let value = map([
             ("apiVersion", Value::from("apps/v1")),
-            ("list", Value::List(vec![
-                map([("name", Value::from("a")), ("x", Value::Int(1))]),
-                Value::List(vec![Value::from("p"), Value::from("q")]),
-                Value::from("scalar"),
-                Value::Map(Map::new()),
-                Value::List(vec![]),
-            ])),
+            (
+                "list",
+                Value::List(vec![
+                    map([("name", Value::from("a")), ("x", Value::Int(1))]),
+                    Value::List(vec![Value::from("p"), Value::from("q")]),
+                    Value::from("scalar"),
+                    Value::Map(Map::new()),
+                    Value::List(vec![]),
+                ]),
+            ),
             ("empty", Value::Map(Map::new())),
             ("f", Value::Float(2.0)),
             ("neg", Value::Float(-0.5)),
@@ -429,7 +486,10 @@ mod tests {
             "spec",
             map([(
                 "containers",
-                Value::List(vec![map([("name", Value::from("web")), ("image", Value::from("nginx"))])]),
+                Value::List(vec![map([
+                    ("name", Value::from("web")),
+                    ("image", Value::from("nginx")),
+                ])]),
             )]),
         )]);
         assert_eq!(

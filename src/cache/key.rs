@@ -21,7 +21,11 @@ struct UnitKey<'a> {
 }
 
 /// The key of one unit, as hex.
-pub fn unit_key(context: &Value, templates: BTreeMap<&str, String>, manifests: BTreeMap<&str, String>) -> String {
+pub fn unit_key(
+    context: &Value,
+    templates: BTreeMap<&str, String>,
+    manifests: BTreeMap<&str, String>,
+) -> String {
     let key = UnitKey {
         stackc: env!("CARGO_PKG_VERSION"),
         fuel: crate::render::FUEL,
@@ -67,9 +71,17 @@ impl TemplateDeps {
         TemplateDeps {
             hashes: templates
                 .iter()
-                .map(|(name, file)| (name.clone(), blake3::hash(file.text.as_bytes()).to_hex().to_string()))
+                .map(|(name, file)| {
+                    (
+                        name.clone(),
+                        blake3::hash(file.text.as_bytes()).to_hex().to_string(),
+                    )
+                })
                 .collect(),
-            direct: templates.iter().map(|(name, file)| (name.clone(), scan(&file.text))).collect(),
+            direct: templates
+                .iter()
+                .map(|(name, file)| (name.clone(), scan(&file.text)))
+                .collect(),
         }
     }
 
@@ -144,14 +156,25 @@ mod tests {
     fn templates(files: &[(&str, &str)]) -> BTreeMap<String, TemplateFile> {
         files
             .iter()
-            .map(|(n, t)| ((*n).to_string(), TemplateFile { text: Arc::from(*t), file: crate::source::FileId(0) }))
+            .map(|(n, t)| {
+                (
+                    (*n).to_string(),
+                    TemplateFile {
+                        text: Arc::from(*t),
+                        file: crate::source::FileId(0),
+                    },
+                )
+            })
             .collect()
     }
 
     #[test]
     fn closure_follows_includes_imports_and_extends() {
         let t = templates(&[
-            ("web/a.yaml.j2", "{% include \"_shared/labels.j2\" %}\n{%- from '_shared/macros.j2' import m -%}"),
+            (
+                "web/a.yaml.j2",
+                "{% include \"_shared/labels.j2\" %}\n{%- from '_shared/macros.j2' import m -%}",
+            ),
             ("_shared/labels.j2", "{% extends \"_shared/base.j2\" %}"),
             ("_shared/macros.j2", "x"),
             ("_shared/base.j2", "y"),
@@ -159,12 +182,23 @@ mod tests {
         ]);
         let deps = TemplateDeps::new(&t);
         let names: Vec<&str> = deps.closure(&["web/a.yaml.j2"]).keys().copied().collect();
-        assert_eq!(names, ["_shared/base.j2", "_shared/labels.j2", "_shared/macros.j2", "web/a.yaml.j2"]);
+        assert_eq!(
+            names,
+            [
+                "_shared/base.j2",
+                "_shared/labels.j2",
+                "_shared/macros.j2",
+                "web/a.yaml.j2"
+            ]
+        );
     }
 
     #[test]
     fn dynamic_includes_depend_on_everything() {
-        let t = templates(&[("web/a.yaml.j2", "{% include service.extra %}"), ("other/b.j2", "b")]);
+        let t = templates(&[
+            ("web/a.yaml.j2", "{% include service.extra %}"),
+            ("other/b.j2", "b"),
+        ]);
         let deps = TemplateDeps::new(&t);
         assert_eq!(deps.closure(&["web/a.yaml.j2"]).len(), 2);
     }
@@ -172,10 +206,42 @@ mod tests {
     #[test]
     fn keys_change_with_every_input() {
         let ctx = crate::value::map([("replicas", 1)]);
-        let base = unit_key(&ctx, BTreeMap::from([("t", "h1".to_string())]), BTreeMap::new());
-        assert_eq!(base, unit_key(&ctx, BTreeMap::from([("t", "h1".to_string())]), BTreeMap::new()));
-        assert_ne!(base, unit_key(&crate::value::map([("replicas", 2)]), BTreeMap::from([("t", "h1".to_string())]), BTreeMap::new()));
-        assert_ne!(base, unit_key(&ctx, BTreeMap::from([("t", "h2".to_string())]), BTreeMap::new()));
-        assert_ne!(base, unit_key(&ctx, BTreeMap::from([("t", "h1".to_string())]), BTreeMap::from([("m", "x".to_string())])));
+        let base = unit_key(
+            &ctx,
+            BTreeMap::from([("t", "h1".to_string())]),
+            BTreeMap::new(),
+        );
+        assert_eq!(
+            base,
+            unit_key(
+                &ctx,
+                BTreeMap::from([("t", "h1".to_string())]),
+                BTreeMap::new()
+            )
+        );
+        assert_ne!(
+            base,
+            unit_key(
+                &crate::value::map([("replicas", 2)]),
+                BTreeMap::from([("t", "h1".to_string())]),
+                BTreeMap::new()
+            )
+        );
+        assert_ne!(
+            base,
+            unit_key(
+                &ctx,
+                BTreeMap::from([("t", "h2".to_string())]),
+                BTreeMap::new()
+            )
+        );
+        assert_ne!(
+            base,
+            unit_key(
+                &ctx,
+                BTreeMap::from([("t", "h1".to_string())]),
+                BTreeMap::from([("m", "x".to_string())])
+            )
+        );
     }
 }

@@ -63,13 +63,22 @@ impl Stamp {
     /// The stamp of `path` as it is now, with the hash of the bytes believed to be there.
     pub fn take(path: &Path, hash: blake3::Hash) -> Option<Stamp> {
         let (size, mtime_ns, inode) = stat(path)?;
-        Some(Stamp { size, mtime_ns, inode, hash: *hash.as_bytes() })
+        Some(Stamp {
+            size,
+            mtime_ns,
+            inode,
+            hash: *hash.as_bytes(),
+        })
     }
 
     /// Whether the stamp was taken too close to `saved_at_ns` to be trusted by stat alone.
     pub fn is_racy(&self, saved_at_ns: i128) -> bool {
         // An mtime with no sub-second part most likely comes from a whole-second file system.
-        let window = if self.mtime_ns % 1_000_000_000 == 0 { RACY_COARSE_NS } else { RACY_FINE_NS };
+        let window = if self.mtime_ns % 1_000_000_000 == 0 {
+            RACY_COARSE_NS
+        } else {
+            RACY_FINE_NS
+        };
         self.mtime_ns + window > saved_at_ns
     }
 
@@ -84,7 +93,8 @@ impl Stamp {
         if stat(path) != Some((self.size, self.mtime_ns, self.inode)) {
             return false;
         }
-        !self.is_racy(saved_at_ns) || std::fs::read(path).is_ok_and(|bytes| *blake3::hash(&bytes).as_bytes() == self.hash)
+        !self.is_racy(saved_at_ns)
+            || std::fs::read(path).is_ok_and(|bytes| *blake3::hash(&bytes).as_bytes() == self.hash)
     }
 }
 
@@ -96,11 +106,20 @@ fn stat(path: &Path) -> Option<(u64, i128, u64)> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        Some((meta.len(), i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()), meta.ino()))
+        Some((
+            meta.len(),
+            i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            meta.ino(),
+        ))
     }
     #[cfg(not(unix))]
     {
-        let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+        let mtime = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
         Some((meta.len(), i128::try_from(mtime).ok()?, 0))
     }
 }
@@ -155,8 +174,14 @@ fn decode(bytes: &[u8]) -> Option<EnvCache> {
 /// Saves an environment's cache atomically.
 pub fn save(cache_dir: &Path, env: &str, cache: &mut EnvCache) -> Result<(), IoError> {
     cache.saved_at_ns = now_ns();
-    let body = serde_json::to_vec(cache).map_err(|e| IoError::new("encode", cache_path(cache_dir, env), e.into()))?;
-    let mut bytes = format!("{MAGIC} {FORMAT} {} {}\n", env!("CARGO_PKG_VERSION"), blake3::hash(&body).to_hex()).into_bytes();
+    let body = serde_json::to_vec(cache)
+        .map_err(|e| IoError::new("encode", cache_path(cache_dir, env), e.into()))?;
+    let mut bytes = format!(
+        "{MAGIC} {FORMAT} {} {}\n",
+        env!("CARGO_PKG_VERSION"),
+        blake3::hash(&body).to_hex()
+    )
+    .into_bytes();
     bytes.extend_from_slice(&body);
     crate::emit::write_atomic(&cache_path(cache_dir, env), &bytes)
 }
@@ -169,17 +194,28 @@ mod tests {
     fn a_damaged_cache_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let mut cache = EnvCache::default();
-        cache.units.insert("web".into(), UnitRecord { key: "k".into(), files: vec![("a.yaml".into(), "h".into())] });
+        cache.units.insert(
+            "web".into(),
+            UnitRecord {
+                key: "k".into(),
+                files: vec![("a.yaml".into(), "h".into())],
+            },
+        );
         save(dir.path(), "dev", &mut cache).unwrap();
         assert_eq!(load(dir.path(), "dev").units, cache.units);
         let path = dir.path().join("dev.cache");
         let bytes = std::fs::read(&path).unwrap();
         for damaged in [
             bytes[..bytes.len() / 2].to_vec(),
-            bytes.iter().map(|b| if *b == b'k' { b'x' } else { *b }).collect(),
+            bytes
+                .iter()
+                .map(|b| if *b == b'k' { b'x' } else { *b })
+                .collect(),
             b"garbage".to_vec(),
             Vec::new(),
-            String::from_utf8_lossy(&bytes).replace(env!("CARGO_PKG_VERSION"), "0.0.0-other").into_bytes(),
+            String::from_utf8_lossy(&bytes)
+                .replace(env!("CARGO_PKG_VERSION"), "0.0.0-other")
+                .into_bytes(),
         ] {
             std::fs::write(&path, damaged).unwrap();
             assert!(load(dir.path(), "dev").units.is_empty());

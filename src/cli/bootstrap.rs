@@ -19,7 +19,10 @@ pub struct BootstrapArgs {
 /// `bootstrap` needs exactly one identity file.
 #[derive(Debug, Error, Diagnostic)]
 #[error("`stackc bootstrap` needs the identity to install: pass `--identity FILE`")]
-#[diagnostic(code(stackc::bootstrap::no_identity), help("the file is an age identity as `stackc keygen --output FILE` writes it"))]
+#[diagnostic(
+    code(stackc::bootstrap::no_identity),
+    help("the file is an age identity as `stackc keygen --output FILE` writes it")
+)]
 pub struct NeedIdentityFile;
 
 /// The identity does not decrypt for the environment.
@@ -47,8 +50,13 @@ pub fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<ExitCode, Diagno
         .ok_or_else(|| crate::diagnostics::Internal("selected environment vanished".into()))?;
     // Reads and checks the file (permissions, contents) the way every identity is read.
     let keys = crate::seal::identity::read_key_file(file)?;
-    let text = Plaintext::from_bytes(std::fs::read(file).map_err(|e| IoError::new("read", file, e))?)
-        .ok_or_else(|| crate::diagnostics::Internal("identity file is not UTF-8 after passing validation".into()))?;
+    let text =
+        Plaintext::from_bytes(std::fs::read(file).map_err(|e| IoError::new("read", file, e))?)
+            .ok_or_else(|| {
+                crate::diagnostics::Internal(
+                    "identity file is not UTF-8 after passing validation".into(),
+                )
+            })?;
     let _ = parse_identities(text.expose(), &file.display().to_string())?;
     let ours: Vec<String> = keys.iter().map(|k| k.to_public().to_string()).collect();
     if !ours.iter().any(|r| env.recipients.contains(r)) {

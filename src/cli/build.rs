@@ -33,11 +33,20 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     super::set_jobs(args.jobs)?;
     let session = Session::open(global)?;
     let envs = session.select_environments(&args.environments)?;
-    let _lock = if args.check { None } else { Some(session.lock()?) };
+    let _lock = if args.check {
+        None
+    } else {
+        Some(session.lock()?)
+    };
     let engine = Engine::new(&session.stack)?;
     let cache_dir = session.cache_dir();
     let out = session.out_dir();
-    let selected: Vec<_> = session.resolved.environments.iter().filter(|e| envs.contains(&e.name)).collect();
+    let selected: Vec<_> = session
+        .resolved
+        .environments
+        .iter()
+        .filter(|e| envs.contains(&e.name))
+        .collect();
     let total: usize = selected.iter().map(|e| e.services.len()).sum();
 
     // Render everything first; nothing is written unless every environment rendered.
@@ -47,13 +56,14 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         for env in &selected {
             let cache = cache::load(&cache_dir, &env.name);
             let dir = out.join(&env.name);
-            let secrets = match super::secrets::seal_environment(&session, env, &dir, global, args.check) {
-                Ok(secrets) => secrets,
-                Err(e) => {
-                    errors.extend(e);
-                    continue;
-                }
-            };
+            let secrets =
+                match super::secrets::seal_environment(&session, env, &dir, global, args.check) {
+                    Ok(secrets) => secrets,
+                    Err(e) => {
+                        errors.extend(e);
+                        continue;
+                    }
+                };
             match engine.plan(env, &cache, &dir, secrets) {
                 Ok(plan) => plans.push((plan, cache)),
                 Err(e) => errors.extend(e),
@@ -65,7 +75,12 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     let mut changes: Vec<EnvChanges> = Vec::new();
     for (plan, cache) in &plans {
         let dir = out.join(&plan.env);
-        changes.push(emit::compare(&plan.env, &dir, &plan.files, &OutMemory { dir: &dir, cache })?);
+        changes.push(emit::compare(
+            &plan.env,
+            &dir,
+            &plan.files,
+            &OutMemory { dir: &dir, cache },
+        )?);
     }
 
     if args.check {
@@ -76,7 +91,10 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     for ((plan, old_cache), changes) in plans.iter().zip(&changes) {
         let dir = out.join(&plan.env);
         for path in &changes.edited {
-            eprintln!("warning: out/{}/{path} was edited by hand; restoring it", plan.env);
+            eprintln!(
+                "warning: out/{}/{path} was edited by hand; restoring it",
+                plan.env
+            );
         }
         let paths = emit::apply(&dir, &plan.files, changes)?;
         if global.verbose {
@@ -111,10 +129,18 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
 fn report_check(global: &GlobalArgs, all_changes: &[EnvChanges]) -> ExitCode {
     let mut clean = true;
     for changes in all_changes {
-        for (label, paths) in [("missing", &changes.missing), ("stale", &changes.stale), ("extra", &changes.extra)] {
+        for (label, paths) in [
+            ("missing", &changes.missing),
+            ("stale", &changes.stale),
+            ("extra", &changes.extra),
+        ] {
             for path in paths {
                 clean = false;
-                let edited = if changes.edited.contains(path) { " (edited by hand)" } else { "" };
+                let edited = if changes.edited.contains(path) {
+                    " (edited by hand)"
+                } else {
+                    ""
+                };
                 println!("{label}: out/{}/{path}{edited}", changes.env);
             }
         }
@@ -142,7 +168,8 @@ fn remember(dir: &Path, plan: &EnvPlan, old: &EnvCache, written: &[String]) -> E
             let reusable = old.stamps.get(path).filter(|s| {
                 !written.contains(path.as_str())
                     && s.hash == *hash.as_bytes()
-                    && (matches!(content, Content::Kept(_)) || s.matches(&dir.join(path), old.saved_at_ns))
+                    && (matches!(content, Content::Kept(_))
+                        || s.matches(&dir.join(path), old.saved_at_ns))
             });
             let stamp = match reusable {
                 Some(stamp) => *stamp,
@@ -151,11 +178,20 @@ fn remember(dir: &Path, plan: &EnvPlan, old: &EnvCache, written: &[String]) -> E
             Some((path.clone(), stamp))
         })
         .collect();
-    EnvCache { units: plan.records.clone(), stamps, saved_at_ns: 0 }
+    EnvCache {
+        units: plan.records.clone(),
+        stamps,
+        saved_at_ns: 0,
+    }
 }
 
 /// Runs `work`, showing a progress line on a terminal when it takes a while.
-fn with_progress<T>(global: &GlobalArgs, engine: &Engine<'_>, total: usize, work: impl FnOnce() -> T) -> T {
+fn with_progress<T>(
+    global: &GlobalArgs,
+    engine: &Engine<'_>,
+    total: usize,
+    work: impl FnOnce() -> T,
+) -> T {
     if global.quiet || !std::io::stderr().is_terminal() {
         return work();
     }
@@ -167,7 +203,10 @@ fn with_progress<T>(global: &GlobalArgs, engine: &Engine<'_>, total: usize, work
             while !done.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(100));
                 if started.elapsed() > Duration::from_millis(500) {
-                    eprint!("\rrendering {}/{total} units", engine.progress.load(Ordering::Relaxed));
+                    eprint!(
+                        "\rrendering {}/{total} units",
+                        engine.progress.load(Ordering::Relaxed)
+                    );
                     shown = true;
                 }
             }

@@ -32,7 +32,10 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
         return Err(super::UnknownName {
             kind: "service",
             name: args.service.clone(),
-            help: crate::diagnostics::did_you_mean(&args.service, env.services.iter().map(|s| s.name.as_str())),
+            help: crate::diagnostics::did_you_mean(
+                &args.service,
+                env.services.iter().map(|s| s.name.as_str()),
+            ),
         }
         .into());
     };
@@ -41,8 +44,20 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
     let sources = &session.stack.sources;
     let mut out = String::new();
     let mut found = false;
-    let layer_width = service.provenance.under(&prefix).flat_map(|(_, o)| o).map(|o| o.layer.0.len()).max().unwrap_or(0);
-    let location_width = service.provenance.under(&prefix).flat_map(|(_, o)| o).map(|o| sources.location(o.span).len()).max().unwrap_or(0);
+    let layer_width = service
+        .provenance
+        .under(&prefix)
+        .flat_map(|(_, o)| o)
+        .map(|o| o.layer.0.len())
+        .max()
+        .unwrap_or(0);
+    let location_width = service
+        .provenance
+        .under(&prefix)
+        .flat_map(|(_, o)| o)
+        .map(|o| sources.location(o.span).len())
+        .max()
+        .unwrap_or(0);
     for (path, origins) in service.provenance.under(&prefix) {
         let final_value = context
             .get_path("service")
@@ -66,8 +81,11 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
         return Err(super::UnknownName {
             kind: "value path",
             name: prefix.clone(),
-            help: crate::diagnostics::did_you_mean(&prefix, service.provenance.paths.keys().map(String::as_str))
-                .or_else(|| Some("run without a path to list every value".into())),
+            help: crate::diagnostics::did_you_mean(
+                &prefix,
+                service.provenance.paths.keys().map(String::as_str),
+            )
+            .or_else(|| Some("run without a path to list every value".into())),
         }
         .into());
     }

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Declarative, fast, safe GitOps manifests.
+/// Declarative, fast, safe `GitOps` manifests.
 #[derive(Debug, Parser)]
 #[command(name = "stackc", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -20,7 +20,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The stack's root directory (holds stacks.kdl).
-    #[arg(short = 'C', long = "dir", global = true, default_value = ".", value_name = "DIR")]
+    #[arg(
+        short = 'C',
+        long = "dir",
+        global = true,
+        default_value = ".",
+        value_name = "DIR"
+    )]
     pub root: PathBuf,
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
@@ -28,8 +34,8 @@ pub struct GlobalArgs {
     /// Print every file written, pruned or restored.
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// An age identity file to decrypt with (repeatable); also looked for: SOPS_AGE_KEY_FILE,
-    /// SOPS_AGE_KEY, ~/.config/sops/age/keys.txt.
+    /// An age identity file to decrypt with (repeatable); also looked for: `SOPS_AGE_KEY_FILE`,
+    /// `SOPS_AGE_KEY`, `~/.config/sops/age/keys.txt`.
     #[arg(long = "identity", global = true, value_name = "FILE")]
     pub identities: Vec<PathBuf>,
 }
@@ -76,7 +82,11 @@ fn install_report_handler() {
     let terminal = std::io::stderr().is_terminal();
     let _ = miette::set_hook(Box::new(move |_| {
         let options = miette::MietteHandlerOpts::new();
-        let options = if terminal { options } else { options.wrap_lines(false).color(false) };
+        let options = if terminal {
+            options
+        } else {
+            options.wrap_lines(false).color(false)
+        };
         Box::new(options.build())
     }));
 }

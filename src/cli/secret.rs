@@ -43,27 +43,51 @@ pub struct SecretKeyArgs {
 #[derive(Debug, Error, Diagnostic)]
 pub enum SecretCommandError {
     #[error("`{secret}/{key}` is declared with a literal value in stacks.kdl; it is not stored")]
-    #[diagnostic(code(stackc::secret::literal_key), help("change the `value=` in stacks.kdl instead"))]
+    #[diagnostic(
+        code(stackc::secret::literal_key),
+        help("change the `value=` in stacks.kdl instead")
+    )]
     Literal { secret: String, key: String },
     #[error("`{secret}/{key}` is not generated, so it cannot be rotated")]
-    #[diagnostic(code(stackc::secret::not_generated), help("set a new value with `stackc secret set {env} {secret} {key}` (reads standard input)"))]
-    NotGenerated { env: String, secret: String, key: String },
+    #[diagnostic(
+        code(stackc::secret::not_generated),
+        help(
+            "set a new value with `stackc secret set {env} {secret} {key}` (reads standard input)"
+        )
+    )]
+    NotGenerated {
+        env: String,
+        secret: String,
+        key: String,
+    },
     #[error("no value on standard input")]
-    #[diagnostic(code(stackc::secret::empty_value), help("pipe the value in: `printf %s \"$VALUE\" | stackc secret set ENV SECRET KEY`"))]
+    #[diagnostic(
+        code(stackc::secret::empty_value),
+        help("pipe the value in: `printf %s \"$VALUE\" | stackc secret set ENV SECRET KEY`")
+    )]
     Empty,
     #[error("`{secret}/{key}` has no value in environment `{env}` yet")]
     #[diagnostic(code(stackc::secret::unset), help("`stackc secret set {env} {secret} {key}` sets it; a `generate=N` key is filled by `stackc build`"))]
-    Unset { env: String, secret: String, key: String },
+    Unset {
+        env: String,
+        secret: String,
+        key: String,
+    },
 }
 
 /// Runs `stackc secret ...`.
 pub fn run(global: &GlobalArgs, args: &SecretArgs) -> Result<ExitCode, Diagnostics> {
-    let (SecretAction::Set(target) | SecretAction::Get(target) | SecretAction::Rotate(target)) = &args.action;
+    let (SecretAction::Set(target) | SecretAction::Get(target) | SecretAction::Rotate(target)) =
+        &args.action;
     let session = Session::open(global)?;
     session.select_environments(std::slice::from_ref(&target.environment))?;
     let source = declared_key(&session, &target.secret, &target.key)?;
     if let SecretKeySource::Literal(_) = source {
-        return Err(SecretCommandError::Literal { secret: target.secret.clone(), key: target.key.clone() }.into());
+        return Err(SecretCommandError::Literal {
+            secret: target.secret.clone(),
+            key: target.key.clone(),
+        }
+        .into());
     }
     let env = session
         .resolved
@@ -77,7 +101,12 @@ pub fn run(global: &GlobalArgs, args: &SecretArgs) -> Result<ExitCode, Diagnosti
         SecretAction::Get(_) => {
             let open = store.open(&seal_env.identities)?;
             let Some(value) = open.get(&target.secret, &target.key) else {
-                return Err(SecretCommandError::Unset { env: env.name.clone(), secret: target.secret.clone(), key: target.key.clone() }.into());
+                return Err(SecretCommandError::Unset {
+                    env: env.name.clone(),
+                    secret: target.secret.clone(),
+                    key: target.key.clone(),
+                }
+                .into());
             };
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(value.as_bytes());
@@ -91,12 +120,20 @@ pub fn run(global: &GlobalArgs, args: &SecretArgs) -> Result<ExitCode, Diagnosti
             open.set(&target.secret, &target.key, value)?;
             open.write(&seal_env.recipients)?;
             if !global.quiet {
-                eprintln!("set {}/{}/{} in {}; run `stackc build` to seal it into out/", env.name, target.secret, target.key, seal_env.store_display);
+                eprintln!(
+                    "set {}/{}/{} in {}; run `stackc build` to seal it into out/",
+                    env.name, target.secret, target.key, seal_env.store_display
+                );
             }
         }
         SecretAction::Rotate(_) => {
             let SecretKeySource::Generate(length) = source else {
-                return Err(SecretCommandError::NotGenerated { env: env.name.clone(), secret: target.secret.clone(), key: target.key.clone() }.into());
+                return Err(SecretCommandError::NotGenerated {
+                    env: env.name.clone(),
+                    secret: target.secret.clone(),
+                    key: target.key.clone(),
+                }
+                .into());
             };
             let mut open = store.open(&seal_env.identities)?;
             open.generate(&target.secret, &target.key, length)?;
@@ -110,7 +147,11 @@ pub fn run(global: &GlobalArgs, args: &SecretArgs) -> Result<ExitCode, Diagnosti
 }
 
 /// The declared source of `secret/key`, or an unknown-name error with a suggestion.
-fn declared_key(session: &Session, secret: &str, key: &str) -> Result<SecretKeySource, Diagnostics> {
+fn declared_key(
+    session: &Session,
+    secret: &str,
+    key: &str,
+) -> Result<SecretKeySource, Diagnostics> {
     let model = &session.stack.model;
     let Some(decl) = model.secret(secret) else {
         return Err(UnknownName {
@@ -124,8 +165,16 @@ fn declared_key(session: &Session, secret: &str, key: &str) -> Result<SecretKeyS
         return Err(UnknownName {
             kind: "secret key",
             name: format!("{secret}/{key}"),
-            help: did_you_mean(key, decl.keys.iter().map(|k| k.name.as_str()))
-                .or_else(|| Some(format!("keys of `{secret}`: {}", decl.keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", ")))),
+            help: did_you_mean(key, decl.keys.iter().map(|k| k.name.as_str())).or_else(|| {
+                Some(format!(
+                    "keys of `{secret}`: {}",
+                    decl.keys
+                        .iter()
+                        .map(|k| k.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }),
         }
         .into());
     };

@@ -56,15 +56,22 @@ pub fn plans(session: &Session) -> Vec<SecretPlan> {
 }
 
 /// What sealing needs for one environment: recipients, identities, store path.
-pub fn seal_env(session: &Session, env: &ResolvedEnvironment, global: &GlobalArgs) -> Result<SealEnv, Diagnostics> {
+pub fn seal_env(
+    session: &Session,
+    env: &ResolvedEnvironment,
+    global: &GlobalArgs,
+) -> Result<SealEnv, Diagnostics> {
     if env.recipients.is_empty() {
-        let decl = session
-            .stack
-            .model
-            .environment(&env.name)
-            .ok_or_else(|| crate::diagnostics::Internal(format!("environment {} vanished", env.name)))?;
+        let decl = session.stack.model.environment(&env.name).ok_or_else(|| {
+            crate::diagnostics::Internal(format!("environment {} vanished", env.name))
+        })?;
         let located = session.stack.sources.locate(decl.name.span);
-        return Err(NoRecipients { env: env.name.clone(), src: located.source, span: located.span }.into());
+        return Err(NoRecipients {
+            env: env.name.clone(),
+            src: located.source,
+            span: located.span,
+        }
+        .into());
     }
     Ok(SealEnv {
         name: env.name.clone(),
@@ -82,7 +89,13 @@ pub fn load_store(session: &Session, env: &str) -> Result<Store, Diagnostics> {
 
 /// The sealed Secret manifests of one environment: (path under out/<env>/, bytes). Fills
 /// missing `generate=N` values into the store first (unless `check`, which writes nothing).
-pub fn seal_environment(session: &Session, env: &ResolvedEnvironment, dir: &Path, global: &GlobalArgs, check: bool) -> Result<Vec<(String, Vec<u8>)>, Diagnostics> {
+pub fn seal_environment(
+    session: &Session,
+    env: &ResolvedEnvironment,
+    dir: &Path,
+    global: &GlobalArgs,
+    check: bool,
+) -> Result<Vec<(String, Vec<u8>)>, Diagnostics> {
     let plans = plans(session);
     if plans.is_empty() {
         return Ok(Vec::new());
@@ -90,9 +103,9 @@ pub fn seal_environment(session: &Session, env: &ResolvedEnvironment, dir: &Path
     let seal_env = seal_env(session, env, global)?;
     let mut store = load_store(session, &env.name)?;
     let missing_generated = plans.iter().any(|p| {
-        p.keys
-            .iter()
-            .any(|k| matches!(k.source, KeySource::Generate(_)) && !store.contains(&p.name, &k.name))
+        p.keys.iter().any(|k| {
+            matches!(k.source, KeySource::Generate(_)) && !store.contains(&p.name, &k.name)
+        })
     });
     let stale_recipients = store.exists() && store.recipients() != seal_env.recipients.to_vec();
     if !check && (missing_generated || stale_recipients) {
@@ -103,10 +116,16 @@ pub fn seal_environment(session: &Session, env: &ResolvedEnvironment, dir: &Path
                     open.write(&seal_env.recipients)?;
                     if !global.quiet {
                         for (secret, key) in &generated {
-                            eprintln!("generated {}/{secret}/{key} into {}", env.name, seal_env.store_display);
+                            eprintln!(
+                                "generated {}/{secret}/{key} into {}",
+                                env.name, seal_env.store_display
+                            );
                         }
                         if stale_recipients {
-                            eprintln!("re-encrypted {} to the environment's recipients", seal_env.store_display);
+                            eprintln!(
+                                "re-encrypted {} to the environment's recipients",
+                                seal_env.store_display
+                            );
                         }
                     }
                     store = load_store(session, &env.name)?;

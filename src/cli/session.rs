@@ -52,7 +52,13 @@ impl Session {
 
     /// The environments named (checked), or all of them when none are.
     pub fn select_environments(&self, names: &[String]) -> Result<Vec<String>, Diagnostics> {
-        let known: Vec<&str> = self.stack.model.environments.iter().map(|e| e.name.as_str()).collect();
+        let known: Vec<&str> = self
+            .stack
+            .model
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
         if names.is_empty() {
             return Ok(known.iter().map(|s| (*s).to_string()).collect());
         }
@@ -94,7 +100,10 @@ impl Session {
             .map_err(|e| IoError::new("open", &path, e))?;
         match file.try_lock_exclusive() {
             Ok(true) => Ok(BuildLock { _file: file }),
-            Ok(false) => Err(Locked { path: path.display().to_string() }.into()),
+            Ok(false) => Err(Locked {
+                path: path.display().to_string(),
+            }
+            .into()),
             Err(e) => Err(IoError::new("lock", &path, e).into()),
         }
     }

@@ -154,11 +154,11 @@ fn passes(options: &DiffOptions, object: Option<&RenderedObject>) -> bool {
     let service_ok = options
         .service
         .as_deref()
-        .map_or(true, |s| object.service.as_deref() == Some(s));
+        .is_none_or(|s| object.service.as_deref() == Some(s));
     let kind_ok = options
         .kind
         .as_deref()
-        .map_or(true, |k| object.id.kind.eq_ignore_ascii_case(k));
+        .is_none_or(|k| object.id.kind.eq_ignore_ascii_case(k));
     service_ok && kind_ok
 }
 

@@ -60,7 +60,10 @@ pub fn layout(env: EnvLayout<'_>) -> Files {
             namespace: String::new(),
             name: namespace.clone(),
         };
-        files.insert(namespace_path(layer, namespace), Content::Bytes(crate::yaml::to_yaml(&namespace_object(&id)).into_bytes()));
+        files.insert(
+            namespace_path(layer, namespace),
+            Content::Bytes(crate::yaml::to_yaml(&namespace_object(&id)).into_bytes()),
+        );
     }
     for (path, bytes) in env.secrets {
         files.insert(path, Content::Bytes(bytes));
@@ -74,9 +77,16 @@ pub fn layout(env: EnvLayout<'_>) -> Files {
     for path in files.keys() {
         let mut parent = String::new();
         for part in path.split('/') {
-            let child = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
+            let child = if parent.is_empty() {
+                part.to_string()
+            } else {
+                format!("{parent}/{part}")
+            };
             if !parent.is_empty() {
-                folders.entry(parent.clone()).or_default().insert(part.to_string());
+                folders
+                    .entry(parent.clone())
+                    .or_default()
+                    .insert(part.to_string());
             }
             parent = child;
         }
@@ -84,23 +94,41 @@ pub fn layout(env: EnvLayout<'_>) -> Files {
     for (folder, entries) in &folders {
         let mut entries: Vec<&String> = entries.iter().collect();
         // Namespace first, then the namespace-wide objects, then service folders.
-        entries.sort_by_key(|e| (e.as_str() != "namespace.yaml", !e.ends_with(".yaml"), e.as_str()));
+        entries.sort_by_key(|e| {
+            (
+                e.as_str() != "namespace.yaml",
+                !e.ends_with(".yaml"),
+                e.as_str(),
+            )
+        });
         let bytes = kustomization(entries.iter().map(|e| e.as_str()));
         files.insert(format!("{folder}/kustomization.yaml"), bytes);
     }
-    files.insert("kustomization.yaml".into(), kustomization(env.layers.iter().map(|(l, _)| *l)));
+    files.insert(
+        "kustomization.yaml".into(),
+        kustomization(env.layers.iter().map(|(l, _)| *l)),
+    );
 
     for (layer, depends_on) in &env.layers {
         files.insert(
             format!("flux-system/kustomization-{layer}.yaml"),
-            Content::Bytes(crate::yaml::to_yaml(&flux_kustomization(env.env, layer, depends_on)).into_bytes()),
+            Content::Bytes(
+                crate::yaml::to_yaml(&flux_kustomization(env.env, layer, depends_on)).into_bytes(),
+            ),
         );
     }
-    let mut flux_files: Vec<String> = env.layers.iter().map(|(l, _)| format!("kustomization-{l}.yaml")).collect();
+    let mut flux_files: Vec<String> = env
+        .layers
+        .iter()
+        .map(|(l, _)| format!("kustomization-{l}.yaml"))
+        .collect();
     if env.flux_bootstrapped {
         flux_files.insert(0, "flux-system".to_string());
     }
-    files.insert("flux-system/kustomization.yaml".into(), kustomization(flux_files.iter().map(String::as_str)));
+    files.insert(
+        "flux-system/kustomization.yaml".into(),
+        kustomization(flux_files.iter().map(String::as_str)),
+    );
     files
 }
 
@@ -145,7 +173,10 @@ fn flux_kustomization(env: &str, layer: &str, depends_on: &[&str]) -> Value {
         ("path", Value::from(format!("./out/{env}/{layer}"))),
         ("prune", Value::Bool(true)),
         ("wait", Value::Bool(true)),
-        ("sourceRef", map([("kind", "GitRepository"), ("name", "flux-system")])),
+        (
+            "sourceRef",
+            map([("kind", "GitRepository"), ("name", "flux-system")]),
+        ),
     ];
     if !depends_on.is_empty() {
         spec.push((
@@ -163,7 +194,10 @@ fn flux_kustomization(env: &str, layer: &str, depends_on: &[&str]) -> Value {
     map([
         ("apiVersion", Value::from("kustomize.toolkit.fluxcd.io/v1")),
         ("kind", Value::from("Kustomization")),
-        ("metadata", map([("name", layer), ("namespace", "flux-system")])),
+        (
+            "metadata",
+            map([("name", layer), ("namespace", "flux-system")]),
+        ),
         ("spec", map(spec)),
     ])
 }

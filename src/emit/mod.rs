@@ -4,4 +4,6 @@ mod layout;
 mod write;
 
 pub use layout::{layout, namespace_path, secret_path, Content, EnvLayout, Files, INDEX_FILE};
-pub use write::{apply, compare, index_bytes, read_index, write_atomic, EnvChanges, NoMemory, WrittenBefore};
+pub use write::{
+    apply, compare, index_bytes, read_index, write_atomic, EnvChanges, NoMemory, WrittenBefore,
+};

@@ -48,7 +48,12 @@ impl WrittenBefore for NoMemory {
 }
 
 /// Compares the wanted files with `dir` (`out/<env>`).
-pub fn compare(env: &str, dir: &Path, files: &Files, memory: &dyn WrittenBefore) -> Result<EnvChanges, Diagnostics> {
+pub fn compare(
+    env: &str,
+    dir: &Path,
+    files: &Files,
+    memory: &dyn WrittenBefore,
+) -> Result<EnvChanges, Diagnostics> {
     use rayon::prelude::*;
     let results: Vec<(String, FileState)> = files
         .par_iter()
@@ -64,15 +69,17 @@ pub fn compare(env: &str, dir: &Path, files: &Files, memory: &dyn WrittenBefore)
                 known => match std::fs::read(dir.join(path)) {
                     Ok(current) if current == *bytes => FileState::Same,
                     Ok(_) if known == Some(false) => FileState::Edited,
-                    Ok(_) => FileState::Stale,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileState::Missing,
-                    Err(_) => FileState::Stale,
+                    Ok(_) | Err(_) => FileState::Stale,
                 },
             };
             (path.clone(), state)
         })
         .collect();
-    let mut changes = EnvChanges { env: env.to_string(), ..EnvChanges::default() };
+    let mut changes = EnvChanges {
+        env: env.to_string(),
+        ..EnvChanges::default()
+    };
     for (path, state) in results {
         match state {
             FileState::Same => changes.unchanged += 1,
@@ -119,7 +126,9 @@ pub fn read_index(dir: &Path) -> Result<Vec<String>, Diagnostics> {
 fn is_safe_relative(path: &str) -> bool {
     !path.starts_with('/')
         && !path.contains('\\')
-        && path.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
 /// The index file's bytes for a set of files.
@@ -187,13 +196,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
         .prefix(".stackc-")
         .tempfile_in(dir)
         .map_err(|e| IoError::new("create a temp file in", dir, e))?;
-    temp.write_all(bytes).map_err(|e| IoError::new("write", temp.path(), e))?;
+    temp.write_all(bytes)
+        .map_err(|e| IoError::new("write", temp.path(), e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644))
             .map_err(|e| IoError::new("set permissions of", path, e))?;
     }
-    temp.persist(path).map_err(|e| IoError::new("replace", path, e.error))?;
+    temp.persist(path)
+        .map_err(|e| IoError::new("replace", path, e.error))?;
     Ok(())
 }

@@ -85,7 +85,10 @@ pub enum ModelError {
     },
 
     #[error("{kind} `{name}` is declared twice")]
-    #[diagnostic(code(stackc::model::duplicate), help("names of {kind}s must be unique"))]
+    #[diagnostic(
+        code(stackc::model::duplicate),
+        help("names of {kind}s must be unique")
+    )]
     Duplicate {
         kind: &'static str,
         name: String,

@@ -3,7 +3,7 @@
 //! the in-memory [`Stack`].
 
 use super::parse::Parser;
-use super::{validate, Model, ModelError, Overlay, Project};
+use super::{validate, Model, ModelError, Project};
 use crate::diagnostics::{Diagnostics, IoError};
 use crate::source::{FileId, Sources, Span};
 use std::collections::BTreeMap;
@@ -82,9 +82,20 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
             span: (0, 0).into(),
             help: None,
         });
-        let nowhere = Span { file: stack_id, offset: 0, len: 0 };
-        let named = |v: &str| super::Named { value: v.to_string(), span: nowhere };
-        Project { name: named("stack"), domain: named("example.org"), span: nowhere }
+        let nowhere = Span {
+            file: stack_id,
+            offset: 0,
+            len: 0,
+        };
+        let named = |v: &str| super::Named {
+            value: v.to_string(),
+            span: nowhere,
+        };
+        Project {
+            name: named("stack"),
+            domain: named("example.org"),
+            span: nowhere,
+        }
     });
     let mut model = Model {
         project,
@@ -101,7 +112,7 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         let overlay = parser.document().map(|doc| parser.overlay(&doc));
         errors.extend(parser.errors);
         match model.environments.iter_mut().find(|e| e.name.value == env_name) {
-            Some(env) => env.overlay = Some(overlay.unwrap_or_else(Overlay::default)),
+            Some(env) => env.overlay = Some(overlay.unwrap_or_default()),
             None => errors.push(ModelError::UnknownReference {
                 kind: "environment",
                 name: env_name.clone(),
@@ -130,7 +141,11 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
     })
 }
 
-fn read_overlays(root: &Path, sources: &mut Sources, errors: &mut Diagnostics) -> Vec<(String, FileId)> {
+fn read_overlays(
+    root: &Path,
+    sources: &mut Sources,
+    errors: &mut Diagnostics,
+) -> Vec<(String, FileId)> {
     let dir = root.join("environments");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
@@ -143,24 +158,38 @@ fn read_overlays(root: &Path, sources: &mut Sources, errors: &mut Diagnostics) -
     paths.sort();
     let mut out = Vec::new();
     for path in paths {
-        let Some(env) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+        let Some(env) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
             continue;
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => out.push((env.clone(), sources.add(&format!("environments/{env}.kdl"), &text))),
+            Ok(text) => out.push((
+                env.clone(),
+                sources.add(&format!("environments/{env}.kdl"), &text),
+            )),
             Err(e) => errors.push(IoError::new("read", &path, e)),
         }
     }
     out
 }
 
-fn read_templates(root: &Path, sources: &mut Sources, errors: &mut Diagnostics) -> BTreeMap<String, TemplateFile> {
+fn read_templates(
+    root: &Path,
+    sources: &mut Sources,
+    errors: &mut Diagnostics,
+) -> BTreeMap<String, TemplateFile> {
     let dir = root.join("templates");
     let mut templates = BTreeMap::new();
     if !dir.is_dir() {
         return templates;
     }
-    for entry in walkdir::WalkDir::new(&dir).follow_links(false).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(&dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
@@ -171,7 +200,9 @@ fn read_templates(root: &Path, sources: &mut Sources, errors: &mut Diagnostics) 
         if entry.file_type().is_dir() {
             continue;
         }
-        let Ok(relative) = entry.path().strip_prefix(&dir) else { continue };
+        let Ok(relative) = entry.path().strip_prefix(&dir) else {
+            continue;
+        };
         let name = relative
             .components()
             .map(|c| c.as_os_str().to_string_lossy())
@@ -184,7 +215,13 @@ fn read_templates(root: &Path, sources: &mut Sources, errors: &mut Diagnostics) 
         match std::fs::read_to_string(entry.path()) {
             Ok(text) => {
                 let file = sources.add(&format!("templates/{name}"), &text);
-                templates.insert(name, TemplateFile { text: text.into(), file });
+                templates.insert(
+                    name,
+                    TemplateFile {
+                        text: text.into(),
+                        file,
+                    },
+                );
             }
             Err(e) => errors.push(IoError::new("read", entry.path(), e)),
         }
@@ -203,7 +240,12 @@ pub enum TemplateError {
     Symlink { name: String },
 }
 
-fn read_manifests(root: &Path, model: &Model, sources: &mut Sources, errors: &mut Diagnostics) -> BTreeMap<String, FileId> {
+fn read_manifests(
+    root: &Path,
+    model: &Model,
+    sources: &mut Sources,
+    errors: &mut Diagnostics,
+) -> BTreeMap<String, FileId> {
     let mut out = BTreeMap::new();
     for service in &model.services {
         for manifest in &service.manifests {
@@ -227,7 +269,8 @@ fn read_manifests(root: &Path, model: &Model, sources: &mut Sources, errors: &mu
                 continue;
             }
             let path = root.join(relative);
-            let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+            let is_link =
+                std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
             match std::fs::read_to_string(&path) {
                 Ok(_) if is_link => errors.push(ModelError::Invalid {
                     message: format!("manifest `{}` is a symbolic link", manifest.value),

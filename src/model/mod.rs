@@ -170,10 +170,10 @@ impl Model {
             for layer in &self.layers {
                 let name = layer.name.as_str();
                 if !done.contains(&name)
-                    && layer
-                        .depends_on
-                        .iter()
-                        .all(|d| done.contains(&d.as_str()) || self.layers.iter().all(|l| l.name.value != d.value))
+                    && layer.depends_on.iter().all(|d| {
+                        done.contains(&d.as_str())
+                            || self.layers.iter().all(|l| l.name.value != d.value)
+                    })
                 {
                     done.push(name);
                 }

@@ -18,17 +18,22 @@ pub fn check_label(name: &str) -> Option<String> {
     if is_dns_label(name) {
         return None;
     }
-    Some(if name.contains('/') || name.contains("..") || name.contains('\\') {
-        "a name becomes a folder under out/, and this one would escape it; use lowercase letters, digits and '-'".to_string()
-    } else if name.is_empty() {
-        "names cannot be empty".to_string()
-    } else if name.len() > 63 {
-        format!("names are at most 63 characters (this one has {})", name.len())
-    } else if name.chars().any(|c| c.is_ascii_uppercase()) {
-        format!("names are lowercase: try `{}`", name.to_ascii_lowercase())
-    } else {
-        "names are DNS-1123 labels: lowercase letters, digits and '-', starting and ending with a letter or digit".to_string()
-    })
+    Some(
+        if name.contains('/') || name.contains("..") || name.contains('\\') {
+            "a name becomes a folder under out/, and this one would escape it; use lowercase letters, digits and '-'".to_string()
+        } else if name.is_empty() {
+            "names cannot be empty".to_string()
+        } else if name.len() > 63 {
+            format!(
+                "names are at most 63 characters (this one has {})",
+                name.len()
+            )
+        } else if name.chars().any(|c| c.is_ascii_uppercase()) {
+            format!("names are lowercase: try `{}`", name.to_ascii_lowercase())
+        } else {
+            "names are DNS-1123 labels: lowercase letters, digits and '-', starting and ending with a letter or digit".to_string()
+        },
+    )
 }
 
 /// Whether `key` is a valid key of a Secret's data (`[-._a-zA-Z0-9]+`, not `.` or `..`).
@@ -73,7 +78,15 @@ mod tests {
 
     #[test]
     fn secret_keys() {
-        for (key, ok) in [("password", true), ("tls.crt", true), ("a_b-c", true), (".", false), ("..", false), ("a/b", false), ("", false)] {
+        for (key, ok) in [
+            ("password", true),
+            ("tls.crt", true),
+            ("a_b-c", true),
+            (".", false),
+            ("..", false),
+            ("a/b", false),
+            ("", false),
+        ] {
             assert_eq!(is_secret_key(key), ok, "{key:?}");
         }
     }

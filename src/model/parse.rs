@@ -29,7 +29,14 @@ pub(super) struct StackFile {
     pub services: Vec<Service>,
 }
 
-const TOP_LEVEL: &[&str] = &["project", "layer", "defaults", "environment", "secret", "service"];
+const TOP_LEVEL: &[&str] = &[
+    "project",
+    "layer",
+    "defaults",
+    "environment",
+    "secret",
+    "service",
+];
 
 impl<'a> Parser<'a> {
     pub(super) fn new(sources: &'a Sources, file: FileId) -> Self {
@@ -137,10 +144,17 @@ impl<'a> Parser<'a> {
         let name = self.string_arg(node, 0, "layer")?;
         // `depends-on` may repeat: `layer "apps" depends-on="databases" depends-on="queues"`.
         let mut depends_on = Vec::new();
-        for entry in node.entries().iter().filter(|e| e.name().is_some_and(|n| n.value() == "depends-on")) {
+        for entry in node
+            .entries()
+            .iter()
+            .filter(|e| e.name().is_some_and(|n| n.value() == "depends-on"))
+        {
             let span = self.span(entry.span());
             match entry.value() {
-                KdlValue::String(s) => depends_on.push(Named { value: s.clone(), span }),
+                KdlValue::String(s) => depends_on.push(Named {
+                    value: s.clone(),
+                    span,
+                }),
                 other => self.wrong_type("depends-on", "a string", other, span),
             }
         }
@@ -201,7 +215,9 @@ impl<'a> Parser<'a> {
             if self.shape(child, 1, &["generate", "value"]).is_none() {
                 continue;
             }
-            let Some(key_name) = self.string_arg(child, 0, "key") else { continue };
+            let Some(key_name) = self.string_arg(child, 0, "key") else {
+                continue;
+            };
             let generate = self.int_prop(child, "generate");
             let value = self.string_prop(child, "value");
             let source = match (generate, value) {
@@ -273,24 +289,32 @@ impl<'a> Parser<'a> {
             match child.name().value() {
                 "depends-on" => {
                     if self.shape(child, usize::MAX, &[]).is_some() {
-                        service.depends_on.extend(self.string_args(child, "depends-on"));
+                        service
+                            .depends_on
+                            .extend(self.string_args(child, "depends-on"));
                     }
                 }
                 "uses-secret" => {
                     if self.shape(child, usize::MAX, &[]).is_some() {
-                        service.uses_secrets.extend(self.string_args(child, "uses-secret"));
+                        service
+                            .uses_secrets
+                            .extend(self.string_args(child, "uses-secret"));
                     }
                 }
                 "manifests" => {
                     if self.shape(child, usize::MAX, &[]).is_some() {
-                        service.manifests.extend(self.string_args(child, "manifests"));
+                        service
+                            .manifests
+                            .extend(self.string_args(child, "manifests"));
                     }
                 }
                 _ => {
                     if self.shape_with_children(child, 1, &[]).is_none() {
                         continue;
                     }
-                    let Some(env) = self.string_arg(child, 0, "env") else { continue };
+                    let Some(env) = self.string_arg(child, 0, "env") else {
+                        continue;
+                    };
                     let (settings, _) = self.settings_block(child, "an env block", &[]);
                     service.env_blocks.push(EnvBlock {
                         env,
@@ -301,7 +325,11 @@ impl<'a> Parser<'a> {
             }
         }
         if service.template.is_none() && service.manifests.is_empty() {
-            self.missing(node, "a `template` property or a `manifests` list", Some("`template=\"deployment\"` renders templates/deployment/*.yaml.j2".into()));
+            self.missing(
+                node,
+                "a `template` property or a `manifests` list",
+                Some("`template=\"deployment\"` renders templates/deployment/*.yaml.j2".into()),
+            );
         }
         Some(service)
     }
@@ -321,7 +349,9 @@ impl<'a> Parser<'a> {
                     if self.shape_with_children(node, 1, &[]).is_none() {
                         continue;
                     }
-                    let Some(service) = self.string_arg(node, 0, "service") else { continue };
+                    let Some(service) = self.string_arg(node, 0, "service") else {
+                        continue;
+                    };
                     let (settings, _) = self.settings_block(node, "a service override", &[]);
                     overlay.services.push(ServiceOverride { service, settings });
                 }
@@ -379,7 +409,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Checks a node's shape: at most `max_args` arguments, only `props`, no children.
-    pub(super) fn only_args(&mut self, node: &KdlNode, max_args: usize, props: &[&str]) -> Option<()> {
+    pub(super) fn only_args(
+        &mut self,
+        node: &KdlNode,
+        max_args: usize,
+        props: &[&str],
+    ) -> Option<()> {
         self.shape(node, max_args, props)
     }
 
@@ -397,7 +432,12 @@ impl<'a> Parser<'a> {
         ok.then_some(())
     }
 
-    pub(super) fn shape_with_children(&mut self, node: &KdlNode, max_args: usize, props: &[&str]) -> Option<()> {
+    pub(super) fn shape_with_children(
+        &mut self,
+        node: &KdlNode,
+        max_args: usize,
+        props: &[&str],
+    ) -> Option<()> {
         self.entries_ok(node, max_args, props).then_some(())
     }
 
@@ -414,7 +454,13 @@ impl<'a> Parser<'a> {
                         src: self.src(),
                         span: name.span(),
                         help: did_you_mean(name.value(), props.iter().copied()).or_else(|| {
-                            (!props.is_empty()).then(|| format!("properties of `{}`: {}", node.name().value(), props.join(", ")))
+                            (!props.is_empty()).then(|| {
+                                format!(
+                                    "properties of `{}`: {}",
+                                    node.name().value(),
+                                    props.join(", ")
+                                )
+                            })
                         }),
                     });
                 }
@@ -441,7 +487,10 @@ impl<'a> Parser<'a> {
     }
 
     fn arg(node: &KdlNode, index: usize) -> Option<&kdl::KdlEntry> {
-        node.entries().iter().filter(|e| e.name().is_none()).nth(index)
+        node.entries()
+            .iter()
+            .filter(|e| e.name().is_none())
+            .nth(index)
     }
 
     pub(super) fn string_arg(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<Named> {
@@ -451,7 +500,10 @@ impl<'a> Parser<'a> {
         };
         let span = self.span(entry.span());
         if let KdlValue::String(s) = entry.value() {
-            Some(Named { value: s.clone(), span })
+            Some(Named {
+                value: s.clone(),
+                span,
+            })
         } else {
             self.wrong_type(what, "a string", entry.value(), span);
             None
@@ -463,14 +515,22 @@ impl<'a> Parser<'a> {
         for entry in node.entries().iter().filter(|e| e.name().is_none()) {
             let span = self.span(entry.span());
             match entry.value() {
-                KdlValue::String(s) => out.push(Named { value: s.clone(), span }),
+                KdlValue::String(s) => out.push(Named {
+                    value: s.clone(),
+                    span,
+                }),
                 other => self.wrong_type(what, "a string", other, span),
             }
         }
         out
     }
 
-    pub(super) fn int_arg(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<(i64, Span)> {
+    pub(super) fn int_arg(
+        &mut self,
+        node: &KdlNode,
+        index: usize,
+        what: &str,
+    ) -> Option<(i64, Span)> {
         let Some(entry) = Self::arg(node, index) else {
             self.missing(node, "an integer argument", None);
             return None;
@@ -485,7 +545,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    pub(super) fn bool_arg(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<(bool, Span)> {
+    pub(super) fn bool_arg(
+        &mut self,
+        node: &KdlNode,
+        index: usize,
+        what: &str,
+    ) -> Option<(bool, Span)> {
         let Some(entry) = Self::arg(node, index) else {
             self.missing(node, "#true or #false", None);
             return None;
@@ -504,7 +569,10 @@ impl<'a> Parser<'a> {
         let entry = node.entry(key)?;
         let span = self.span(entry.span());
         match entry.value() {
-            KdlValue::String(s) => Some(Named { value: s.clone(), span }),
+            KdlValue::String(s) => Some(Named {
+                value: s.clone(),
+                span,
+            }),
             other => {
                 self.wrong_type(key, "a string", other, span);
                 None

@@ -1,7 +1,7 @@
 //! Settings: the layered values of `defaults`, `environment`, `service`, `env` blocks and
 //! overlays. Typed settings (`replicas 3`, `resources cpu="100m"`) and the free-form `values`
 //! block all become one [`Tracked`] tree whose every node keeps its span, so that layering can
-//! say which file:line set each value.
+//! say which `file:line` set each value.
 
 use super::parse::Parser;
 use super::{ModelError, Settings};
@@ -114,35 +114,71 @@ impl Parser<'_> {
                     None
                 }
             }),
-            "resources" => self.only_args(node, 0, &["cpu", "memory", "cpu-limit", "memory-limit"]).map(|()| {
-                let mut requests = IndexMap::new();
-                let mut limits = IndexMap::new();
-                for (prop, is_limit, key) in [
-                    ("cpu", false, "cpu"),
-                    ("memory", false, "memory"),
-                    ("cpu-limit", true, "cpu"),
-                    ("memory-limit", true, "memory"),
-                ] {
-                    if let Some(v) = self.string_prop(node, prop) {
-                        let target = if is_limit { &mut limits } else { &mut requests };
-                        target.insert(key.to_string(), Tracked::scalar(Value::from(v.value), v.span));
+            "resources" => self
+                .only_args(node, 0, &["cpu", "memory", "cpu-limit", "memory-limit"])
+                .map(|()| {
+                    let mut requests = IndexMap::new();
+                    let mut limits = IndexMap::new();
+                    for (prop, is_limit, key) in [
+                        ("cpu", false, "cpu"),
+                        ("memory", false, "memory"),
+                        ("cpu-limit", true, "cpu"),
+                        ("memory-limit", true, "memory"),
+                    ] {
+                        if let Some(v) = self.string_prop(node, prop) {
+                            let target = if is_limit { &mut limits } else { &mut requests };
+                            target.insert(
+                                key.to_string(),
+                                Tracked::scalar(Value::from(v.value), v.span),
+                            );
+                        }
                     }
-                }
-                let mut entries = IndexMap::new();
-                if !requests.is_empty() {
-                    entries.insert("requests".to_string(), Tracked::map(requests, span));
-                }
-                if !limits.is_empty() {
-                    entries.insert("limits".to_string(), Tracked::map(limits, span));
-                }
-                Tracked::map(entries, span)
-            }),
+                    let mut entries = IndexMap::new();
+                    if !requests.is_empty() {
+                        entries.insert("requests".to_string(), Tracked::map(requests, span));
+                    }
+                    if !limits.is_empty() {
+                        entries.insert("limits".to_string(), Tracked::map(limits, span));
+                    }
+                    Tracked::map(entries, span)
+                }),
             "image" => self.record(node, Some("repository"), &[("tag", Kind::Str)], span),
-            "chart" => self.record(node, Some("name"), &[("repo", Kind::Str), ("version", Kind::Str)], span),
-            "persistence" => self.record(node, None, &[("size", Kind::Str), ("storage-class", Kind::Str)], span),
-            "ingress" => self.record(node, None, &[("host", Kind::Str), ("tls", Kind::Bool), ("path", Kind::Str), ("class", Kind::Str)], span),
-            "tcp-route" => self.record(node, None, &[("host", Kind::Str), ("port", Kind::Int), ("entry-point", Kind::Str)], span),
-            "values" => self.shape_with_children(node, 0, &[]).map(|()| self.free_map(node)),
+            "chart" => self.record(
+                node,
+                Some("name"),
+                &[("repo", Kind::Str), ("version", Kind::Str)],
+                span,
+            ),
+            "persistence" => self.record(
+                node,
+                None,
+                &[("size", Kind::Str), ("storage-class", Kind::Str)],
+                span,
+            ),
+            "ingress" => self.record(
+                node,
+                None,
+                &[
+                    ("host", Kind::Str),
+                    ("tls", Kind::Bool),
+                    ("path", Kind::Str),
+                    ("class", Kind::Str),
+                ],
+                span,
+            ),
+            "tcp-route" => self.record(
+                node,
+                None,
+                &[
+                    ("host", Kind::Str),
+                    ("port", Kind::Int),
+                    ("entry-point", Kind::Str),
+                ],
+                span,
+            ),
+            "values" => self
+                .shape_with_children(node, 0, &[])
+                .map(|()| self.free_map(node)),
             _ => None,
         };
         if let Some(tracked) = parsed {
@@ -163,7 +199,13 @@ impl Parser<'_> {
     }
 
     /// A setting made of an optional first argument and typed properties, as a map.
-    fn record(&mut self, node: &KdlNode, arg: Option<&str>, props: &[(&str, Kind)], span: Span) -> Option<Tracked> {
+    fn record(
+        &mut self,
+        node: &KdlNode,
+        arg: Option<&str>,
+        props: &[(&str, Kind)],
+        span: Span,
+    ) -> Option<Tracked> {
         let names: Vec<&str> = props.iter().map(|(p, _)| *p).collect();
         self.only_args(node, usize::from(arg.is_some()), &names)?;
         let mut entries = IndexMap::new();
@@ -171,10 +213,15 @@ impl Parser<'_> {
         let has_arg = node.entries().iter().any(|e| e.name().is_none());
         if let (Some(arg_name), true) = (arg, has_arg) {
             let value = self.string_arg(node, 0, node.name().value())?;
-            entries.insert(arg_name.to_string(), Tracked::scalar(Value::from(value.value), value.span));
+            entries.insert(
+                arg_name.to_string(),
+                Tracked::scalar(Value::from(value.value), value.span),
+            );
         }
         for (prop, kind) in props {
-            let Some(entry) = node.entry(*prop) else { continue };
+            let Some(entry) = node.entry(*prop) else {
+                continue;
+            };
             let entry_span = self.span(entry.span());
             let value = match (kind, entry.value()) {
                 (Kind::Str, KdlValue::String(s)) => Value::from(s.as_str()),
@@ -196,7 +243,13 @@ impl Parser<'_> {
         if entries.is_empty() {
             self.errors.push(ModelError::Missing {
                 node: node.name().value().to_string(),
-                what: format!("at least one of {}", arg.into_iter().chain(names.iter().copied()).collect::<Vec<_>>().join(", ")),
+                what: format!(
+                    "at least one of {}",
+                    arg.into_iter()
+                        .chain(names.iter().copied())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 src: self.src(),
                 span: node.span(),
                 help: None,
@@ -236,8 +289,16 @@ impl Parser<'_> {
     /// (map), `key { - 1; - { x 2 } }` (list of `-` items), `(list)key` (empty list).
     fn free_value(&mut self, node: &KdlNode) -> Tracked {
         let span = self.span(node.span());
-        let args: Vec<&kdl::KdlEntry> = node.entries().iter().filter(|e| e.name().is_none()).collect();
-        let props: Vec<&kdl::KdlEntry> = node.entries().iter().filter(|e| e.name().is_some()).collect();
+        let args: Vec<&kdl::KdlEntry> = node
+            .entries()
+            .iter()
+            .filter(|e| e.name().is_none())
+            .collect();
+        let props: Vec<&kdl::KdlEntry> = node
+            .entries()
+            .iter()
+            .filter(|e| e.name().is_some())
+            .collect();
         let children: Vec<&KdlNode> = node.iter_children().collect();
         let is_list_type = node.ty().is_some_and(|t| t.value() == "list");
         if !args.is_empty() && (!props.is_empty() || !children.is_empty()) {
@@ -250,7 +311,10 @@ impl Parser<'_> {
         }
         let dashes = children.iter().filter(|c| c.name().value() == "-").count();
         if dashes > 0 && dashes < children.len() {
-            let named = children.iter().find(|c| c.name().value() != "-").map_or(node.span(), |c| c.name().span());
+            let named = children
+                .iter()
+                .find(|c| c.name().value() != "-")
+                .map_or(node.span(), |c| c.name().span());
             self.errors.push(ModelError::Unexpected {
                 node: node.name().value().to_string(),
                 expected: "either `-` list items or named entries, not both".into(),
@@ -261,14 +325,22 @@ impl Parser<'_> {
         if is_list_type || (!children.is_empty() && dashes == children.len()) {
             let mut items: Vec<Tracked> = args.iter().map(|a| self.scalar_entry(a)).collect();
             items.extend(children.iter().map(|c| self.free_value(c)));
-            return Tracked { value: TrackedValue::List(items), span };
+            return Tracked {
+                value: TrackedValue::List(items),
+                span,
+            };
         }
         match args.len() {
-            0 if props.is_empty() && node.children().is_none() => Tracked::scalar(Value::Null, span),
+            0 if props.is_empty() && node.children().is_none() => {
+                Tracked::scalar(Value::Null, span)
+            }
             0 => {
                 let mut entries = IndexMap::new();
                 for prop in props {
-                    let key = prop.name().map(|n| n.value().to_string()).unwrap_or_default();
+                    let key = prop
+                        .name()
+                        .map(|n| n.value().to_string())
+                        .unwrap_or_default();
                     entries.insert(key, self.scalar_entry(prop));
                 }
                 for (key, value) in self.free_entries(node) {
@@ -301,7 +373,12 @@ impl Parser<'_> {
             KdlValue::Integer(i) => match i64::try_from(*i) {
                 Ok(i) => Value::Int(i),
                 Err(_) => {
-                    self.wrong_type("value", "an integer that fits in 64 bits", entry.value(), span);
+                    self.wrong_type(
+                        "value",
+                        "an integer that fits in 64 bits",
+                        entry.value(),
+                        span,
+                    );
                     Value::Null
                 }
             },

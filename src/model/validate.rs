@@ -7,8 +7,16 @@ use crate::source::{FileId, Sources};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Checks the parsed model; returns every problem found.
-pub(super) fn validate(model: &Model, sources: &Sources, templates: &BTreeMap<String, TemplateFile>, stack: FileId) -> Diagnostics {
-    let mut check = Checker { sources, errors: Diagnostics::new() };
+pub(super) fn validate(
+    model: &Model,
+    sources: &Sources,
+    templates: &BTreeMap<String, TemplateFile>,
+    stack: FileId,
+) -> Diagnostics {
+    let mut check = Checker {
+        sources,
+        errors: Diagnostics::new(),
+    };
 
     check.name("project", &model.project.name);
     for layer in &model.layers {
@@ -16,9 +24,18 @@ pub(super) fn validate(model: &Model, sources: &Sources, templates: &BTreeMap<St
     }
     for env in &model.environments {
         check.name("environment", &env.name);
-        for recipient in env.recipients.iter().chain(env.overlay.iter().flat_map(|o| &o.recipients)) {
+        for recipient in env
+            .recipients
+            .iter()
+            .chain(env.overlay.iter().flat_map(|o| &o.recipients))
+        {
             if !recipient.value.starts_with("age1") {
-                check.invalid(recipient, format!("`{}` is not an age recipient", recipient.value), "expected `age1...`", Some("`stackc keygen` makes an identity and prints its recipient".into()));
+                check.invalid(
+                    recipient,
+                    format!("`{}` is not an age recipient", recipient.value),
+                    "expected `age1...`",
+                    Some("`stackc keygen` makes an identity and prints its recipient".into()),
+                );
             }
         }
     }
@@ -28,7 +45,12 @@ pub(super) fn validate(model: &Model, sources: &Sources, templates: &BTreeMap<St
         check.unique("secret key", secret.keys.iter().map(|k| &k.name));
         for key in &secret.keys {
             if !is_secret_key(&key.name.value) {
-                check.invalid(&key.name, format!("invalid secret key `{}`", key.name.value), "letters, digits, '-', '_' and '.' only", None);
+                check.invalid(
+                    &key.name,
+                    format!("invalid secret key `{}`", key.name.value),
+                    "letters, digits, '-', '_' and '.' only",
+                    None,
+                );
             }
         }
     }
@@ -100,7 +122,15 @@ pub(super) fn validate(model: &Model, sources: &Sources, templates: &BTreeMap<St
             if check.reference("secret", secret, &secrets) {
                 if let Some(decl) = model.secret(&secret.value) {
                     if decl.namespace.value != service.namespace.value {
-                        check.invalid(secret, format!("secret `{}` lives in namespace `{}`, not `{}`", secret.value, decl.namespace.value, service.namespace.value), "in another namespace", Some("a pod can only mount secrets of its own namespace".into()));
+                        check.invalid(
+                            secret,
+                            format!(
+                                "secret `{}` lives in namespace `{}`, not `{}`",
+                                secret.value, decl.namespace.value, service.namespace.value
+                            ),
+                            "in another namespace",
+                            Some("a pod can only mount secrets of its own namespace".into()),
+                        );
                     }
                 }
             }
@@ -116,16 +146,41 @@ pub(super) fn validate(model: &Model, sources: &Sources, templates: &BTreeMap<St
                     name: template.value.clone(),
                     src: sources.named(template.span.file),
                     span: template.span.source_span(),
-                    help: did_you_mean(&template.value, dirs.iter().copied())
-                        .or_else(|| Some(format!("a template is a folder templates/{}/ holding *.yaml.j2 files", template.value))),
+                    help: did_you_mean(&template.value, dirs.iter().copied()).or_else(|| {
+                        Some(format!(
+                            "a template is a folder templates/{}/ holding *.yaml.j2 files",
+                            template.value
+                        ))
+                    }),
                 });
             }
         }
     }
 
-    check.cycles("layer", model.layers.iter().map(|l| (&l.name, l.depends_on.iter().collect())).collect());
-    check.cycles("service", model.services.iter().map(|s| (&s.name, s.depends_on.iter().collect())).collect());
-    check.cycles("environment", model.environments.iter().map(|e| (&e.name, e.promotes_from.iter().collect())).collect());
+    check.cycles(
+        "layer",
+        &model
+            .layers
+            .iter()
+            .map(|l| (&l.name, l.depends_on.iter().collect()))
+            .collect::<Vec<_>>(),
+    );
+    check.cycles(
+        "service",
+        &model
+            .services
+            .iter()
+            .map(|s| (&s.name, s.depends_on.iter().collect()))
+            .collect::<Vec<_>>(),
+    );
+    check.cycles(
+        "environment",
+        &model
+            .environments
+            .iter()
+            .map(|e| (&e.name, e.promotes_from.iter().collect()))
+            .collect::<Vec<_>>(),
+    );
     check.errors
 }
 
@@ -190,19 +245,30 @@ impl Checker<'_> {
     }
 
     /// Finds `depends-on` cycles; reports each once, at the edge that closes it.
-    fn cycles(&mut self, kind: &'static str, graph: Vec<(&Named, Vec<&Named>)>) {
-        let edges: BTreeMap<&str, &Vec<&Named>> = graph.iter().map(|(n, deps)| (n.as_str(), deps)).collect();
+    fn cycles(&mut self, kind: &'static str, graph: &[(&Named, Vec<&Named>)]) {
+        let edges: BTreeMap<&str, &Vec<&Named>> =
+            graph.iter().map(|(n, deps)| (n.as_str(), deps)).collect();
         let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
-        for (start, _) in &graph {
+        for (start, _) in graph {
             let mut path: Vec<&str> = vec![start.as_str()];
             self.walk(kind, &edges, &mut path, &mut reported);
         }
     }
 
-    fn walk<'n>(&mut self, kind: &'static str, edges: &BTreeMap<&'n str, &Vec<&'n Named>>, path: &mut Vec<&'n str>, reported: &mut BTreeSet<Vec<String>>) {
-        let Some(current) = path.last().copied() else { return };
-        let Some(deps) = edges.get(current) else { return };
-        for dep in deps.iter() {
+    fn walk<'n>(
+        &mut self,
+        kind: &'static str,
+        edges: &BTreeMap<&'n str, &Vec<&'n Named>>,
+        path: &mut Vec<&'n str>,
+        reported: &mut BTreeSet<Vec<String>>,
+    ) {
+        let Some(current) = path.last().copied() else {
+            return;
+        };
+        let Some(deps) = edges.get(current) else {
+            return;
+        };
+        for dep in &**deps {
             if let Some(pos) = path.iter().position(|p| *p == dep.as_str()) {
                 let mut cycle: Vec<String> = path[pos..].iter().map(|s| (*s).to_string()).collect();
                 let mut key = cycle.clone();

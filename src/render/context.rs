@@ -13,7 +13,7 @@ pub fn project(model: &Model) -> Value {
     ])
 }
 
-/// `environment`: name, wave, domain, promotes_from.
+/// `environment`: name, wave, domain, `promotes_from`.
 pub fn environment(env: &ResolvedEnvironment) -> Value {
     map([
         ("name", Value::from(env.name.as_str())),
@@ -21,7 +21,9 @@ pub fn environment(env: &ResolvedEnvironment) -> Value {
         ("domain", Value::from(env.domain.as_str())),
         (
             "promotes_from",
-            env.promotes_from.as_deref().map_or(Value::Null, Value::from),
+            env.promotes_from
+                .as_deref()
+                .map_or(Value::Null, Value::from),
         ),
     ])
 }
@@ -48,8 +50,14 @@ pub fn service(service: &ResolvedService, settings: Value) -> Value {
 pub fn secrets(model: &Model, service: &ResolvedService) -> Value {
     let mut out = Map::new();
     for name in &service.secrets {
-        let Some(decl) = model.secret(name) else { continue };
-        let keys: Vec<Value> = decl.keys.iter().map(|k| Value::from(k.name.as_str())).collect();
+        let Some(decl) = model.secret(name) else {
+            continue;
+        };
+        let keys: Vec<Value> = decl
+            .keys
+            .iter()
+            .map(|k| Value::from(k.name.as_str()))
+            .collect();
         let generated: Vec<Value> = decl
             .keys
             .iter()

@@ -21,7 +21,7 @@ pub fn environment(templates: &BTreeMap<String, TemplateFile>) -> Environment<'s
             .map(|(name, file)| (name.clone(), file.text.clone()))
             .collect(),
     );
-    env.set_loader(move |name| Ok(sources.get(name).map(|text| text.to_string())));
+    env.set_loader(move |name| Ok(sources.get(name).map(ToString::to_string)));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_keep_trailing_newline(true);
@@ -34,14 +34,26 @@ pub fn environment(templates: &BTreeMap<String, TemplateFile>) -> Environment<'s
 
 /// `{{ value | to_yaml(indent=N) }}`: the value as a YAML block, every line after the first
 /// indented by N spaces, no trailing newline — to sit on its own line under a key.
-fn to_yaml(value: minijinja::Value, indent: Option<usize>, kwargs: Kwargs) -> Result<String, Error> {
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "minijinja passes filter arguments by value"
+)]
+fn to_yaml(
+    value: minijinja::Value,
+    indent: Option<usize>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
     let indent = match kwargs.get::<Option<usize>>("indent")? {
         Some(n) => Some(n),
         None => indent,
     };
     kwargs.assert_all_used()?;
-    let json = serde_json::to_value(&value)
-        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("cannot convert to YAML: {e}")))?;
+    let json = serde_json::to_value(&value).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("cannot convert to YAML: {e}"),
+        )
+    })?;
     let text = crate::yaml::to_yaml(&Value::from(json));
     let pad = " ".repeat(indent.unwrap_or(0));
     let mut out = String::with_capacity(text.len());

@@ -51,7 +51,11 @@ impl<'s> Renderer<'s> {
                 let unit = if users.is_empty() {
                     "a template other templates include".to_string()
                 } else {
-                    format!("used by service {} in environment {}", users.join(", "), envs.join(", "))
+                    format!(
+                        "used by service {} in environment {}",
+                        users.join(", "),
+                        envs.join(", ")
+                    )
                 };
                 errors.push(self.template_error(&e, name, &unit));
             }
@@ -75,7 +79,11 @@ impl<'s> Renderer<'s> {
     }
 
     /// The template context of a service: settings with `{{ }}` expanded.
-    pub fn context(&self, env: &ResolvedEnvironment, service: &ResolvedService) -> Result<Value, Diagnostics> {
+    pub fn context(
+        &self,
+        env: &ResolvedEnvironment,
+        service: &ResolvedService,
+    ) -> Result<Value, Diagnostics> {
         let model = &self.stack.model;
         let unit = unit_label(env, service);
         let base = map([
@@ -101,22 +109,28 @@ impl<'s> Renderer<'s> {
     }
 
     /// Renders one service in one environment.
-    pub fn render_service(&self, env: &ResolvedEnvironment, service: &ResolvedService) -> Result<Vec<RenderedObject>, Diagnostics> {
+    pub fn render_service(
+        &self,
+        env: &ResolvedEnvironment,
+        service: &ResolvedService,
+    ) -> Result<Vec<RenderedObject>, Diagnostics> {
         let ctx = self.context(env, service)?;
         self.render_with_context(env, service, &ctx)
     }
 
     /// Renders one service in one environment with a context from [`Renderer::context`].
-    pub fn render_with_context(&self, env: &ResolvedEnvironment, service: &ResolvedService, ctx: &Value) -> Result<Vec<RenderedObject>, Diagnostics> {
+    pub fn render_with_context(
+        &self,
+        env: &ResolvedEnvironment,
+        service: &ResolvedService,
+        ctx: &Value,
+    ) -> Result<Vec<RenderedObject>, Diagnostics> {
         let unit = unit_label(env, service);
         let mut objects = Vec::new();
         let mut errors = Diagnostics::new();
         if let Some(template) = &service.template {
             for name in self.entry_templates(template) {
-                let rendered = self
-                    .env
-                    .get_template(name)
-                    .and_then(|t| t.render(ctx));
+                let rendered = self.env.get_template(name).and_then(|t| t.render(ctx));
                 match rendered {
                     Ok(text) => match objects_from_yaml(&text, name, &unit, service) {
                         Ok(found) => objects.extend(found),
@@ -127,7 +141,9 @@ impl<'s> Renderer<'s> {
             }
         }
         for manifest in &service.manifests {
-            let Some(file) = self.stack.manifests.get(manifest) else { continue };
+            let Some(file) = self.stack.manifests.get(manifest) else {
+                continue;
+            };
             let text = self.stack.sources.file(*file).text.clone();
             match objects_from_yaml(&text, manifest, &unit, service) {
                 Ok(found) => objects.extend(found),
@@ -137,7 +153,14 @@ impl<'s> Renderer<'s> {
         errors.into_result(objects)
     }
 
-    fn interpolate(&self, tree: &Tracked, path: &str, base: &Value, unit: &str, errors: &mut Diagnostics) -> Value {
+    fn interpolate(
+        &self,
+        tree: &Tracked,
+        path: &str,
+        base: &Value,
+        unit: &str,
+        errors: &mut Diagnostics,
+    ) -> Value {
         match &tree.value {
             TrackedValue::Scalar(Value::String(s)) if s.contains("{{") || s.contains("{%") => {
                 match self.env.render_str(s, base) {
@@ -158,13 +181,24 @@ impl<'s> Renderer<'s> {
             TrackedValue::Map(entries) => Value::Map(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.clone(), self.interpolate(v, &join(path, k), base, unit, errors)))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            self.interpolate(v, &join(path, k), base, unit, errors),
+                        )
+                    })
                     .collect(),
             ),
         }
     }
 
-    fn interpolation_error(&self, error: &minijinja::Error, path: &str, span: Span, unit: &str) -> RenderError {
+    fn interpolation_error(
+        &self,
+        error: &minijinja::Error,
+        path: &str,
+        span: Span,
+        unit: &str,
+    ) -> RenderError {
         let located = self.stack.sources.locate(span);
         RenderError::Interpolation {
             path: path.to_string(),
@@ -189,7 +223,10 @@ impl<'s> Renderer<'s> {
                     .unwrap_or_else(|| (0, 0).into());
                 (self.stack.sources.named(file.file), span)
             }
-            None => (self.stack.sources.named(crate::source::FileId(0)), (0, 0).into()),
+            None => (
+                self.stack.sources.named(crate::source::FileId(0)),
+                (0, 0).into(),
+            ),
         };
         let help = match error.kind() {
             ErrorKind::UndefinedError => Some("the context holds `project`, `environment`, `service` (with every resolved setting) and `secrets`; test optional values with `is defined` or `| default(...)`".to_string()),

@@ -10,9 +10,18 @@ use miette::NamedSource;
 use std::sync::Arc;
 
 /// Parses rendered (or plain) YAML into objects of `service`.
-pub fn objects_from_yaml(text: &str, origin: &str, unit: &str, service: &ResolvedService) -> Result<Vec<RenderedObject>, Diagnostics> {
+pub fn objects_from_yaml(
+    text: &str,
+    origin: &str,
+    unit: &str,
+    service: &ResolvedService,
+) -> Result<Vec<RenderedObject>, Diagnostics> {
     let docs = crate::yaml::parse_documents(text).map_err(|e| {
-        let template = if origin.ends_with(".j2") { format!("templates/{origin}") } else { origin.to_string() };
+        let template = if origin.ends_with(".j2") {
+            format!("templates/{origin}")
+        } else {
+            origin.to_string()
+        };
         Diagnostics::from(RenderError::InvalidYaml {
             template: template.clone(),
             unit: unit.to_string(),
@@ -75,7 +84,5 @@ pub fn object_path(layer: &str, namespace: &str, service: Option<&str>, id: &Obj
 
 /// A DNS-1123 subdomain: what Kubernetes allows as most object names, and safe as a file name.
 fn is_object_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(crate::model::is_dns_label)
+    !name.is_empty() && name.len() <= 253 && name.split('.').all(crate::model::is_dns_label)
 }

@@ -45,7 +45,11 @@ pub fn merge(base: &mut Tracked, upper: &Tracked, path: &str) -> Result<(), Clas
 
 /// `a.b` joined with `c`, quoting keys that contain dots.
 pub fn join(path: &str, key: &str) -> String {
-    let key = if key.contains('.') { format!("\"{key}\"") } else { key.to_string() };
+    let key = if key.contains('.') {
+        format!("\"{key}\"")
+    } else {
+        key.to_string()
+    };
     if path.is_empty() {
         key
     } else {
@@ -61,17 +65,30 @@ mod tests {
     use indexmap::IndexMap;
 
     fn span(n: usize) -> Span {
-        Span { file: FileId(0), offset: n, len: 1 }
+        Span {
+            file: FileId(0),
+            offset: n,
+            len: 1,
+        }
     }
 
     /// Builds a tracked tree whose every node carries `at`.
     fn tracked(value: &Value, at: usize) -> Tracked {
         let value = match value {
-            Value::Map(m) => TrackedValue::Map(m.iter().map(|(k, v)| (k.clone(), tracked(v, at))).collect::<IndexMap<_, _>>()),
-            Value::List(items) => TrackedValue::List(items.iter().map(|v| tracked(v, at)).collect()),
+            Value::Map(m) => TrackedValue::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), tracked(v, at)))
+                    .collect::<IndexMap<_, _>>(),
+            ),
+            Value::List(items) => {
+                TrackedValue::List(items.iter().map(|v| tracked(v, at)).collect())
+            }
             scalar => TrackedValue::Scalar(scalar.clone()),
         };
-        Tracked { value, span: span(at) }
+        Tracked {
+            value,
+            span: span(at),
+        }
     }
 
     #[test]
@@ -90,10 +107,22 @@ mod tests {
                 map([("l", Value::List(vec![3.into()]))]),
             ),
             // scalars replace, across scalar types
-            (map([("s", Value::from("a"))]), map([("s", Value::Int(1))]), map([("s", Value::Int(1))])),
+            (
+                map([("s", Value::from("a"))]),
+                map([("s", Value::Int(1))]),
+                map([("s", Value::Int(1))]),
+            ),
             // null unsets, and anything replaces null
-            (map([("m", map([("x", 1)]))]), map([("m", Value::Null)]), map([("m", Value::Null)])),
-            (map([("m", Value::Null)]), map([("m", map([("x", 1)]))]), map([("m", map([("x", 1)]))])),
+            (
+                map([("m", map([("x", 1)]))]),
+                map([("m", Value::Null)]),
+                map([("m", Value::Null)]),
+            ),
+            (
+                map([("m", Value::Null)]),
+                map([("m", map([("x", 1)]))]),
+                map([("m", map([("x", 1)]))]),
+            ),
             // new keys are added in order
             (map([("a", 1)]), map([("b", 2)]), map([("a", 1), ("b", 2)])),
         ];
@@ -108,8 +137,12 @@ mod tests {
     fn merged_leaves_keep_the_span_of_the_layer_that_set_them() {
         let mut base = tracked(&map([("a", map([("x", 1), ("y", 2)]))]), 1);
         merge(&mut base, &tracked(&map([("a", map([("y", 3)]))]), 2), "").unwrap();
-        let TrackedValue::Map(top) = &base.value else { panic!() };
-        let TrackedValue::Map(a) = &top["a"].value else { panic!() };
+        let TrackedValue::Map(top) = &base.value else {
+            panic!()
+        };
+        let TrackedValue::Map(a) = &top["a"].value else {
+            panic!()
+        };
         assert_eq!(a["x"].span, span(1));
         assert_eq!(a["y"].span, span(2));
     }
@@ -119,7 +152,10 @@ mod tests {
         for (lower, upper) in [
             (map([("a", map([("x", 1)]))]), map([("a", 1)])),
             (map([("a", 1)]), map([("a", map([("x", 1)]))])),
-            (map([("a", Value::List(vec![]))]), map([("a", map([("x", 1)]))])),
+            (
+                map([("a", Value::List(vec![]))]),
+                map([("a", map([("x", 1)]))]),
+            ),
             (map([("a", Value::List(vec![]))]), map([("a", 1)])),
         ] {
             let mut base = tracked(&lower, 1);

@@ -64,7 +64,11 @@ pub struct LayerLabel(pub String);
 
 /// Two layers give a value different shapes.
 #[derive(Debug, Error, Diagnostic)]
-#[error("`{path}` is {} {upper_type} here but {} {lower_type} in a lower layer", article(upper_type), article(lower_type))]
+#[error(
+    "`{path}` is {} {upper_type} here but {} {lower_type} in a lower layer",
+    article(upper_type),
+    article(lower_type)
+)]
 #[diagnostic(
     code(stackc::resolve::type_clash),
     help("maps merge with maps; lists and scalars replace each other only when both sides have the same shape (use #null to unset a value)")
@@ -150,23 +154,44 @@ pub fn layers<'m>(model: &'m Model, env: &str, service: &str) -> Vec<(LayerLabel
     if let Some(s) = model.service(service) {
         out.push((LayerLabel(format!("service {service}")), &s.settings));
         for block in s.env_blocks.iter().filter(|b| b.env.value == env) {
-            out.push((LayerLabel(format!("service {service}, env {env}")), &block.settings));
+            out.push((
+                LayerLabel(format!("service {service}, env {env}")),
+                &block.settings,
+            ));
         }
     }
     // environments/<env>.kdl is the top layer, so a reviewed production file is the policy:
     // its environment-wide settings beat every service, its service blocks beat those.
     if let Some(overlay) = environment.and_then(|e| e.overlay.as_ref()) {
-        out.push((LayerLabel(format!("environments/{env}.kdl")), &overlay.settings));
-        for o in overlay.services.iter().filter(|o| o.service.value == service) {
-            out.push((LayerLabel(format!("environments/{env}.kdl, service {service}")), &o.settings));
+        out.push((
+            LayerLabel(format!("environments/{env}.kdl")),
+            &overlay.settings,
+        ));
+        for o in overlay
+            .services
+            .iter()
+            .filter(|o| o.service.value == service)
+        {
+            out.push((
+                LayerLabel(format!("environments/{env}.kdl, service {service}")),
+                &o.settings,
+            ));
         }
     }
     out
 }
 
-fn resolve_service(model: &Model, sources: &Sources, env: &str, name: &str) -> Result<ResolvedService, Diagnostics> {
+fn resolve_service(
+    model: &Model,
+    sources: &Sources,
+    env: &str,
+    name: &str,
+) -> Result<ResolvedService, Diagnostics> {
     let Some(service) = model.service(name) else {
-        return Err(crate::diagnostics::Internal(format!("service `{name}` vanished during resolution")).into());
+        return Err(crate::diagnostics::Internal(format!(
+            "service `{name}` vanished during resolution"
+        ))
+        .into());
     };
     let mut settings = Tracked::map(indexmap::IndexMap::new(), service.span);
     let mut provenance = Provenance::default();
@@ -198,7 +223,11 @@ fn resolve_service(model: &Model, sources: &Sources, env: &str, name: &str) -> R
         namespace: service.namespace.value.clone(),
         template: service.template.as_ref().map(|t| t.value.clone()),
         depends_on: service.depends_on.iter().map(|d| d.value.clone()).collect(),
-        secrets: service.uses_secrets.iter().map(|s| s.value.clone()).collect(),
+        secrets: service
+            .uses_secrets
+            .iter()
+            .map(|s| s.value.clone())
+            .collect(),
         manifests: service.manifests.iter().map(|m| m.value.clone()).collect(),
         settings,
         provenance,

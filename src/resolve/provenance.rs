@@ -65,7 +65,10 @@ impl Provenance {
     }
 
     /// The origins of every leaf at or under `prefix` (all leaves when empty).
-    pub fn under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a String, &'a Vec<Origin>)> + 'a {
+    pub fn under<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Vec<Origin>)> + 'a {
         self.paths.iter().filter(move |(path, _)| {
             prefix.is_empty() || path.as_str() == prefix || path.starts_with(&format!("{prefix}."))
         })

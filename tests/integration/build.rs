@@ -20,7 +20,11 @@ fn build_writes_one_file_per_object_in_layer_namespace_service_folders() {
         "flux-system/kustomization-apps.yaml",
         ".stackc-files",
     ] {
-        assert!(tree.contains_key(path), "missing out/dev/{path}; tree: {:?}", tree.keys());
+        assert!(
+            tree.contains_key(path),
+            "missing out/dev/{path}; tree: {:?}",
+            tree.keys()
+        );
     }
 }
 
@@ -33,30 +37,42 @@ fn build_applies_environment_layers() {
     assert!(dev.contains("replicas: 1\n"), "{dev}");
     assert!(!dev.contains("podAntiAffinity"), "{dev}");
     assert!(prod.contains("replicas: 3\n"), "{prod}");
-    assert!(prod.contains("requiredDuringSchedulingIgnoredDuringExecution"), "{prod}");
+    assert!(
+        prod.contains("requiredDuringSchedulingIgnoredDuringExecution"),
+        "{prod}"
+    );
     assert!(prod.contains("team: core"), "{prod}");
 }
 
 #[test]
 fn build_layers_follow_the_documented_order() {
     // built-in < defaults < environment < service < env block < environments/<env>.kdl
-    let t = Test::basic()
-        .file(
-            "environments/production.kdl",
-            "replicas 4\nservice \"web\" {\n    values { labels { tier \"gold\" } }\n}\n",
-        );
-    t.edit("stacks.kdl", "image \"nginx\" tag=\"1.27\"", "image \"nginx\" tag=\"1.27\"\n    port 9090\n    env \"production\" { replicas 5 }");
+    let t = Test::basic().file(
+        "environments/production.kdl",
+        "replicas 4\nservice \"web\" {\n    values { labels { tier \"gold\" } }\n}\n",
+    );
+    t.edit(
+        "stacks.kdl",
+        "image \"nginx\" tag=\"1.27\"",
+        "image \"nginx\" tag=\"1.27\"\n    port 9090\n    env \"production\" { replicas 5 }",
+    );
     t.run(&["build"]).success();
     let prod = t.read("out/production/apps/web/web/deployment-web.yaml");
     // The overlay file is the top layer: its environment-wide value (4) beats the env block (5),
     // which beats the environment (3).
     assert!(prod.contains("replicas: 4\n"), "{prod}");
     // The overlay's service block is the top layer and merges maps deeply.
-    assert!(prod.contains("team: core") && prod.contains("tier: gold"), "{prod}");
+    assert!(
+        prod.contains("team: core") && prod.contains("tier: gold"),
+        "{prod}"
+    );
     let service = t.read("out/production/apps/web/web/service-web.yaml");
     assert!(service.contains("targetPort: 9090"), "{service}");
     let dev = t.read("out/dev/apps/web/web/deployment-web.yaml");
-    assert!(dev.contains("replicas: 1\n") && !dev.contains("tier: gold"), "{dev}");
+    assert!(
+        dev.contains("replicas: 1\n") && !dev.contains("tier: gold"),
+        "{dev}"
+    );
 }
 
 #[test]
@@ -65,10 +81,18 @@ fn settings_can_interpolate_project_and_environment() {
         "templates/deployment/ingress.yaml.j2",
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {{ service.name }}\n  namespace: {{ service.namespace }}\nspec:\n  rules:\n    - host: {{ service.ingress.host }}\n",
     );
-    t.edit("stacks.kdl", "image \"nginx\" tag=\"1.27\"", "image \"nginx\" tag=\"1.27\"\n    ingress host=\"web.{{ environment.domain }}\" tls=#true");
+    t.edit(
+        "stacks.kdl",
+        "image \"nginx\" tag=\"1.27\"",
+        "image \"nginx\" tag=\"1.27\"\n    ingress host=\"web.{{ environment.domain }}\" tls=#true",
+    );
     t.run(&["build"]).success();
-    assert!(t.read("out/dev/apps/web/web/ingress-web.yaml").contains("host: web.dev.example.org"));
-    assert!(t.read("out/production/apps/web/web/ingress-web.yaml").contains("host: web.example.org"));
+    assert!(t
+        .read("out/dev/apps/web/web/ingress-web.yaml")
+        .contains("host: web.dev.example.org"));
+    assert!(t
+        .read("out/production/apps/web/web/ingress-web.yaml")
+        .contains("host: web.example.org"));
 }
 
 #[test]
@@ -77,10 +101,17 @@ fn plain_manifests_are_emitted_without_jinja() {
         "manifests/netpol.yaml",
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny-all\n  namespace: web\n  annotations:\n    note: \"{{ not a template }}\"\nspec:\n  podSelector: {}\n",
     );
-    t.edit("stacks.kdl", "image \"nginx\" tag=\"1.27\"", "image \"nginx\" tag=\"1.27\"\n    manifests \"manifests/netpol.yaml\"");
+    t.edit(
+        "stacks.kdl",
+        "image \"nginx\" tag=\"1.27\"",
+        "image \"nginx\" tag=\"1.27\"\n    manifests \"manifests/netpol.yaml\"",
+    );
     t.run(&["build"]).success();
     let netpol = t.read("out/dev/apps/web/web/networkpolicy-deny-all.yaml");
-    assert!(netpol.contains("note: \"{{ not a template }}\""), "{netpol}");
+    assert!(
+        netpol.contains("note: \"{{ not a template }}\""),
+        "{netpol}"
+    );
     assert!(netpol.contains("podSelector: {}"), "{netpol}");
 }
 
@@ -111,9 +142,16 @@ fn kubectl_kustomize_builds_every_environment() {
             .current_dir(t.path())
             .output()
             .expect("kubectl");
-        assert!(out.status.success(), "kubectl kustomize out/{env}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl kustomize out/{env}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("kind: Deployment") && text.contains("kind: Namespace"), "{text}");
+        assert!(
+            text.contains("kind: Deployment") && text.contains("kind: Namespace"),
+            "{text}"
+        );
         let flux = Command::new("kubectl")
             .args(["kustomize", &format!("out/{env}/flux-system")])
             .current_dir(t.path())
@@ -121,7 +159,10 @@ fn kubectl_kustomize_builds_every_environment() {
             .expect("kubectl");
         assert!(flux.status.success());
         let flux = String::from_utf8_lossy(&flux.stdout);
-        assert!(flux.contains("provider: sops") && flux.contains(&format!("path: ./out/{env}/apps")), "{flux}");
+        assert!(
+            flux.contains("provider: sops") && flux.contains(&format!("path: ./out/{env}/apps")),
+            "{flux}"
+        );
     }
 }
 
@@ -131,17 +172,30 @@ fn flux_kustomizations_depend_on_earlier_layers() {
     t.edit("stacks.kdl", "layer \"apps\"", "layer \"infrastructure\"\nlayer \"databases\" depends-on=\"infrastructure\"\nlayer \"apps\" depends-on=\"databases\"");
     t.run(&["build"]).success();
     let apps = t.read("out/dev/flux-system/kustomization-apps.yaml");
-    assert!(apps.contains("dependsOn:\n    - name: databases\n"), "{apps}");
+    assert!(
+        apps.contains("dependsOn:\n    - name: databases\n"),
+        "{apps}"
+    );
     let infra = t.read("out/dev/flux-system/kustomization-infrastructure.yaml");
     assert!(!infra.contains("dependsOn"), "{infra}");
-    assert!(infra.contains("secretRef:\n      name: sops-age"), "{infra}");
+    assert!(
+        infra.contains("secretRef:\n      name: sops-age"),
+        "{infra}"
+    );
     let root = t.read("out/dev/kustomization.yaml");
-    assert!(root.contains("  - infrastructure\n  - databases\n  - apps\n"), "{root}");
+    assert!(
+        root.contains("  - infrastructure\n  - databases\n  - apps\n"),
+        "{root}"
+    );
 }
 
 #[test]
 fn help_is_available_for_every_command() {
     let t = Test::new();
-    t.run(&["--help"]).success().stdout_has(&["build", "explain"]);
-    t.run(&["build", "--help"]).success().stdout_has(&["--check", "--jobs"]);
+    t.run(&["--help"])
+        .success()
+        .stdout_has(&["build", "explain"]);
+    t.run(&["build", "--help"])
+        .success()
+        .stdout_has(&["--check", "--jobs"]);
 }

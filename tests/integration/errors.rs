@@ -25,86 +25,237 @@ fn stack(t: &Test, from: &str, to: &str) {
 
 #[test]
 fn build_refuses_kdl_syntax_errors() {
-    let err = refused(|t| stack(t, "replicas 1\n}", "replicas 1\n"), &["stackc::model::syntax", "stacks.kdl:"]);
-    assert!(err.contains('╭') || err.contains("-->") || err.contains("[stacks.kdl"), "{err}");
+    let err = refused(
+        |t| stack(t, "replicas 1\n}", "replicas 1\n"),
+        &["stackc::model::syntax", "stacks.kdl:"],
+    );
+    assert!(
+        err.contains('╭') || err.contains("-->") || err.contains("[stacks.kdl"),
+        "{err}"
+    );
 }
 
 #[test]
 fn build_refuses_unknown_nodes_with_did_you_mean() {
-    refused(|t| stack(t, "service \"web\"", "servce \"web\""), &["stackc::model::unknown_node", "unknown node `servce`", "did you mean `service`?"]);
-    refused(|t| stack(t, "replicas 1\n}", "replcas 1\n}"), &["unknown node `replcas`", "did you mean `replicas`?"]);
+    refused(
+        |t| stack(t, "service \"web\"", "servce \"web\""),
+        &[
+            "stackc::model::unknown_node",
+            "unknown node `servce`",
+            "did you mean `service`?",
+        ],
+    );
+    refused(
+        |t| stack(t, "replicas 1\n}", "replcas 1\n}"),
+        &["unknown node `replcas`", "did you mean `replicas`?"],
+    );
 }
 
 #[test]
 fn build_refuses_unknown_properties_with_did_you_mean() {
-    refused(|t| stack(t, "namespace=\"web\"", "namespce=\"web\""), &["stackc::model::unknown_property", "unknown property `namespce`", "did you mean `namespace`?"]);
+    refused(
+        |t| stack(t, "namespace=\"web\"", "namespce=\"web\""),
+        &[
+            "stackc::model::unknown_property",
+            "unknown property `namespce`",
+            "did you mean `namespace`?",
+        ],
+    );
 }
 
 #[test]
 fn build_refuses_wrong_value_types() {
-    refused(|t| stack(t, "replicas 1\n}", "replicas \"one\"\n}"), &["stackc::model::wrong_type", "`replicas` must be a non-negative integer", "the string \"one\""]);
-    refused(|t| stack(t, "anti-affinity \"required\"", "anti-affinity \"always\""), &["stackc::model::wrong_type", "\"none\", \"preferred\", \"required\""]);
+    refused(
+        |t| stack(t, "replicas 1\n}", "replicas \"one\"\n}"),
+        &[
+            "stackc::model::wrong_type",
+            "`replicas` must be a non-negative integer",
+            "the string \"one\"",
+        ],
+    );
+    refused(
+        |t| stack(t, "anti-affinity \"required\"", "anti-affinity \"always\""),
+        &[
+            "stackc::model::wrong_type",
+            "\"none\", \"preferred\", \"required\"",
+        ],
+    );
 }
 
 #[test]
 fn build_refuses_missing_required_properties() {
-    refused(|t| stack(t, " layer=\"apps\" namespace=\"web\"", " namespace=\"web\""), &["stackc::model::missing", "`service` needs a `layer` property"]);
+    refused(
+        |t| stack(t, " layer=\"apps\" namespace=\"web\"", " namespace=\"web\""),
+        &[
+            "stackc::model::missing",
+            "`service` needs a `layer` property",
+        ],
+    );
 }
 
 #[test]
 fn build_refuses_duplicate_names_pointing_at_both() {
     for (kind, extra) in [
-        ("service", "service \"web\" layer=\"apps\" namespace=\"web\" template=\"deployment\"\n"),
+        (
+            "service",
+            "service \"web\" layer=\"apps\" namespace=\"web\" template=\"deployment\"\n",
+        ),
         ("environment", "environment \"dev\"\n"),
         ("layer", "layer \"apps\"\n"),
-        ("secret", "secret \"s\" namespace=\"web\"\nsecret \"s\" namespace=\"web\"\n"),
+        (
+            "secret",
+            "secret \"s\" namespace=\"web\"\nsecret \"s\" namespace=\"web\"\n",
+        ),
     ] {
-        let err = refused(|t| t.write("stacks.kdl", &format!("{}{extra}", crate::harness::BASIC_STACK)), &["stackc::model::duplicate", &format!("{kind} `")]);
-        assert!(err.contains("first declared here") && err.contains("declared again here"), "{err}");
+        let err = refused(
+            |t| {
+                t.write(
+                    "stacks.kdl",
+                    &format!("{}{extra}", crate::harness::BASIC_STACK),
+                );
+            },
+            &["stackc::model::duplicate", &format!("{kind} `")],
+        );
+        assert!(
+            err.contains("first declared here") && err.contains("declared again here"),
+            "{err}"
+        );
     }
 }
 
 #[test]
 fn build_refuses_unknown_references() {
-    refused(|t| stack(t, "layer=\"apps\" namespace", "layer=\"aps\" namespace"), &["unknown layer `aps`", "did you mean `apps`?"]);
-    refused(|t| stack(t, "tag=\"1.27\"", "tag=\"1.27\"\n    env \"prod\" { replicas 2 }"), &["unknown environment `prod`", "did you mean `production`?"]);
-    refused(|t| stack(t, "tag=\"1.27\"", "tag=\"1.27\"\n    depends-on \"db\""), &["unknown service `db`"]);
-    refused(|t| stack(t, "tag=\"1.27\"", "tag=\"1.27\"\n    uses-secret \"creds\""), &["unknown secret `creds`"]);
-    refused(|t| stack(t, "template=\"deployment\"", "template=\"deploymnt\""), &["unknown template `deploymnt`", "did you mean `deployment`?"]);
-    refused(|t| stack(t, "promotes-from=\"dev\"", "promotes-from=\"qa\""), &["unknown environment `qa`"]);
-    refused(|t| t.write("environments/qa.kdl", "replicas 2\n"), &["unknown environment `qa`", "environments/qa.kdl"]);
-    refused(|t| t.write("environments/dev.kdl", "service \"api\" { replicas 2 }\n"), &["unknown service `api`", "environments/dev.kdl"]);
+    refused(
+        |t| stack(t, "layer=\"apps\" namespace", "layer=\"aps\" namespace"),
+        &["unknown layer `aps`", "did you mean `apps`?"],
+    );
+    refused(
+        |t| {
+            stack(
+                t,
+                "tag=\"1.27\"",
+                "tag=\"1.27\"\n    env \"prod\" { replicas 2 }",
+            );
+        },
+        &["unknown environment `prod`", "did you mean `production`?"],
+    );
+    refused(
+        |t| stack(t, "tag=\"1.27\"", "tag=\"1.27\"\n    depends-on \"db\""),
+        &["unknown service `db`"],
+    );
+    refused(
+        |t| stack(t, "tag=\"1.27\"", "tag=\"1.27\"\n    uses-secret \"creds\""),
+        &["unknown secret `creds`"],
+    );
+    refused(
+        |t| stack(t, "template=\"deployment\"", "template=\"deploymnt\""),
+        &["unknown template `deploymnt`", "did you mean `deployment`?"],
+    );
+    refused(
+        |t| stack(t, "promotes-from=\"dev\"", "promotes-from=\"qa\""),
+        &["unknown environment `qa`"],
+    );
+    refused(
+        |t| t.write("environments/qa.kdl", "replicas 2\n"),
+        &["unknown environment `qa`", "environments/qa.kdl"],
+    );
+    refused(
+        |t| t.write("environments/dev.kdl", "service \"api\" { replicas 2 }\n"),
+        &["unknown service `api`", "environments/dev.kdl"],
+    );
 }
 
 #[test]
 fn build_refuses_depends_on_cycles_and_shows_the_cycle() {
     let extra = "service \"a\" layer=\"apps\" namespace=\"web\" template=\"deployment\" {\n    depends-on \"b\"\n}\nservice \"b\" layer=\"apps\" namespace=\"web\" template=\"deployment\" {\n    depends-on \"c\"\n}\nservice \"c\" layer=\"apps\" namespace=\"web\" template=\"deployment\" {\n    depends-on \"a\"\n}\n";
-    refused(|t| t.write("stacks.kdl", &format!("{}{extra}", crate::harness::BASIC_STACK)), &["stackc::model::cycle", "a -> b -> c -> a", "this dependency closes the cycle"]);
-    refused(|t| stack(t, "layer \"apps\"", "layer \"apps\" depends-on=\"apps\""), &["cycle between layers: apps -> apps"]);
+    refused(
+        |t| {
+            t.write(
+                "stacks.kdl",
+                &format!("{}{extra}", crate::harness::BASIC_STACK),
+            );
+        },
+        &[
+            "stackc::model::cycle",
+            "a -> b -> c -> a",
+            "this dependency closes the cycle",
+        ],
+    );
+    refused(
+        |t| stack(t, "layer \"apps\"", "layer \"apps\" depends-on=\"apps\""),
+        &["cycle between layers: apps -> apps"],
+    );
 }
 
 #[test]
 fn build_refuses_names_that_are_not_dns_labels_or_escape_out() {
-    refused(|t| stack(t, "service \"web\"", "service \"../x\""), &["stackc::model::invalid_name", "invalid service name `../x`", "escape"]);
-    refused(|t| stack(t, "namespace=\"web\"", "namespace=\"/etc\""), &["invalid namespace name `/etc`", "escape"]);
-    refused(|t| stack(t, "service \"web\"", "service \"Web\""), &["invalid service name `Web`", "lowercase"]);
-    refused(|t| stack(t, "environment \"dev\"", "environment \"dev_1\""), &["invalid environment name `dev_1`"]);
-    refused(|t| stack(t, "tag=\"1.27\"", "tag=\"1.27\"\n    manifests \"../outside.yaml\""), &["leaves the stack"]);
+    refused(
+        |t| stack(t, "service \"web\"", "service \"../x\""),
+        &[
+            "stackc::model::invalid_name",
+            "invalid service name `../x`",
+            "escape",
+        ],
+    );
+    refused(
+        |t| stack(t, "namespace=\"web\"", "namespace=\"/etc\""),
+        &["invalid namespace name `/etc`", "escape"],
+    );
+    refused(
+        |t| stack(t, "service \"web\"", "service \"Web\""),
+        &["invalid service name `Web`", "lowercase"],
+    );
+    refused(
+        |t| stack(t, "environment \"dev\"", "environment \"dev_1\""),
+        &["invalid environment name `dev_1`"],
+    );
+    refused(
+        |t| {
+            stack(
+                t,
+                "tag=\"1.27\"",
+                "tag=\"1.27\"\n    manifests \"../outside.yaml\"",
+            );
+        },
+        &["leaves the stack"],
+    );
 }
 
 #[test]
 fn build_refuses_template_syntax_errors_with_file_line_service_and_environment() {
     refused(
-        |t| t.edit("templates/deployment/service.yaml.j2", "{{ service.name }}\n  namespace", "{{ service.name }\n  namespace"),
-        &["stackc::render::template", "templates/deployment/service.yaml.j2:4", "used by service web in environment dev, production", "syntax error"],
+        |t| {
+            t.edit(
+                "templates/deployment/service.yaml.j2",
+                "{{ service.name }}\n  namespace",
+                "{{ service.name }\n  namespace",
+            );
+        },
+        &[
+            "stackc::render::template",
+            "templates/deployment/service.yaml.j2:4",
+            "used by service web in environment dev, production",
+            "syntax error",
+        ],
     );
 }
 
 #[test]
 fn build_refuses_undefined_variables() {
     let err = refused(
-        |t| t.edit("templates/deployment/service.yaml.j2", "{{ service.port }}", "{{ service.prot }}"),
-        &["stackc::render::template", "undefined", "templates/deployment/service.yaml.j2:11", "service web in environment"],
+        |t| {
+            t.edit(
+                "templates/deployment/service.yaml.j2",
+                "{{ service.port }}",
+                "{{ service.prot }}",
+            );
+        },
+        &[
+            "stackc::render::template",
+            "undefined",
+            "templates/deployment/service.yaml.j2:11",
+            "service web in environment",
+        ],
     );
     assert!(err.contains("service.prot"), "{err}");
 }
@@ -112,35 +263,75 @@ fn build_refuses_undefined_variables() {
 #[test]
 fn build_refuses_rendered_output_that_is_not_yaml() {
     refused(
-        |t| t.edit("templates/deployment/service.yaml.j2", "  selector:", "  selector: [unclosed\n  other:"),
-        &["stackc::render::invalid_yaml", "templates/deployment/service.yaml.j2", "service web in environment"],
+        |t| {
+            t.edit(
+                "templates/deployment/service.yaml.j2",
+                "  selector:",
+                "  selector: [unclosed\n  other:",
+            );
+        },
+        &[
+            "stackc::render::invalid_yaml",
+            "templates/deployment/service.yaml.j2",
+            "service web in environment",
+        ],
     );
 }
 
 #[test]
 fn build_refuses_documents_that_are_not_objects() {
-    refused(|t| t.write("templates/deployment/extra.yaml.j2", "just: a map\n"), &["stackc::render::not_an_object", "apiVersion"]);
+    refused(
+        |t| t.write("templates/deployment/extra.yaml.j2", "just: a map\n"),
+        &["stackc::render::not_an_object", "apiVersion"],
+    );
 }
 
 #[test]
 fn build_stops_runaway_templates() {
     refused(
-        |t| t.write("templates/deployment/loop.yaml.j2", "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
+        |t| {
+            t.write(
+                "templates/deployment/loop.yaml.j2",
+                "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            );
+        },
         &["stackc::render::template", "fuel", "runaway"],
     );
 }
 
 #[test]
 fn templates_cannot_read_files_outside_templates() {
-    refused(|t| t.write("templates/deployment/leak.yaml.j2", "{% include \"../stacks.kdl\" %}"), &["stackc::render::template", "not found"]);
-    refused(|t| t.write("templates/deployment/leak.yaml.j2", "{% include \"/etc/passwd\" %}"), &["not found"]);
+    refused(
+        |t| {
+            t.write(
+                "templates/deployment/leak.yaml.j2",
+                "{% include \"../stacks.kdl\" %}",
+            );
+        },
+        &["stackc::render::template", "not found"],
+    );
+    refused(
+        |t| {
+            t.write(
+                "templates/deployment/leak.yaml.j2",
+                "{% include \"/etc/passwd\" %}",
+            );
+        },
+        &["not found"],
+    );
 }
 
 #[cfg(unix)]
 #[test]
 fn template_symlinks_are_refused() {
     refused(
-        |t| std::os::unix::fs::symlink("/etc/hostname", t.path().join("templates/deployment/link.yaml.j2")).unwrap(),
+        |t| {
+            std::os::unix::fs::symlink(
+                "/etc/hostname",
+                t.path().join("templates/deployment/link.yaml.j2"),
+            )
+            .unwrap();
+        },
         &["stackc::model::template_symlink"],
     );
 }
@@ -148,7 +339,12 @@ fn template_symlinks_are_refused() {
 #[test]
 fn build_refuses_type_clashes_between_layers() {
     refused(
-        |t| t.write("environments/production.kdl", "service \"web\" {\n    values { labels \"flat\" }\n}\n"),
+        |t| {
+            t.write(
+                "environments/production.kdl",
+                "service \"web\" {\n    values { labels \"flat\" }\n}\n",
+            );
+        },
         &["stackc::resolve::type_clash", "`values.labels`", "map"],
     );
 }
@@ -156,32 +352,49 @@ fn build_refuses_type_clashes_between_layers() {
 #[test]
 fn build_refuses_objects_rendered_twice() {
     refused(
-        |t| t.write("templates/deployment/again.yaml.j2", "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ service.name }}\n  namespace: {{ service.namespace }}\n"),
+        |t| {
+            t.write("templates/deployment/again.yaml.j2", "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ service.name }}\n  namespace: {{ service.namespace }}\n");
+        },
         &["stackc::render::duplicate_object", "Service web/web"],
     );
 }
 
 #[test]
 fn build_refuses_bad_interpolation_in_settings() {
-    refused(|t| stack(t, "tag=\"1.27\"", "tag=\"{{ environment.nope }}\""), &["stackc::render::interpolation", "image.tag"]);
+    refused(
+        |t| stack(t, "tag=\"1.27\"", "tag=\"{{ environment.nope }}\""),
+        &["stackc::render::interpolation", "image.tag"],
+    );
 }
 
 #[test]
 fn build_refuses_unknown_environment_on_the_command_line() {
     let t = Test::basic();
-    t.run(&["build", "prod"]).status(2).stderr_has(&["unknown environment `prod`", "did you mean `production`?"]);
+    t.run(&["build", "prod"])
+        .status(2)
+        .stderr_has(&["unknown environment `prod`", "did you mean `production`?"]);
     assert!(!t.path().join("out").exists());
 }
 
 #[test]
 fn build_without_a_stack_says_where_it_looked() {
     let t = Test::new();
-    t.run(&["build"]).status(2).stderr_has(&["no stacks.kdl in", "-C DIR"]);
+    t.run(&["build"])
+        .status(2)
+        .stderr_has(&["no stacks.kdl in", "-C DIR"]);
 }
 
 #[test]
 fn many_independent_errors_are_reported_together() {
     let t = Test::basic();
-    t.edit("stacks.kdl", "service \"web\" layer=\"apps\" namespace=\"web\"", "service \"web\" layer=\"nope\" namespace=\"Web\"");
-    t.run(&["build"]).status(2).stderr_has(&["unknown layer `nope`", "invalid namespace name `Web`", "2 problems found"]);
+    t.edit(
+        "stacks.kdl",
+        "service \"web\" layer=\"apps\" namespace=\"web\"",
+        "service \"web\" layer=\"nope\" namespace=\"Web\"",
+    );
+    t.run(&["build"]).status(2).stderr_has(&[
+        "unknown layer `nope`",
+        "invalid namespace name `Web`",
+        "2 problems found",
+    ]);
 }

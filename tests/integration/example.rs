@@ -12,7 +12,14 @@ fn repo() -> &'static Path {
 /// A copy of the example (inputs and committed out/) in a temp dir: a fresh clone.
 fn example() -> Test {
     let t = Test::new();
-    for entry in ["stacks.kdl", "templates", "environments", "manifests", "out", "examples"] {
+    for entry in [
+        "stacks.kdl",
+        "templates",
+        "environments",
+        "manifests",
+        "out",
+        "examples",
+    ] {
         let status = Command::new("cp")
             .arg("-r")
             .arg(repo().join(entry))
@@ -30,7 +37,11 @@ fn example_out_is_current_on_a_fresh_clone_without_identity_or_cache() {
     let committed = t.tree("out");
     t.run(&["build", "--check"]).success();
     t.run(&["build"]).success();
-    assert_eq!(committed, t.tree("out"), "a build of the example changed the committed out/");
+    assert_eq!(
+        committed,
+        t.tree("out"),
+        "a build of the example changed the committed out/"
+    );
 }
 
 #[test]
@@ -38,8 +49,16 @@ fn example_builds_with_kustomize_in_every_environment() {
     let t = example();
     for env in ["dev", "staging", "production"] {
         for dir in [format!("out/{env}"), format!("out/{env}/flux-system")] {
-            let out = Command::new("kubectl").args(["kustomize", &dir]).current_dir(t.path()).output().expect("kubectl");
-            assert!(out.status.success(), "kubectl kustomize {dir}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("kubectl")
+                .args(["kustomize", &dir])
+                .current_dir(t.path())
+                .output()
+                .expect("kubectl");
+            assert!(
+                out.status.success(),
+                "kubectl kustomize {dir}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -50,11 +69,29 @@ fn example_web_deployment_follows_the_environment_policy() {
     let dev = t.read("out/dev/apps/web/whoami/deployment-whoami.yaml");
     let staging = t.read("out/staging/apps/web/whoami/deployment-whoami.yaml");
     let prod = t.read("out/production/apps/web/whoami/deployment-whoami.yaml");
-    assert!(dev.contains("replicas: 1\n") && !dev.contains("podAntiAffinity"), "{dev}");
-    assert!(staging.contains("replicas: 2\n") && staging.contains("preferredDuringSchedulingIgnoredDuringExecution"), "{staging}");
-    assert!(prod.contains("replicas: 3\n") && prod.contains("requiredDuringSchedulingIgnoredDuringExecution"), "{prod}");
-    for (text, cpu, memory) in [(&dev, "500m", "256Mi"), (&staging, "1000m", "512Mi"), (&prod, "2000m", "1Gi")] {
-        assert!(text.contains(&format!("cpu: {cpu}")) && text.contains(&format!("memory: {memory}")), "{text}");
+    assert!(
+        dev.contains("replicas: 1\n") && !dev.contains("podAntiAffinity"),
+        "{dev}"
+    );
+    assert!(
+        staging.contains("replicas: 2\n")
+            && staging.contains("preferredDuringSchedulingIgnoredDuringExecution"),
+        "{staging}"
+    );
+    assert!(
+        prod.contains("replicas: 3\n")
+            && prod.contains("requiredDuringSchedulingIgnoredDuringExecution"),
+        "{prod}"
+    );
+    for (text, cpu, memory) in [
+        (&dev, "500m", "256Mi"),
+        (&staging, "1000m", "512Mi"),
+        (&prod, "2000m", "1Gi"),
+    ] {
+        assert!(
+            text.contains(&format!("cpu: {cpu}")) && text.contains(&format!("memory: {memory}")),
+            "{text}"
+        );
     }
 }
 
@@ -62,24 +99,31 @@ fn example_web_deployment_follows_the_environment_policy() {
 fn example_secrets_decrypt_with_the_example_identity() {
     let t = example();
     let key = t.path().join("examples/keys/example.agekey");
-    #[cfg(unix)]
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&key).unwrap().permissions(), 0o600);
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let checker = repo().join("../shared/tools/sops_check.py");
+    let sops_check = repo().join("../shared/tools/sops_check.py");
     let mut checked = 0;
-    for (path, bytes) in t.tree("out").into_iter().chain(t.tree("environments").into_iter().map(|(p, b)| (format!("../environments/{p}"), b))) {
+    for (path, bytes) in t.tree("out").into_iter().chain(
+        t.tree("environments")
+            .into_iter()
+            .map(|(p, b)| (format!("../environments/{p}"), b)),
+    ) {
         if !String::from_utf8_lossy(&bytes).contains("\nsops:\n") {
             continue;
         }
         let out = Command::new("python3")
-            .arg(&checker)
+            .arg(&sops_check)
             .arg("--identity")
             .arg(&key)
             .arg("-q")
             .arg(t.path().join("out").join(&path))
             .output()
             .expect("python3");
-        assert!(out.status.success(), "{path}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{path}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         checked += 1;
     }
     assert_eq!(checked, 15, "12 sealed Secrets and 3 stores");
@@ -100,12 +144,15 @@ fn example_builds_are_byte_identical_in_two_clones() {
     // so the rendered (non-secret) files can be compared.
     for t in [&a, &b] {
         let key = t.path().join("examples/keys/example.agekey");
-        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
     }
     let run = |t: &Test| {
         let key = t.path().join("examples/keys/example.agekey");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackc"));
-        cmd.arg("build").current_dir(t.path()).env("SOPS_AGE_KEY_FILE", key);
+        cmd.arg("build")
+            .current_dir(t.path())
+            .env("SOPS_AGE_KEY_FILE", key);
         assert!(cmd.status().unwrap().success());
     };
     run(&a);

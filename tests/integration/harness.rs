@@ -28,7 +28,10 @@ impl Test {
     pub fn basic() -> Self {
         Test::new()
             .file("stacks.kdl", BASIC_STACK)
-            .file("templates/deployment/deployment.yaml.j2", DEPLOYMENT_TEMPLATE)
+            .file(
+                "templates/deployment/deployment.yaml.j2",
+                DEPLOYMENT_TEMPLATE,
+            )
             .file("templates/deployment/service.yaml.j2", SERVICE_TEMPLATE)
     }
 
@@ -49,7 +52,8 @@ impl Test {
     }
 
     pub fn read(&self, path: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
+        std::fs::read_to_string(self.dir.path().join(path))
+            .unwrap_or_else(|e| panic!("read {path}: {e}"))
     }
 
     /// Replaces `from` by `to` in a file; the text must be there.
@@ -79,7 +83,11 @@ impl Test {
             .env_remove("SOPS_AGE_KEY_FILE")
             .env("HOME", self.dir.path().join(".home"))
             .env("XDG_CONFIG_HOME", self.dir.path().join(".home/.config"))
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in &self.envs {
@@ -88,9 +96,16 @@ impl Test {
         let mut child = command.spawn().expect("run stackc");
         if let Some(input) = stdin {
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
-        Run { output: child.wait_with_output().expect("wait for stackc") }
+        Run {
+            output: child.wait_with_output().expect("wait for stackc"),
+        }
     }
 
     /// Every file under `dir` (relative to the stack) with its bytes.
@@ -119,14 +134,19 @@ pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn rel(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/")
+    path.strip_prefix(root)
+        .unwrap()
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 fn walk(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.unwrap().path();
             if path.is_dir() {
@@ -246,7 +266,7 @@ spec:
             {{ service.resources | to_yaml(indent=12) }}
 "#;
 
-pub const SERVICE_TEMPLATE: &str = r#"apiVersion: v1
+pub const SERVICE_TEMPLATE: &str = r"apiVersion: v1
 kind: Service
 metadata:
   name: {{ service.name }}
@@ -257,4 +277,4 @@ spec:
   ports:
     - port: 80
       targetPort: {{ service.port }}
-"#;
+";

@@ -20,12 +20,18 @@ fn two_services() -> Test {
             "templates/_shared/labels.j2",
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ service.name }}\n  namespace: {{ service.namespace }}\nspec:\n  replicas: {{ service.replicas }}\n",
         );
-    let stack = format!("{}service \"worker\" layer=\"apps\" namespace=\"jobs\" template=\"worker\"\n", crate::harness::BASIC_STACK);
+    let stack = format!(
+        "{}service \"worker\" layer=\"apps\" namespace=\"jobs\" template=\"worker\"\n",
+        crate::harness::BASIC_STACK
+    );
     t.write("stacks.kdl", &stack);
     t
 }
 
-fn changed(before: &std::collections::BTreeMap<String, std::time::SystemTime>, after: &std::collections::BTreeMap<String, std::time::SystemTime>) -> Vec<String> {
+fn changed(
+    before: &std::collections::BTreeMap<String, std::time::SystemTime>,
+    after: &std::collections::BTreeMap<String, std::time::SystemTime>,
+) -> Vec<String> {
     let mut out: Vec<String> = after
         .iter()
         .filter(|(path, mtime)| before.get(*path) != Some(mtime))
@@ -42,7 +48,9 @@ fn a_no_op_build_skips_every_unit_and_writes_nothing() {
     t.run(&["build"]).success();
     settle();
     let before = t.mtimes("out");
-    t.run(&["build"]).success().stderr_has(&["0 units rendered, 4 skipped; 0 files written, 0 pruned"]);
+    t.run(&["build"])
+        .success()
+        .stderr_has(&["0 units rendered, 4 skipped; 0 files written, 0 pruned"]);
     assert_eq!(changed(&before, &t.mtimes("out")), Vec::<String>::new());
 }
 
@@ -52,10 +60,21 @@ fn changing_one_service_rewrites_only_its_files_in_the_affected_environment() {
     t.run(&["build"]).success();
     settle();
     let before = t.mtimes("out");
-    t.edit("stacks.kdl", "template=\"worker\"", "template=\"worker\" {\n    env \"production\" { replicas 7 }\n}");
-    t.run(&["build"]).success().stderr_has(&["1 units rendered, 3 skipped; 1 files written"]);
-    assert_eq!(changed(&before, &t.mtimes("out")), ["production/apps/jobs/worker/deployment-worker.yaml"]);
-    assert!(t.read("out/production/apps/jobs/worker/deployment-worker.yaml").contains("replicas: 7"));
+    t.edit(
+        "stacks.kdl",
+        "template=\"worker\"",
+        "template=\"worker\" {\n    env \"production\" { replicas 7 }\n}",
+    );
+    t.run(&["build"])
+        .success()
+        .stderr_has(&["1 units rendered, 3 skipped; 1 files written"]);
+    assert_eq!(
+        changed(&before, &t.mtimes("out")),
+        ["production/apps/jobs/worker/deployment-worker.yaml"]
+    );
+    assert!(t
+        .read("out/production/apps/jobs/worker/deployment-worker.yaml")
+        .contains("replicas: 7"));
 }
 
 #[test]
@@ -65,19 +84,37 @@ fn changing_a_template_rerenders_exactly_the_units_that_read_it() {
     settle();
     let before = t.mtimes("out");
     // A partial, reached only through an include: the worker units must notice.
-    t.edit("templates/_shared/labels.j2", "spec:\n", "  labels:\n    tier: batch\nspec:\n");
-    t.run(&["build"]).success().stderr_has(&["2 units rendered, 2 skipped; 2 files written"]);
+    t.edit(
+        "templates/_shared/labels.j2",
+        "spec:\n",
+        "  labels:\n    tier: batch\nspec:\n",
+    );
+    t.run(&["build"])
+        .success()
+        .stderr_has(&["2 units rendered, 2 skipped; 2 files written"]);
     assert_eq!(
         changed(&before, &t.mtimes("out")),
-        ["dev/apps/jobs/worker/deployment-worker.yaml", "production/apps/jobs/worker/deployment-worker.yaml"]
+        [
+            "dev/apps/jobs/worker/deployment-worker.yaml",
+            "production/apps/jobs/worker/deployment-worker.yaml"
+        ]
     );
     settle();
     let before = t.mtimes("out");
-    t.edit("templates/deployment/service.yaml.j2", "port: 80", "port: 8080");
-    t.run(&["build"]).success().stderr_has(&["2 units rendered, 2 skipped; 2 files written"]);
+    t.edit(
+        "templates/deployment/service.yaml.j2",
+        "port: 80",
+        "port: 8080",
+    );
+    t.run(&["build"])
+        .success()
+        .stderr_has(&["2 units rendered, 2 skipped; 2 files written"]);
     assert_eq!(
         changed(&before, &t.mtimes("out")),
-        ["dev/apps/web/web/service-web.yaml", "production/apps/web/web/service-web.yaml"]
+        [
+            "dev/apps/web/web/service-web.yaml",
+            "production/apps/web/web/service-web.yaml"
+        ]
     );
 }
 
@@ -88,11 +125,23 @@ fn removing_a_service_prunes_its_files_and_folders_but_never_foreign_files() {
     t.write("out/dev/README.md", "notes a human keeps here\n");
     t.write("out/dev/apps/jobs/worker/notes.txt", "also not ours\n");
     t.write("stacks.kdl", crate::harness::BASIC_STACK);
-    t.run(&["build", "-v"]).success().stderr_has(&["pruned out/dev/apps/jobs/worker/deployment-worker.yaml", "pruned out/dev/apps/jobs/namespace.yaml"]);
-    assert!(!t.path().join("out/production/apps/jobs").exists(), "empty folders are pruned");
+    t.run(&["build", "-v"]).success().stderr_has(&[
+        "pruned out/dev/apps/jobs/worker/deployment-worker.yaml",
+        "pruned out/dev/apps/jobs/namespace.yaml",
+    ]);
+    assert!(
+        !t.path().join("out/production/apps/jobs").exists(),
+        "empty folders are pruned"
+    );
     assert_eq!(t.read("out/dev/README.md"), "notes a human keeps here\n");
-    assert_eq!(t.read("out/dev/apps/jobs/worker/notes.txt"), "also not ours\n");
-    assert!(!t.path().join("out/dev/apps/jobs/worker/deployment-worker.yaml").exists());
+    assert_eq!(
+        t.read("out/dev/apps/jobs/worker/notes.txt"),
+        "also not ours\n"
+    );
+    assert!(!t
+        .path()
+        .join("out/dev/apps/jobs/worker/deployment-worker.yaml")
+        .exists());
     assert!(!t.read("out/dev/.stackc-files").contains("jobs"));
     t.run(&["build", "--check"]).success();
 }
@@ -103,9 +152,17 @@ fn a_hand_edited_output_is_reported_by_check_and_restored_by_build() {
     t.run(&["build"]).success();
     settle();
     let original = t.read("out/dev/apps/web/web/service-web.yaml");
-    t.write("out/dev/apps/web/web/service-web.yaml", &original.replace("port: 80", "port: 81"));
-    t.run(&["build", "--check"]).status(1).stdout_has(&["stale: out/dev/apps/web/web/service-web.yaml (edited by hand)"]);
-    t.run(&["build"]).success().stderr_has(&["out/dev/apps/web/web/service-web.yaml was edited by hand; restoring it", "1 files written"]);
+    t.write(
+        "out/dev/apps/web/web/service-web.yaml",
+        &original.replace("port: 80", "port: 81"),
+    );
+    t.run(&["build", "--check"])
+        .status(1)
+        .stdout_has(&["stale: out/dev/apps/web/web/service-web.yaml (edited by hand)"]);
+    t.run(&["build"]).success().stderr_has(&[
+        "out/dev/apps/web/web/service-web.yaml was edited by hand; restoring it",
+        "1 files written",
+    ]);
     assert_eq!(t.read("out/dev/apps/web/web/service-web.yaml"), original);
 }
 
@@ -117,17 +174,24 @@ fn check_fails_on_every_kind_of_staleness_and_writes_nothing() {
 
     std::fs::remove_file(t.path().join("out/dev/apps/web/web/service-web.yaml")).unwrap();
     let before = t.tree("out");
-    t.run(&["build", "--check"]).status(1).stdout_has(&["missing: out/dev/apps/web/web/service-web.yaml"]);
+    t.run(&["build", "--check"])
+        .status(1)
+        .stdout_has(&["missing: out/dev/apps/web/web/service-web.yaml"]);
     assert_eq!(before, t.tree("out"));
     t.run(&["build"]).success();
 
     t.edit("stacks.kdl", "replicas 1\n}", "replicas 2\n}");
-    t.run(&["build", "--check"]).status(1).stdout_has(&["stale: out/dev/apps/web/web/deployment-web.yaml"]);
+    t.run(&["build", "--check"])
+        .status(1)
+        .stdout_has(&["stale: out/dev/apps/web/web/deployment-web.yaml"]);
     t.run(&["build"]).success();
 
     t.write("stacks.kdl", crate::harness::BASIC_STACK);
     let run = t.run(&["build", "--check"]);
-    run.status(1).stdout_has(&["extra: out/dev/apps/jobs/worker/deployment-worker.yaml", "extra: out/production/apps/jobs/namespace.yaml"]);
+    run.status(1).stdout_has(&[
+        "extra: out/dev/apps/jobs/worker/deployment-worker.yaml",
+        "extra: out/production/apps/jobs/namespace.yaml",
+    ]);
     run.stderr_has(&["run `stackc build`"]);
 }
 
@@ -137,7 +201,10 @@ fn check_works_without_a_cache() {
     t.run(&["build"]).success();
     std::fs::remove_dir_all(t.path().join(".stackc-cache")).unwrap();
     t.run(&["build", "--check"]).success();
-    assert!(!t.path().join(".stackc-cache/dev.cache").exists(), "--check writes no cache");
+    assert!(
+        !t.path().join(".stackc-cache/dev.cache").exists(),
+        "--check writes no cache"
+    );
 }
 
 #[test]
@@ -150,7 +217,9 @@ fn a_corrupt_truncated_or_foreign_cache_is_rebuilt_silently() {
     for damaged in [
         b"not a cache at all".to_vec(),
         bytes[..bytes.len() / 3].to_vec(),
-        String::from_utf8_lossy(&bytes).replacen("stackc-cache 1", "stackc-cache 99", 1).into_bytes(),
+        String::from_utf8_lossy(&bytes)
+            .replacen("stackc-cache 1", "stackc-cache 99", 1)
+            .into_bytes(),
         Vec::new(),
     ] {
         std::fs::write(&cache, damaged).unwrap();
@@ -169,11 +238,21 @@ fn a_failed_build_leaves_out_and_the_cache_as_they_were() {
     t.run(&["build"]).success();
     let out = t.tree("out");
     let cache = t.tree(".stackc-cache");
-    t.edit("templates/_shared/labels.j2", "{{ service.replicas }}", "{{ service.nope }}");
+    t.edit(
+        "templates/_shared/labels.j2",
+        "{{ service.replicas }}",
+        "{{ service.nope }}",
+    );
     t.run(&["build"]).status(2);
     assert_eq!(out, t.tree("out"));
-    assert_eq!(cache.keys().collect::<Vec<_>>(), t.tree(".stackc-cache").keys().collect::<Vec<_>>());
-    assert_eq!(cache.get("dev.cache"), t.tree(".stackc-cache").get("dev.cache"));
+    assert_eq!(
+        cache.keys().collect::<Vec<_>>(),
+        t.tree(".stackc-cache").keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        cache.get("dev.cache"),
+        t.tree(".stackc-cache").get("dev.cache")
+    );
 }
 
 #[test]
@@ -190,7 +269,9 @@ fn a_second_concurrent_build_is_refused_with_a_clear_message() {
         .expect("flock");
     std::thread::sleep(Duration::from_millis(300));
     let before = t.tree("out");
-    t.run(&["build"]).status(2).stderr_has(&["another stackc build is running", "build.lock"]);
+    t.run(&["build"])
+        .status(2)
+        .stderr_has(&["another stackc build is running", "build.lock"]);
     assert_eq!(before, t.tree("out"));
     // --check never takes the lock: it writes nothing.
     t.run(&["build", "--check"]).success();
