@@ -5,3 +5,4 @@ mod harness;
 mod build;
 mod errors;
 mod explain;
+mod secrets;
