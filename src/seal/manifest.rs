@@ -297,13 +297,17 @@ fn need_identity(
     reason: &str,
 ) -> SealError {
     match cause {
-        SealError::NoIdentity { .. } => SealError::NeedIdentity(Box::new(NeedIdentity {
+        SealError::NoIdentity {
+            file, recipients, ..
+        } => SealError::NeedIdentity(Box::new(NeedIdentity {
             env: env.name.clone(),
             secret: plan.name.clone(),
             store: env.store_display.clone(),
             out: out_name.to_string(),
             reason: reason.to_string(),
             looked_in: env.identities.looked_in().to_vec(),
+            undecryptable: file,
+            encrypted_to: recipients,
         })),
         other => other,
     }
