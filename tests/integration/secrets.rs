@@ -629,6 +629,13 @@ fn flip_after(t: &Test, marker: &str) {
 #[test]
 fn build_refuses_a_store_encrypted_to_other_keys() {
     let other = built();
+    let foreign = other
+        .read("key.txt")
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string();
+    // The identity offered is one of the environment's recipients; the store is not for it.
     refused(
         |t| t.write(STORE, &other.read(STORE)),
         "key.txt",
@@ -637,6 +644,7 @@ fn build_refuses_a_store_encrypted_to_other_keys() {
             "secret `creds`",
             STORE,
             "--identity key.txt",
+            &format!("is encrypted to: {foreign}"),
         ],
     );
 }
