@@ -25,6 +25,23 @@ pub struct NoRecipients {
     pub span: miette::SourceSpan,
 }
 
+/// A declared recipient that is not a valid age recipient. The model checks only the `age1`
+/// prefix; the bech32 check happens here, where the declaration's span is still at hand.
+#[derive(Debug, Error, Diagnostic)]
+#[error("invalid age recipient `{recipient}`: {reason}")]
+#[diagnostic(
+    code(stackc::seal::invalid_recipient),
+    help("an age recipient is `age1` followed by 58 characters; `age-keygen -y KEYFILE` prints it, `stackc keygen` makes a new one")
+)]
+pub struct InvalidRecipient {
+    pub recipient: String,
+    pub reason: String,
+    #[source_code]
+    pub src: miette::NamedSource<std::sync::Arc<str>>,
+    #[label("not a valid age recipient")]
+    pub span: miette::SourceSpan,
+}
+
 /// The secret plans of the stack (the same in every environment).
 pub fn plans(session: &Session) -> Vec<SecretPlan> {
     let sources = &session.stack.sources;
@@ -61,10 +78,10 @@ pub fn seal_env(
     env: &ResolvedEnvironment,
     global: &GlobalArgs,
 ) -> Result<SealEnv, Diagnostics> {
+    let decl = session.stack.model.environment(&env.name).ok_or_else(|| {
+        crate::diagnostics::Internal(format!("environment {} vanished", env.name))
+    })?;
     if env.recipients.is_empty() {
-        let decl = session.stack.model.environment(&env.name).ok_or_else(|| {
-            crate::diagnostics::Internal(format!("environment {} vanished", env.name))
-        })?;
         let located = session.stack.sources.locate(decl.name.span);
         return Err(NoRecipients {
             env: env.name.clone(),
@@ -73,6 +90,26 @@ pub fn seal_env(
         }
         .into());
     }
+    // Point at each declaration that age rejects (a typo keeps the `age1` prefix but breaks the checksum).
+    let mut invalid = Diagnostics::new();
+    for named in decl
+        .recipients
+        .iter()
+        .chain(decl.overlay.iter().flat_map(|o| &o.recipients))
+    {
+        if let Err(seal::SealError::InvalidRecipient { recipient, reason }) =
+            Recipients::parse([&named.value])
+        {
+            let located = session.stack.sources.locate(named.span);
+            invalid.push(InvalidRecipient {
+                recipient,
+                reason,
+                src: located.source,
+                span: located.span,
+            });
+        }
+    }
+    invalid.into_result(())?;
     Ok(SealEnv {
         name: env.name.clone(),
         recipients: Recipients::parse(&env.recipients)?,

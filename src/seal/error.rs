@@ -190,8 +190,9 @@ pub struct MissingStoreKey {
 #[diagnostic(
     code(stackc::seal::need_identity),
     help(
-        "pass `--identity FILE`, or set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, with a key for one \
-         of the environment's recipients"
+        "`{undecryptable}` is encrypted to: {}; pass `--identity FILE`, or set \
+         SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, with a key for one of them",
+        encrypted_to.join(", ")
     )
 )]
 pub struct NeedIdentity {
@@ -201,6 +202,10 @@ pub struct NeedIdentity {
     pub out: String,
     pub reason: String,
     pub looked_in: Vec<String>,
+    /// The file no identity opened, and its recipients: an identity may have been found that
+    /// is simply not one of them (a store encrypted to other keys).
+    pub undecryptable: String,
+    pub encrypted_to: Vec<String>,
 }
 
 impl SealError {

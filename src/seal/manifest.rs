@@ -116,9 +116,9 @@ pub fn fingerprint(plan: &SecretPlan, store: &Store) -> String {
 /// Seals the Secret for `plan`. `existing` is the current out/ file, if any.
 ///
 /// Returns `existing` unchanged when its fingerprint and recipients are current (no identity
-/// needed); rekeys it when only the recipients changed; otherwise decrypts the store and
-/// encrypts, reusing the existing file's data key and unchanged ciphertexts when an identity
-/// opens it.
+/// needed; when an identity opens it, it must also decrypt with a valid MAC); rekeys it when
+/// only the recipients changed; otherwise decrypts the store and encrypts, reusing the
+/// existing file's data key and unchanged ciphertexts when an identity opens it.
 pub fn seal_secret(
     plan: &SecretPlan,
     env: &SealEnv,
@@ -135,12 +135,13 @@ pub fn seal_secret(
     if let (Some(text), Some(file)) = (existing, &current) {
         let same_recipients = file.recipients() == env.recipients.to_vec();
         if annotation(file) == Some(wanted.as_str()) {
-            if same_recipients {
-                return Ok(text.to_string());
-            }
-            match file.decrypt(&env.identities) {
-                Ok(opened) => return rekey(&opened, &env.recipients),
-                Err(e @ SealError::NoIdentity { .. }) => {
+            // Without an identity the file cannot be authenticated and is kept (no churn); with
+            // one, a file that no longer opens (edited by hand, damaged) is sealed afresh below
+            // instead of being kept forever because its annotation still matches.
+            match (same_recipients, file.decrypt(&env.identities)) {
+                (true, Ok(_) | Err(SealError::NoIdentity { .. })) => return Ok(text.to_string()),
+                (false, Ok(opened)) => return rekey(&opened, &env.recipients),
+                (false, Err(e @ SealError::NoIdentity { .. })) => {
                     return Err(need_identity(
                         plan,
                         env,
@@ -150,7 +151,7 @@ pub fn seal_secret(
                     ))
                 }
                 // A damaged out/ file is sealed afresh below.
-                Err(_) => {}
+                (_, Err(_)) => {}
             }
         }
     }
@@ -296,13 +297,17 @@ fn need_identity(
     reason: &str,
 ) -> SealError {
     match cause {
-        SealError::NoIdentity { .. } => SealError::NeedIdentity(Box::new(NeedIdentity {
+        SealError::NoIdentity {
+            file, recipients, ..
+        } => SealError::NeedIdentity(Box::new(NeedIdentity {
             env: env.name.clone(),
             secret: plan.name.clone(),
             store: env.store_display.clone(),
             out: out_name.to_string(),
             reason: reason.to_string(),
             looked_in: env.identities.looked_in().to_vec(),
+            undecryptable: file,
+            encrypted_to: recipients,
         })),
         other => other,
     }

@@ -7,3 +7,4 @@ mod errors;
 mod example;
 mod explain;
 mod incremental;
+mod secrets;

@@ -139,6 +139,28 @@ fn unchanged_inputs_return_the_existing_file_without_identity() {
 }
 
 #[test]
+fn a_damaged_existing_file_is_resealed_when_an_identity_opens_the_store() {
+    let fx = Fixture::new();
+    let env = Fixture::env(&[&fx.me.recipient], fx.me.identities());
+    let first = seal_secret(&plan(), &env, &fx.store(), None).unwrap();
+    let enc = enc_line(&first, "apikey");
+    let at = enc.find("data:").unwrap() + 8;
+    let swapped = if &enc[at..=at] == "A" { "B" } else { "A" };
+    let flipped = format!("{}{swapped}{}", &enc[..at], &enc[at + 1..]);
+    let damaged = first.replace(enc, &flipped);
+    assert_ne!(damaged, first);
+    let no_identity = Fixture::env(&[&fx.me.recipient], Identities::default());
+    assert_eq!(
+        seal_secret(&plan(), &no_identity, &fx.store(), Some(&damaged)).unwrap(),
+        damaged,
+        "without an identity the file cannot be checked"
+    );
+    let repaired = seal_secret(&plan(), &env, &fx.store(), Some(&damaged)).unwrap();
+    let (ok, _, stderr) = sops_check(&repaired, &fx.me.file, &["-q"]);
+    assert!(ok, "{stderr}\n{repaired}");
+}
+
+#[test]
 fn a_changed_value_changes_only_its_ciphertext() {
     let fx = Fixture::new();
     let env = Fixture::env(&[&fx.me.recipient], fx.me.identities());
