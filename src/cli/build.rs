@@ -52,20 +52,20 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     // Render everything first; nothing is written unless every environment rendered.
     let plans = with_progress(global, &engine, total, || {
         let mut errors = Diagnostics::new();
-        let mut plans: Vec<(EnvPlan, EnvCache)> = Vec::new();
+        let mut plans: Vec<(EnvPlan, EnvCache, Vec<String>)> = Vec::new();
         for env in &selected {
             let cache = cache::load(&cache_dir, &env.name);
             let dir = out.join(&env.name);
-            let secrets =
+            let sealed =
                 match super::secrets::seal_environment(&session, env, &dir, global, args.check) {
-                    Ok(secrets) => secrets,
+                    Ok(sealed) => sealed,
                     Err(e) => {
                         errors.extend(e);
                         continue;
                     }
                 };
-            match engine.plan(env, &cache, &dir, secrets) {
-                Ok(plan) => plans.push((plan, cache)),
+            match engine.plan(env, &cache, &dir, sealed.files) {
+                Ok(plan) => plans.push((plan, cache, sealed.stale)),
                 Err(e) => errors.extend(e),
             }
         }
@@ -73,14 +73,16 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     })?;
 
     let mut changes: Vec<EnvChanges> = Vec::new();
-    for (plan, cache) in &plans {
+    for (plan, cache, unsealed) in &plans {
         let dir = out.join(&plan.env);
-        changes.push(emit::compare(
-            &plan.env,
-            &dir,
-            &plan.files,
-            &OutMemory { dir: &dir, cache },
-        )?);
+        let memory = OutMemory { dir: &dir, cache };
+        let mut env_changes = emit::compare(&plan.env, &dir, &plan.files, &memory)?;
+        for path in unsealed {
+            if !env_changes.missing.contains(path) {
+                env_changes.stale.push(path.clone());
+            }
+        }
+        changes.push(env_changes);
     }
 
     if args.check {
@@ -88,7 +90,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     }
 
     let (mut written, mut pruned, mut rendered, mut skipped) = (0, 0, 0, 0);
-    for ((plan, old_cache), changes) in plans.iter().zip(&changes) {
+    for ((plan, old_cache, _), changes) in plans.iter().zip(&changes) {
         let dir = out.join(&plan.env);
         for path in &changes.edited {
             eprintln!(

@@ -124,18 +124,28 @@ pub fn load_store(session: &Session, env: &str) -> Result<Store, Diagnostics> {
     Ok(Store::load(&seal::store_path(&session.stack.root, env))?)
 }
 
-/// The sealed Secret manifests of one environment: (path under out/<env>/, bytes). Fills
-/// missing `generate=N` values into the store first (unless `check`, which writes nothing).
+/// An environment's sealed Secrets.
+#[derive(Default)]
+pub struct Sealed {
+    /// (path under out/<env>/, bytes) of every Secret manifest.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// With `check`: Secrets that changed but cannot be re-sealed without an identity. Their
+    /// current bytes stand in `files`; `--check` reports them as stale.
+    pub stale: Vec<String>,
+}
+
+/// The sealed Secret manifests of one environment. Fills missing `generate=N` values into
+/// the store first (unless `check`, which writes nothing).
 pub fn seal_environment(
     session: &Session,
     env: &ResolvedEnvironment,
     dir: &Path,
     global: &GlobalArgs,
     check: bool,
-) -> Result<Vec<(String, Vec<u8>)>, Diagnostics> {
+) -> Result<Sealed, Diagnostics> {
     let plans = plans(session);
     if plans.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Sealed::default());
     }
     let seal_env = seal_env(session, env, global)?;
     let mut store = load_store(session, &env.name)?;
@@ -178,7 +188,7 @@ pub fn seal_environment(
         }
     }
     let homes = crate::build::namespace_homes(&session.stack);
-    let mut out = Vec::new();
+    let mut out = Sealed::default();
     let mut errors = Diagnostics::new();
     for plan in &plans {
         let layer = homes.get(&plan.namespace).cloned().unwrap_or_default();
@@ -189,7 +199,12 @@ pub fn seal_environment(
             Err(e) => return Err(IoError::new("read", dir.join(&path), e).into()),
         };
         match seal::seal_secret(plan, &seal_env, &store, existing.as_deref()) {
-            Ok(text) => out.push((path, text.into_bytes())),
+            Ok(text) => out.files.push((path, text.into_bytes())),
+            // `--check` needs no identity: a Secret that would change is simply stale.
+            Err(seal::SealError::NeedIdentity(_)) if check => {
+                out.files.push((path.clone(), existing.unwrap_or_default().into_bytes()));
+                out.stale.push(path);
+            }
             Err(e) => errors.push(e),
         }
     }
