@@ -3,5 +3,6 @@
 mod harness;
 
 mod build;
+mod diff;
 mod errors;
 mod explain;
