@@ -45,6 +45,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Render every environment (or the ones named) into out/<env>.
     Build(build::BuildArgs),
+    /// Compare two environments, or out/ENV with what a build would write (exit 1 on
+    /// differences).
+    Diff(diff::DiffArgs),
     /// Show where each resolved value of a service came from.
     Explain(explain::ExplainArgs),
     /// Set, get or rotate a value in an environment's secret store.
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
     install_report_handler();
     let outcome = match &cli.command {
         Command::Build(args) => build::run(&cli.global, args),
+        Command::Diff(args) => diff::run(&cli.global, args),
         Command::Explain(args) => explain::run(&cli.global, args),
         Command::Secret(args) => secret::run(&cli.global, args),
         Command::Keygen(args) => keygen::run(&cli.global, args),
@@ -103,6 +107,7 @@ pub fn report(diagnostics: &Diagnostics) {
 
 pub mod bootstrap;
 pub mod build;
+pub mod diff;
 pub mod explain;
 pub mod keygen;
 pub mod secret;

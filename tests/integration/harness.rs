@@ -74,6 +74,11 @@ impl Test {
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        self.run_with(args, stdin, &[])
+    }
+
+    /// Runs `stackc ARGS` with extra environment variables for this run only.
+    pub fn run_with(&self, args: &[&str], stdin: Option<&str>, envs: &[(&str, &str)]) -> Run {
         let mut command = Command::new(env!("CARGO_BIN_EXE_stackc"));
         command
             .args(args)
@@ -91,6 +96,9 @@ impl Test {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in &self.envs {
+            command.env(k, v);
+        }
+        for (k, v) in envs {
             command.env(k, v);
         }
         let mut child = command.spawn().expect("run stackc");

@@ -3,6 +3,7 @@
 mod harness;
 
 mod build;
+mod diff;
 mod errors;
 mod example;
 mod explain;
