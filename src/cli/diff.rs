@@ -150,7 +150,7 @@ fn settings(args: &DiffArgs) -> (Format, DiffOptions) {
         ColorArg::Never => false,
         ColorArg::Auto => {
             std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
     let options = DiffOptions {
@@ -556,6 +556,7 @@ fn layout_objects(session: &Session, env: &str) -> Result<Vec<RenderedObject>, D
             .collect(),
         object_files: BTreeMap::new(),
         secrets: Vec::new(),
+        flux_bootstrapped: false,
     });
     let mut objects = Vec::new();
     for (path, content) in files {

@@ -202,7 +202,8 @@ pub fn seal_environment(
             Ok(text) => out.files.push((path, text.into_bytes())),
             // `--check` needs no identity: a Secret that would change is simply stale.
             Err(seal::SealError::NeedIdentity(_)) if check => {
-                out.files.push((path.clone(), existing.unwrap_or_default().into_bytes()));
+                out.files
+                    .push((path.clone(), existing.unwrap_or_default().into_bytes()));
                 out.stale.push(path);
             }
             Err(e) => errors.push(e),
