@@ -455,6 +455,18 @@ fn build_check_passes_without_identity_or_cache() {
 }
 
 #[test]
+fn build_check_without_identity_reports_a_changed_secret_as_stale() {
+    let t = built();
+    set(&t, "token", "another-token-value").success();
+    std::fs::remove_dir_all(t.path().join(".stackc-cache")).unwrap();
+    let before = t.tree("out");
+    t.run(&["build", "--check"])
+        .status(1)
+        .stdout_has(&["stale: out/dev/apps/web/secret-creds.yaml"]);
+    assert_eq!(before, t.tree("out"));
+}
+
+#[test]
 fn changing_one_store_value_rewrites_only_that_secret() {
     let t = built();
     let before = t.tree("out");
