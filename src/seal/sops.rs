@@ -325,6 +325,9 @@ pub(crate) fn encrypt_keeping_key(
             file: name.to_string(),
         });
     }
+    // A recipient that was removed must not read anything written from now on: with one gone,
+    // the file gets a fresh data key and fresh ciphertexts (`sops rotate`), not just new stanzas.
+    let previous = previous.filter(|p| !drops_a_recipient(p, recipients));
     let key = previous.map_or_else(DataKey::generate, |p| p.key.clone());
     let mut walk = EncryptWalk {
         rule,
@@ -376,8 +379,21 @@ pub(crate) fn encrypt_keeping_key(
     Ok((emit(&stored, &metadata), key))
 }
 
+/// Whether `recipients` leaves out a recipient the opened file was encrypted to.
+fn drops_a_recipient(opened: &Opened, recipients: &Recipients) -> bool {
+    let wanted = recipients.to_vec();
+    opened
+        .sealed
+        .metadata
+        .age
+        .iter()
+        .any(|stanza| !wanted.contains(&stanza.recipient))
+}
+
 /// Re-wraps the data key of an opened file to new recipients, keeping every value,
 /// `lastmodified` and the MAC (sops `updatekeys`). Recipients that stay keep their stanza.
+/// When a recipient is removed, the data key is rotated instead: every value is encrypted
+/// again under a fresh key, so the removed identity cannot read the file's future versions.
 pub fn rekey(opened: &Opened, recipients: &Recipients) -> Result<String, SealError> {
     if recipients.is_empty() {
         return Err(SealError::NoRecipients {
@@ -385,6 +401,15 @@ pub fn rekey(opened: &Opened, recipients: &Recipients) -> Result<String, SealErr
         });
     }
     let old = &opened.sealed.metadata;
+    if drops_a_recipient(opened, recipients) {
+        return encrypt(
+            &opened.sealed.name,
+            opened.documents(),
+            &old.rule,
+            recipients,
+            None,
+        );
+    }
     let metadata = Metadata {
         age: stanzas(&opened.key, recipients, Some(old))?,
         ..old.clone()

@@ -71,7 +71,8 @@ impl Store {
 
     /// The path, for messages.
     pub fn display(&self) -> String {
-        self.path.display().to_string()
+        let path = self.path.strip_prefix(".").unwrap_or(&self.path);
+        path.display().to_string()
     }
 
     /// Whether the file exists.

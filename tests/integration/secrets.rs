@@ -521,6 +521,49 @@ fn adding_a_recipient_reencrypts_for_both_without_changing_values() {
 }
 
 #[test]
+fn removing_a_recipient_rotates_the_data_key_of_every_file() {
+    let t = built();
+    let first = t
+        .read("key.txt")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim_start_matches("# public key: ")
+        .to_string();
+    let second = keygen(&t, "second.txt");
+    t.write("stacks.kdl", &stack_text(&[&first, &second]));
+    t.run(&["--identity", "key.txt", "build"]).success();
+    let before: Vec<String> = [CREDS, SEEDS, STORE].iter().map(|f| t.read(f)).collect();
+    let old_values: Vec<Vec<String>> = [CREDS, SEEDS, STORE]
+        .iter()
+        .map(|f| values(&t, "key.txt", f))
+        .collect();
+
+    t.write("stacks.kdl", &stack_text(&[&first]));
+    t.run(&["--identity", "key.txt", "build"]).success();
+    for ((file, old_text), old) in [CREDS, SEEDS, STORE].iter().zip(&before).zip(&old_values) {
+        let text = t.read(file);
+        assert!(
+            !text.contains(&second),
+            "{file} still names the removed recipient"
+        );
+        // Not one ciphertext survives: the removed identity's copy of the old data key
+        // opens nothing written from now on.
+        let old_ciphertexts: Vec<&str> = old_text.lines().filter(|l| l.contains("ENC[")).collect();
+        assert!(!old_ciphertexts.is_empty());
+        for line in old_ciphertexts {
+            assert!(!text.contains(line), "{file} kept {line}");
+        }
+        assert_sops_ok(&t, "key.txt", file);
+        assert_eq!(&values(&t, "key.txt", file), old, "{file}");
+        assert!(
+            !sops_check(&t, "second.txt", &["-q"], file).status.success(),
+            "{file} still opens with the removed key"
+        );
+    }
+}
+
+#[test]
 fn a_changed_secret_without_identity_fails_naming_the_secret_the_store_and_every_place_looked() {
     let t = built();
     let before = t.tree("out");
