@@ -482,6 +482,21 @@ fn changing_one_store_value_rewrites_only_that_secret() {
     assert_sops_ok(&t, "key.txt", CREDS);
 }
 
+/// Adds a fresh key (`second.txt`) to `dev`'s recipients and rebuilds; returns both recipients.
+fn add_second_recipient(t: &Test) -> (String, String) {
+    let first = t
+        .read("key.txt")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim_start_matches("# public key: ")
+        .to_string();
+    let second = keygen(t, "second.txt");
+    t.write("stacks.kdl", &stack_text(&[&first, &second]));
+    t.run(&["--identity", "key.txt", "build"]).success();
+    (first, second)
+}
+
 #[test]
 fn adding_a_recipient_reencrypts_for_both_without_changing_values() {
     let t = built();
@@ -490,16 +505,7 @@ fn adding_a_recipient_reencrypts_for_both_without_changing_values() {
         .iter()
         .map(|f| values(&t, "key.txt", f))
         .collect();
-    let first = t
-        .read("key.txt")
-        .lines()
-        .nth(1)
-        .unwrap()
-        .trim_start_matches("# public key: ")
-        .to_string();
-    let second = keygen(&t, "second.txt");
-    t.write("stacks.kdl", &stack_text(&[&first, &second]));
-    t.run(&["--identity", "key.txt", "build"]).success();
+    let (_, second) = add_second_recipient(&t);
 
     let after = t.tree("out");
     let changed = changed(&before, &after);
@@ -523,16 +529,7 @@ fn adding_a_recipient_reencrypts_for_both_without_changing_values() {
 #[test]
 fn removing_a_recipient_rotates_the_data_key_of_every_file() {
     let t = built();
-    let first = t
-        .read("key.txt")
-        .lines()
-        .nth(1)
-        .unwrap()
-        .trim_start_matches("# public key: ")
-        .to_string();
-    let second = keygen(&t, "second.txt");
-    t.write("stacks.kdl", &stack_text(&[&first, &second]));
-    t.run(&["--identity", "key.txt", "build"]).success();
+    let (first, second) = add_second_recipient(&t);
     let before: Vec<String> = [CREDS, SEEDS, STORE].iter().map(|f| t.read(f)).collect();
     let old_values: Vec<Vec<String>> = [CREDS, SEEDS, STORE]
         .iter()
