@@ -31,6 +31,10 @@ struct Args {
     /// Write the equivalent Kustomize base + overlays instead of a stackc stack.
     #[arg(long, conflicts_with = "kapitan")]
     kustomize: bool,
+    /// With --kustomize: every per-service patch in the overlay's own kustomization.yaml
+    /// instead of one small overlay per service (kustomize is quadratic in that shape).
+    #[arg(long, requires = "kustomize")]
+    flat: bool,
     /// Write the equivalent Kapitan inventory + kadet component instead of a stackc stack.
     #[arg(long)]
     kapitan: bool,
@@ -105,7 +109,7 @@ fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let services: Vec<Service> = (0..args.services).map(service).collect();
     if args.kustomize {
-        kustomize(&args.outdir, &services)
+        kustomize(&args.outdir, &services, args.flat)
     } else if args.kapitan {
         kapitan(&args.outdir, &services)
     } else {
@@ -361,9 +365,12 @@ fn selector_yaml(s: &Service, indent: usize) -> String {
 }
 
 /// A base with dev's values (and a placeholder host), three overlays that patch what
-/// differs: a kind-wide patch for policy (resources, DEBUG, LOG_LEVEL), `replicas`, and
-/// per-service patches for what is per service (host, anti-affinity, PVC size, replicas).
-fn kustomize(root: &Path, services: &[Service]) -> std::io::Result<()> {
+/// differs: a kind-wide patch for policy (resources, DEBUG, LOG_LEVEL), and per-service
+/// patches for what is per service (host, anti-affinity, PVC size, replicas). The per-service
+/// patches sit in one small overlay per service (`overlays/<env>/<ns>/<svc>/`), so each
+/// patch scans only its service's objects; with `flat` they all sit in
+/// `overlays/<env>/kustomization.yaml`, where every patch scans every object.
+fn kustomize(root: &Path, services: &[Service], flat: bool) -> std::io::Result<()> {
     let mut base = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
     for ns in 0..NAMESPACES {
         let path = format!("namespaces/team-{ns:02}.yaml");
@@ -432,8 +439,24 @@ fn kustomize(root: &Path, services: &[Service]) -> std::io::Result<()> {
     }
     write(root, "base/kustomization.yaml", &base)?;
 
+    if !flat {
+        // The overlays take the base's folders one by one, through their per-service overlays.
+        let mut namespaces = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+        for ns in 0..NAMESPACES {
+            let _ = writeln!(namespaces, "  - team-{ns:02}.yaml");
+        }
+        write(root, "base/namespaces/kustomization.yaml", &namespaces)?;
+    }
     for env in &ENVS {
-        let mut k = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\n");
+        let mut k = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+        if flat {
+            k.push_str("  - ../../base\n");
+        } else {
+            k.push_str("  - ../../base/namespaces\n");
+            for s in services {
+                let _ = writeln!(k, "  - {}/{}", s.namespace, s.name);
+            }
+        }
         let _ = write!(
             k,
             "patches:\n  - target:\n      kind: Deployment\n    patch: |-\n      - op: replace\n        path: /spec/template/spec/containers/0/resources\n        value: {{requests: {{cpu: {c}, memory: {m}}}, limits: {{cpu: {cl}, memory: {ml}}}}}\n      - op: replace\n        path: /spec/template/spec/containers/0/env/0/value\n        value: \"{d}\"\n  - target:\n      kind: ConfigMap\n    patch: |-\n      - op: replace\n        path: /data/LOG_LEVEL\n        value: {ll}\n",
@@ -446,6 +469,9 @@ fn kustomize(root: &Path, services: &[Service]) -> std::io::Result<()> {
         );
         let mut patches = String::new();
         for s in services {
+            if !flat {
+                patches.clear();
+            }
             let host = format!("{}.{}", s.name, env.domain);
             let _ = write!(
                 patches,
@@ -474,8 +500,20 @@ fn kustomize(root: &Path, services: &[Service]) -> std::io::Result<()> {
                     s.name
                 );
             }
+            if !flat {
+                write(
+                    root,
+                    &format!("overlays/{}/{}/{}/kustomization.yaml", env.name, s.namespace, s.name),
+                    &format!(
+                        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../../../base/{}/{}\npatches:\n{patches}",
+                        s.namespace, s.name
+                    ),
+                )?;
+            }
         }
-        k.push_str(&patches);
+        if flat {
+            k.push_str(&patches);
+        }
         write(root, &format!("overlays/{}/kustomization.yaml", env.name), &k)?;
     }
     Ok(())
