@@ -13,6 +13,8 @@
 #        KUSTOMIZE_N="100 300"  measure kustomize at these N (default: N when N <= 300, else
 #                      "100 300": kustomize grows faster than linearly and takes minutes at
 #                      N=1000) and extrapolate to N with a power law fitted to the last two
+#        BENCH_TMP=dir where the temporary stack goes (default /tmp; /dev/shm measures stackc
+#                      without the disk)
 #        KEEP=1        keep the temporary directory
 set -euo pipefail
 
@@ -33,23 +35,25 @@ echo "building stackc and gen_stack (release)..." >&2
 STACKC=$TARGET/release/stackc
 GEN=$TARGET/release/examples/gen_stack
 
-WORK=$(mktemp -d /tmp/stackc-bench.XXXXXX)
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/stackc-bench.XXXXXX")
 if [[ ${KEEP:-0} != 1 ]]; then trap 'rm -rf "$WORK"' EXIT; else echo "keeping $WORK" >&2; fi
 
-# measure LABEL OBJECTS -- COMMAND...: runs COMMAND once, appends "seconds max_rss_kib" to
-# $WORK/LABEL.runs. Wall time from bash's EPOCHREALTIME (microseconds), peak RSS from GNU time.
+# measure LABEL OBJECTS -- COMMAND...: runs COMMAND once, appends "seconds max_rss_kib objects cpu_s" to
+# $WORK/LABEL.runs. Wall time from bash's EPOCHREALTIME (microseconds); peak RSS and CPU time
+# (user + system, all threads and children) from GNU time.
 measure() {
     local label=$1 objects=$2
     shift 3
     local start end
     start=$EPOCHREALTIME
-    /usr/bin/time -f %M -o "$WORK/rss" "$@" >/dev/null 2>"$WORK/stderr" || {
+    /usr/bin/time -f "%M %U %S" -o "$WORK/rss" "$@" >/dev/null 2>"$WORK/stderr" || {
         echo "failed: $*" >&2
         cat "$WORK/stderr" >&2
         exit 1
     }
     end=$EPOCHREALTIME
-    echo "$(echo "$end - $start" | bc -l) $(tail -n1 "$WORK/rss") $objects" >>"$WORK/$label.runs"
+    read -r rss user sys < <(tail -n1 "$WORK/rss")
+    echo "$(echo "$end - $start" | bc -l) $rss $objects $(echo "$user + $sys" | bc -l)" >>"$WORK/$label.runs"
 }
 
 median() { sort -g | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
@@ -57,13 +61,14 @@ median() { sort -g | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 # row LABEL DESCRIPTION: a table row from $WORK/LABEL.runs (median time, median of max RSS).
 declare -A SECONDS_OF
 row() {
-    local label=$1 what=$2 runs t rss objects
+    local label=$1 what=$2 runs t rss objects cpu
     runs=$(wc -l <"$WORK/$label.runs")
     t=$(cut -d' ' -f1 "$WORK/$label.runs" | median)
     rss=$(cut -d' ' -f2 "$WORK/$label.runs" | median)
     objects=$(head -n1 "$WORK/$label.runs" | cut -d' ' -f3)
+    cpu=$(cut -d' ' -f4 "$WORK/$label.runs" | median)
     SECONDS_OF[$label]=$t
-    printf '| %s | %d | %.3f | %s | %s | %.0f |\n' "$what" "$runs" "$t" "$objects" \
+    printf '| %s | %d | %.3f | %.2f | %s | %s | %.0f |\n' "$what" "$runs" "$t" "$cpu" "$objects" \
         "$(awk -v o="$objects" -v t="$t" 'BEGIN { printf "%.0f", o / t }')" "$(echo "$rss / 1024" | bc -l)"
 }
 
@@ -168,10 +173,10 @@ fi
 
 echo
 echo "stackc benchmark: N=$N services x 3 environments = $OBJECTS objects, $FILES files, $((BYTES / 1024)) KiB in out/;"
-echo "$(nproc) cores, $(uname -sr), $("$STACKC" --version); median of the runs."
+echo "$(nproc) cores, $(uname -sr), $(df -T "$WORK" | awk 'NR == 2 { print $2 }') in $WORK, $("$STACKC" --version); median of the runs."
 echo
-echo "| measurement | runs | seconds | objects | objects/s | max RSS MiB |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| measurement | runs | wall s | CPU s | objects | objects/s | max RSS MiB |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 row cold "stackc build, cold (no out/, no cache)"
 row noop "stackc build, no-op"
 row service "stackc build, one service's value changed"
