@@ -9,8 +9,8 @@
 //! The stack has N services x 3 environments (dev, staging, production, each with its own
 //! domain), 3 layers and 10 namespaces. Every service renders a Deployment (replicas and
 //! resources by environment, required pod anti-affinity in production), a Service, a
-//! ConfigMap of 10 keys (from its `values`) and an Ingress with TLS; every 10th service adds
-//! a PersistentVolumeClaim (8Gi, 20Gi in production). No secrets. The output depends only on
+//! `ConfigMap` of 10 keys (from its `values`) and an Ingress with TLS; every 10th service adds
+//! a `PersistentVolumeClaim` (8Gi, 20Gi in production). No secrets. The output depends only on
 //! N, so two runs write the same bytes.
 //!
 //! `--kustomize` writes the same objects as a Kustomize base plus three overlays, and
@@ -44,9 +44,30 @@ struct Args {
 
 const NAMESPACES: usize = 10;
 const ENVS: [Env; 3] = [
-    Env { name: "dev", domain: "dev.bench.example", replicas: 1, res: ["100m", "128Mi", "500m", "256Mi"], log_level: "debug", debug: true },
-    Env { name: "staging", domain: "staging.bench.example", replicas: 2, res: ["200m", "256Mi", "1000m", "512Mi"], log_level: "info", debug: false },
-    Env { name: "production", domain: "bench.example", replicas: 3, res: ["500m", "512Mi", "2000m", "1Gi"], log_level: "warn", debug: false },
+    Env {
+        name: "dev",
+        domain: "dev.bench.example",
+        replicas: 1,
+        res: ["100m", "128Mi", "500m", "256Mi"],
+        log_level: "debug",
+        debug: true,
+    },
+    Env {
+        name: "staging",
+        domain: "staging.bench.example",
+        replicas: 2,
+        res: ["200m", "256Mi", "1000m", "512Mi"],
+        log_level: "info",
+        debug: false,
+    },
+    Env {
+        name: "production",
+        domain: "bench.example",
+        replicas: 3,
+        res: ["500m", "512Mi", "2000m", "1Gi"],
+        log_level: "warn",
+        debug: false,
+    },
 ];
 
 struct Env {
@@ -68,7 +89,7 @@ struct Service {
     stateful: bool,
     /// Extra production replicas (`env "production" { replicas 4 }`) on every 5th service.
     prod_replicas: Option<u32>,
-    /// The ConfigMap's keys, apart from LOG_LEVEL (which comes from the environment).
+    /// The `ConfigMap`'s keys, apart from `LOG_LEVEL` (which comes from the environment).
     config: Vec<(String, String)>,
 }
 
@@ -89,8 +110,18 @@ fn service(i: usize) -> Service {
         ("METRICS_PORT".into(), "9090".into()),
         ("CACHE_TTL_SECONDS".into(), format!("{}", 60 + i % 240)),
         ("MAX_CONNECTIONS".into(), format!("{}", 100 + (i * 7) % 900)),
-        ("FEATURE_FLAGS".into(), format!("search,export,beta-{}", i % 4)),
-        ("UPSTREAM_URL".into(), format!("http://svc-{:04}.team-{:02}.svc.cluster.local:8080", (i + 1) % 10_000, (i + 1) % NAMESPACES)),
+        (
+            "FEATURE_FLAGS".into(),
+            format!("search,export,beta-{}", i % 4),
+        ),
+        (
+            "UPSTREAM_URL".into(),
+            format!(
+                "http://svc-{:04}.team-{:02}.svc.cluster.local:8080",
+                (i + 1) % 10_000,
+                (i + 1) % NAMESPACES
+            ),
+        ),
         ("REQUEST_TIMEOUT".into(), "30s".into()),
         ("TRACING_SAMPLE_RATE".into(), "0.1".into()),
     ];
@@ -137,19 +168,43 @@ fn stackc(root: &Path, services: &[Service]) -> std::io::Result<()> {
          defaults {\n    replicas 1\n    resources cpu=\"100m\" memory=\"128Mi\" cpu-limit=\"500m\" memory-limit=\"256Mi\"\n    anti-affinity \"none\"\n}\n\n",
     );
     for (wave, env) in ENVS.iter().enumerate() {
-        let promotes = if wave == 0 { String::new() } else { format!(" promotes-from=\"{}\"", ENVS[wave - 1].name) };
-        let _ = writeln!(kdl, "environment \"{}\" wave={wave}{promotes} domain=\"{}\" {{", env.name, env.domain);
+        let promotes = if wave == 0 {
+            String::new()
+        } else {
+            format!(" promotes-from=\"{}\"", ENVS[wave - 1].name)
+        };
+        let _ = writeln!(
+            kdl,
+            "environment \"{}\" wave={wave}{promotes} domain=\"{}\" {{",
+            env.name, env.domain
+        );
         let _ = writeln!(kdl, "    replicas {}", env.replicas);
         let [cpu, memory, cpu_limit, memory_limit] = env.res;
         let _ = writeln!(kdl, "    resources cpu=\"{cpu}\" memory=\"{memory}\" cpu-limit=\"{cpu_limit}\" memory-limit=\"{memory_limit}\"");
-        let _ = writeln!(kdl, "    debug {}", if env.debug { "#true" } else { "#false" });
-        let _ = writeln!(kdl, "    values {{ config {{ LOG_LEVEL \"{}\" }} }}", env.log_level);
+        let _ = writeln!(
+            kdl,
+            "    debug {}",
+            if env.debug { "#true" } else { "#false" }
+        );
+        let _ = writeln!(
+            kdl,
+            "    values {{ config {{ LOG_LEVEL \"{}\" }} }}",
+            env.log_level
+        );
         kdl.push_str("}\n");
     }
     kdl.push('\n');
     for s in services {
-        let _ = writeln!(kdl, "service \"{}\" layer=\"{}\" namespace=\"{}\" template=\"web\" {{", s.name, s.layer, s.namespace);
-        let _ = writeln!(kdl, "    image \"ghcr.io/bench/{}\" tag=\"{}\"", s.name, s.tag);
+        let _ = writeln!(
+            kdl,
+            "service \"{}\" layer=\"{}\" namespace=\"{}\" template=\"web\" {{",
+            s.name, s.layer, s.namespace
+        );
+        let _ = writeln!(
+            kdl,
+            "    image \"ghcr.io/bench/{}\" tag=\"{}\"",
+            s.name, s.tag
+        );
         kdl.push_str("    port 8080\n");
         kdl.push_str("    ingress host=\"{{ service.name }}.{{ environment.domain }}\" tls=#true class=\"traefik\"\n");
         if s.stateful {
@@ -346,7 +401,10 @@ spec:
 {% endif %}
 "#,
     ),
-    ("templates/README.md", "Generated by gen_stack: one `web` template set, every service uses it.\n"),
+    (
+        "templates/README.md",
+        "Generated by gen_stack: one `web` template set, every service uses it.\n",
+    ),
 ];
 
 // ------------------------------------------------------------------------------ kustomize
@@ -361,20 +419,29 @@ fn labels_yaml(s: &Service, indent: usize) -> String {
 
 fn selector_yaml(s: &Service, indent: usize) -> String {
     let pad = " ".repeat(indent);
-    format!("{pad}app.kubernetes.io/instance: {n}\n{pad}app.kubernetes.io/name: {n}\n", n = s.name)
+    format!(
+        "{pad}app.kubernetes.io/instance: {n}\n{pad}app.kubernetes.io/name: {n}\n",
+        n = s.name
+    )
 }
 
 /// A base with dev's values (and a placeholder host), three overlays that patch what
-/// differs: a kind-wide patch for policy (resources, DEBUG, LOG_LEVEL), and per-service
+/// differs: a kind-wide patch for policy (resources, `DEBUG`, `LOG_LEVEL`), and per-service
 /// patches for what is per service (host, anti-affinity, PVC size, replicas). The per-service
 /// patches sit in one small overlay per service (`overlays/<env>/<ns>/<svc>/`), so each
 /// patch scans only its service's objects; with `flat` they all sit in
 /// `overlays/<env>/kustomization.yaml`, where every patch scans every object.
 fn kustomize(root: &Path, services: &[Service], flat: bool) -> std::io::Result<()> {
-    let mut base = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+    let mut base = String::from(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+    );
     for ns in 0..NAMESPACES {
         let path = format!("namespaces/team-{ns:02}.yaml");
-        write(&root.join("base"), &path, &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-{ns:02}\n"))?;
+        write(
+            &root.join("base"),
+            &path,
+            &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-{ns:02}\n"),
+        )?;
         let _ = writeln!(base, "  - {path}");
     }
     let dev = &ENVS[0];
@@ -418,7 +485,12 @@ fn kustomize(root: &Path, services: &[Service], flat: bool) -> std::io::Result<(
             n = s.name,
             ns = s.namespace
         );
-        let mut files = vec![("deployment.yaml", deployment), ("service.yaml", svc), ("configmap.yaml", cm), ("ingress.yaml", ing)];
+        let mut files = vec![
+            ("deployment.yaml", deployment),
+            ("service.yaml", svc),
+            ("configmap.yaml", cm),
+            ("ingress.yaml", ing),
+        ];
         if s.stateful {
             files.push((
                 "pvc.yaml",
@@ -429,26 +501,36 @@ fn kustomize(root: &Path, services: &[Service], flat: bool) -> std::io::Result<(
                 ),
             ));
         }
-        let mut kust = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+        let mut kust = String::from(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+        );
         for (file, text) in &files {
             write(&root.join("base"), &format!("{dir}/{file}"), text)?;
             let _ = writeln!(kust, "  - {file}");
         }
-        write(&root.join("base"), &format!("{dir}/kustomization.yaml"), &kust)?;
+        write(
+            &root.join("base"),
+            &format!("{dir}/kustomization.yaml"),
+            &kust,
+        )?;
         let _ = writeln!(base, "  - {dir}");
     }
     write(root, "base/kustomization.yaml", &base)?;
 
     if !flat {
         // The overlays take the base's folders one by one, through their per-service overlays.
-        let mut namespaces = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+        let mut namespaces = String::from(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+        );
         for ns in 0..NAMESPACES {
             let _ = writeln!(namespaces, "  - team-{ns:02}.yaml");
         }
         write(root, "base/namespaces/kustomization.yaml", &namespaces)?;
     }
     for env in &ENVS {
-        let mut k = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+        let mut k = String::from(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+        );
         if flat {
             k.push_str("  - ../../base\n");
         } else {
@@ -478,7 +560,11 @@ fn kustomize(root: &Path, services: &[Service], flat: bool) -> std::io::Result<(
                 "  - target:\n      kind: Ingress\n      name: {n}\n    patch: |-\n      - op: replace\n        path: /spec/rules/0/host\n        value: {host}\n      - op: replace\n        path: /spec/tls/0/hosts/0\n        value: {host}\n",
                 n = s.name
             );
-            let replicas = if env.name == "production" { s.prod_replicas.unwrap_or(env.replicas) } else { env.replicas };
+            let replicas = if env.name == "production" {
+                s.prod_replicas.unwrap_or(env.replicas)
+            } else {
+                env.replicas
+            };
             let mut ops = String::new();
             if replicas != 1 {
                 let _ = write!(ops, "      - op: replace\n        path: /spec/replicas\n        value: {replicas}\n");
@@ -491,7 +577,11 @@ fn kustomize(root: &Path, services: &[Service], flat: bool) -> std::io::Result<(
                 );
             }
             if !ops.is_empty() {
-                let _ = write!(patches, "  - target:\n      kind: Deployment\n      name: {}\n    patch: |-\n{ops}", s.name);
+                let _ = write!(
+                    patches,
+                    "  - target:\n      kind: Deployment\n      name: {}\n    patch: |-\n{ops}",
+                    s.name
+                );
             }
             if s.stateful && env.name == "production" {
                 let _ = write!(
@@ -514,7 +604,11 @@ fn kustomize(root: &Path, services: &[Service], flat: bool) -> std::io::Result<(
         if flat {
             k.push_str(&patches);
         }
-        write(root, &format!("overlays/{}/kustomization.yaml", env.name), &k)?;
+        write(
+            root,
+            &format!("overlays/{}/kustomization.yaml", env.name),
+            &k,
+        )?;
     }
     Ok(())
 }
@@ -562,7 +656,10 @@ fn kapitan(root: &Path, services: &[Service]) -> std::io::Result<()> {
         );
         if env.name == "production" {
             class.push_str("  services:\n");
-            for s in services.iter().filter(|s| s.stateful || s.prod_replicas.is_some()) {
+            for s in services
+                .iter()
+                .filter(|s| s.stateful || s.prod_replicas.is_some())
+            {
                 let _ = writeln!(class, "    {}:", s.name);
                 if let Some(r) = s.prod_replicas {
                     let _ = writeln!(class, "      replicas: {r}");
@@ -572,7 +669,11 @@ fn kapitan(root: &Path, services: &[Service]) -> std::io::Result<()> {
                 }
             }
         }
-        write(root, &format!("inventory/classes/env/{}.yml", env.name), &class)?;
+        write(
+            root,
+            &format!("inventory/classes/env/{}.yml", env.name),
+            &class,
+        )?;
         write(
             root,
             &format!("inventory/targets/{}.yml", env.name),

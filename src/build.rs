@@ -10,7 +10,7 @@ use crate::emit::{self, Content, EnvLayout, Files};
 use crate::model::Stack;
 use crate::object::RenderedObject;
 use crate::render::{RenderError, Renderer};
-use crate::resolve::{Resolved, ResolvedEnvironment, ResolvedService};
+use crate::resolve::{Resolved, ResolvedEnvironment};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,6 +25,10 @@ pub struct Engine<'s> {
     renderer: Renderer<'s>,
     deps: TemplateDeps,
     manifest_hashes: BTreeMap<String, String>,
+    /// Hash of every input outside the service declarations of `stacks.kdl`.
+    global_source: blake3::Hash,
+    /// Hash of each service declaration's text, by service name.
+    service_sources: BTreeMap<String, blake3::Hash>,
     /// Units rendered so far, for the progress line.
     pub progress: AtomicUsize,
 }
@@ -64,8 +68,32 @@ impl<'s> Engine<'s> {
                     )
                 })
                 .collect(),
+            global_source: global_source(stack),
+            service_sources: stack
+                .model
+                .services
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.value.clone(),
+                        blake3::hash(stack.sources.snippet(s.span).as_bytes()),
+                    )
+                })
+                .collect(),
             progress: AtomicUsize::new(0),
         })
+    }
+
+    /// The source key of a unit: what it was resolved and rendered from, as text.
+    fn source_key(&self, env: &str, service: &str) -> String {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(self.global_source.as_bytes());
+        hasher.update(env.as_bytes());
+        hasher.update(&[0]);
+        if let Some(hash) = self.service_sources.get(service) {
+            hasher.update(hash.as_bytes());
+        }
+        hasher.finalize().to_hex().to_string()
     }
 
     /// Plans one environment against its cache and its folder in `out/`.
@@ -76,11 +104,11 @@ impl<'s> Engine<'s> {
         dir: &Path,
         secrets: Vec<(String, Vec<u8>)>,
     ) -> Result<EnvPlan, Diagnostics> {
-        let outcomes: Vec<Result<UnitOutcome, Diagnostics>> = env
-            .services
+        let services = &self.stack.model.services;
+        let outcomes: Vec<Result<UnitOutcome, Diagnostics>> = services
             .par_iter()
             .map(|service| {
-                let outcome = self.unit(env, service, cache, dir);
+                let outcome = self.unit(env, &service.name.value, cache, dir);
                 self.progress.fetch_add(1, Ordering::Relaxed);
                 outcome
             })
@@ -90,7 +118,8 @@ impl<'s> Engine<'s> {
         let mut records = BTreeMap::new();
         let (mut rendered, mut skipped) = (0, 0);
         let mut owners: BTreeMap<String, &str> = BTreeMap::new();
-        for (service, outcome) in env.services.iter().zip(outcomes) {
+        for (service, outcome) in services.iter().zip(outcomes) {
+            let service = service.name.as_str();
             let record = match outcome {
                 Err(e) => {
                     errors.extend(e);
@@ -115,16 +144,16 @@ impl<'s> Engine<'s> {
                 }
             };
             for (path, _) in &record.files {
-                if let Some(first) = owners.insert(path.clone(), &service.name) {
+                if let Some(first) = owners.insert(path.clone(), service) {
                     errors.push(RenderError::DuplicateObject {
                         object: format!("out/{}/{path}", env.name),
                         env: env.name.clone(),
                         first: format!("service {first}"),
-                        second: format!("service {}", service.name),
+                        second: format!("service {service}"),
                     });
                 }
             }
-            records.insert(service.name.clone(), record);
+            records.insert(service.to_string(), record);
         }
         errors.truncate(MAX_REPORTED);
         if !errors.is_empty() {
@@ -155,10 +184,18 @@ impl<'s> Engine<'s> {
     fn unit(
         &self,
         env: &ResolvedEnvironment,
-        service: &ResolvedService,
+        name: &str,
         cache: &EnvCache,
         dir: &Path,
     ) -> Result<UnitOutcome, Diagnostics> {
+        let source = self.source_key(&env.name, name);
+        let record = cache.units.get(name);
+        if let Some(record) = record {
+            if record.source == source && Self::files_intact(record, cache, dir) {
+                return Ok(UnitOutcome::Kept(record.clone()));
+            }
+        }
+        let service = &crate::resolve::resolve_one(self.stack, &env.name, name)?;
         let ctx = self.renderer.context(env, service)?;
         let entries = service
             .template
@@ -172,9 +209,12 @@ impl<'s> Engine<'s> {
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
         let key = unit_key(&ctx, self.deps.closure(&entries), manifests);
-        if let Some(record) = cache.units.get(&service.name) {
+        if let Some(record) = record {
             if record.key == key && Self::files_intact(record, cache, dir) {
-                return Ok(UnitOutcome::Kept(record.clone()));
+                return Ok(UnitOutcome::Kept(UnitRecord {
+                    source,
+                    ..record.clone()
+                }));
             }
         }
         let objects = self.renderer.render_with_context(env, service, &ctx)?;
@@ -184,6 +224,7 @@ impl<'s> Engine<'s> {
             .map(|o| (o.path.clone(), crate::yaml::to_yaml(&o.body).into_bytes()))
             .collect();
         let record = UnitRecord {
+            source,
             key,
             files: files
                 .iter()
@@ -202,6 +243,45 @@ impl<'s> Engine<'s> {
             })
         })
     }
+}
+
+/// Hash of every input that is not a service declaration: `stacks.kdl` with the service
+/// declarations cut out, every other file read (overlays, templates, manifests, the built-in
+/// defaults), and the stackc version and fuel (which change rendering).
+fn global_source(stack: &Stack) -> blake3::Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update(&crate::render::FUEL.to_le_bytes());
+    let mut stack_file = None;
+    for file in stack.sources.iter() {
+        if &*file.name == "stacks.kdl" {
+            stack_file = Some(file);
+            continue;
+        }
+        for part in [file.name.as_bytes(), &[0], file.text.as_bytes(), &[0]] {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+    }
+    if let Some(file) = stack_file {
+        let mut spans: Vec<(usize, usize)> = stack
+            .model
+            .services
+            .iter()
+            .map(|s| (s.span.offset, s.span.offset + s.span.len))
+            .collect();
+        spans.sort_unstable();
+        let mut at = 0;
+        for (start, end) in spans {
+            if start >= at {
+                hasher.update(file.text[at..start].as_bytes());
+                hasher.update(&[0xff]);
+                at = end;
+            }
+        }
+        hasher.update(file.text.get(at..).unwrap_or("").as_bytes());
+    }
+    hasher.finalize()
 }
 
 /// Renders every object of the selected environments from scratch (for `diff`).

@@ -62,6 +62,11 @@ impl Sources {
         &self.files[id.0 as usize]
     }
 
+    /// Every file, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &SourceFile> {
+        self.files.iter()
+    }
+
     /// The file as a miette source, for a diagnostic's `#[source_code]`.
     pub fn named(&self, id: FileId) -> NamedSource<Arc<str>> {
         let file = self.file(id);

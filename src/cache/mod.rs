@@ -6,8 +6,10 @@
 //! ignored and rebuilt, and it never holds plaintext (only hashes of rendered, non-secret
 //! files and of sealed ciphertext files).
 
+mod inputs;
 mod key;
 
+pub use inputs::InputStamps;
 pub use key::{unit_key, TemplateDeps};
 
 use crate::diagnostics::IoError;
@@ -29,6 +31,22 @@ pub struct EnvCache {
     /// When the cache was saved (ns since the epoch): a file modified in the second before
     /// could be modified again without its mtime moving, so it is verified by content.
     pub saved_at_ns: i128,
+    /// Every input the build read, so a no-op build is decided by stat alone.
+    pub inputs: InputStamps,
+}
+
+impl EnvCache {
+    /// Whether neither the inputs nor `out/<env>` (`dir`) changed since this cache was saved:
+    /// then a build has nothing to do, and nothing needs to be parsed to know it.
+    pub fn is_current(&self, root: &Path, dir: &Path) -> bool {
+        use rayon::prelude::*;
+        !self.stamps.is_empty()
+            && self.inputs.unchanged(root, self.saved_at_ns)
+            && self
+                .stamps
+                .par_iter()
+                .all(|(path, stamp)| stamp.verify(&dir.join(path), self.saved_at_ns))
+    }
 }
 
 /// A render unit's key and the files it produced (path and blake3 hex of the bytes).
@@ -36,6 +54,10 @@ pub struct EnvCache {
 pub struct UnitRecord {
     pub key: String,
     pub files: Vec<(String, String)>,
+    /// The unit's source key: its service's declaration text and every input outside the
+    /// service declarations. Equal source keys skip even resolving the unit.
+    #[serde(default)]
+    pub source: String,
 }
 
 /// What a file looked like right after stackc wrote or verified it.
@@ -53,7 +75,18 @@ pub struct Stamp {
 const RACY_FINE_NS: i128 = 20_000_000;
 const RACY_COARSE_NS: i128 = 1_000_000_000;
 
-fn now_ns() -> i128 {
+/// The racy window for a file with this mtime: an mtime with no sub-second part most likely
+/// comes from a whole-second file system.
+pub(crate) fn racy_window(mtime_ns: i128) -> i128 {
+    if mtime_ns % 1_000_000_000 == 0 {
+        RACY_COARSE_NS
+    } else {
+        RACY_FINE_NS
+    }
+}
+
+/// Now, in ns since the epoch (the clock file times use).
+pub fn now_ns() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
@@ -73,13 +106,7 @@ impl Stamp {
 
     /// Whether the stamp was taken too close to `saved_at_ns` to be trusted by stat alone.
     pub fn is_racy(&self, saved_at_ns: i128) -> bool {
-        // An mtime with no sub-second part most likely comes from a whole-second file system.
-        let window = if self.mtime_ns % 1_000_000_000 == 0 {
-            RACY_COARSE_NS
-        } else {
-            RACY_FINE_NS
-        };
-        self.mtime_ns + window > saved_at_ns
+        self.mtime_ns + racy_window(self.mtime_ns) > saved_at_ns
     }
 
     /// Whether `path` still is exactly what this stamp recorded, judged by stat alone.
@@ -98,7 +125,7 @@ impl Stamp {
     }
 }
 
-fn stat(path: &Path) -> Option<(u64, i128, u64)> {
+pub(crate) fn stat(path: &Path) -> Option<(u64, i128, u64)> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if !meta.is_file() {
         return None;
@@ -141,6 +168,49 @@ impl WrittenBefore for OutMemory<'_> {
             Some(false)
         }
     }
+}
+
+/// The file listing every environment of the stack at the last build.
+const ENVIRONMENTS_FILE: &str = "environments";
+
+/// Remembers the stack's environments, so a no-op `stackc build` knows them without parsing.
+pub fn save_environments(cache_dir: &Path, envs: &[String]) -> Result<(), IoError> {
+    let mut text = envs.join("\n");
+    text.push('\n');
+    crate::emit::write_atomic(&cache_dir.join(ENVIRONMENTS_FILE), text.as_bytes())
+}
+
+/// The no-op check: when `requested` (or, if empty, every environment of the last build) is
+/// current by stat alone, the number of environments and of render units; else `None`.
+pub fn up_to_date(
+    root: &Path,
+    cache_dir: &Path,
+    out: &Path,
+    requested: &[String],
+) -> Option<(usize, usize)> {
+    let text = std::fs::read_to_string(cache_dir.join(ENVIRONMENTS_FILE)).ok()?;
+    let known: Vec<String> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let envs: Vec<String> = if requested.is_empty() {
+        known.clone()
+    } else {
+        requested.to_vec()
+    };
+    if envs.is_empty() || envs.iter().any(|e| !known.contains(e)) {
+        return None;
+    }
+    let mut units = 0;
+    for env in &envs {
+        let cache = load(cache_dir, env);
+        if !cache.is_current(root, &out.join(env)) {
+            return None;
+        }
+        units += cache.units.len();
+    }
+    Some((envs.len(), units))
 }
 
 /// The cache file of an environment.
@@ -197,6 +267,7 @@ mod tests {
         cache.units.insert(
             "web".into(),
             UnitRecord {
+                source: String::new(),
                 key: "k".into(),
                 files: vec![("a.yaml".into(), "h".into())],
             },

@@ -2,7 +2,7 @@
 
 use super::{GlobalArgs, Session};
 use crate::build::{Engine, EnvPlan};
-use crate::cache::{self, EnvCache, OutMemory, Stamp};
+use crate::cache::{self, EnvCache, InputStamps, OutMemory, Stamp};
 use crate::diagnostics::Diagnostics;
 use crate::emit::{self, Content, EnvChanges};
 use clap::Args;
@@ -30,14 +30,46 @@ pub struct BuildArgs {
 /// Runs `stackc build`.
 pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostics> {
     let started = Instant::now();
+    let started_ns = cache::now_ns();
     super::set_jobs(args.jobs)?;
-    let session = Session::open(global)?;
-    let envs = session.select_environments(&args.environments)?;
-    let _lock = if args.check {
+    let root = &global.root;
+    let cache_dir = root.join(crate::CACHE_DIR);
+    // Taken before anything is read, and held to the end, so two builds never interleave.
+    let _lock = if args.check || !root.join("stacks.kdl").is_file() {
         None
     } else {
-        Some(session.lock()?)
+        Some(super::session::lock_dir(&cache_dir)?)
     };
+    // Nothing changed since the last build, by stat alone: no need to parse anything.
+    if let Some((envs, units)) =
+        cache::up_to_date(root, &cache_dir, &root.join("out"), &args.environments)
+    {
+        if args.check {
+            if !global.quiet {
+                eprintln!("out/ is up to date ({envs} environments)");
+            }
+        } else if !global.quiet {
+            eprintln!(
+                "built {envs} environment{}: 0 units rendered, {units} skipped; 0 files written, 0 pruned in {:.2}s (nothing changed)",
+                if envs == 1 { "" } else { "s" },
+                started.elapsed().as_secs_f64()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let timings = std::env::var_os("STACKC_TIMINGS").is_some();
+    let phase = |name: &str| {
+        if timings {
+            eprintln!(
+                "[{:>7.1} ms] {name}",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+    };
+    phase("no-op check");
+    let session = Session::open_lazy(global)?;
+    phase("load");
+    let envs = session.select_environments(&args.environments)?;
     let engine = Engine::new(&session.stack)?;
     let cache_dir = session.cache_dir();
     let out = session.out_dir();
@@ -47,7 +79,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         .iter()
         .filter(|e| envs.contains(&e.name))
         .collect();
-    let total: usize = selected.iter().map(|e| e.services.len()).sum();
+    let total: usize = selected.len() * session.stack.model.services.len();
 
     // Render everything first; nothing is written unless every environment rendered.
     let plans = with_progress(global, &engine, total, || {
@@ -72,6 +104,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         errors.into_result(plans)
     })?;
 
+    phase("render and seal");
     let mut changes: Vec<EnvChanges> = Vec::new();
     for (plan, cache, unsealed) in &plans {
         let dir = out.join(&plan.env);
@@ -85,10 +118,24 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         changes.push(env_changes);
     }
 
+    phase("compare");
     if args.check {
         return Ok(report_check(global, &changes));
     }
 
+    let inputs = InputStamps::record(&session.stack, started_ns);
+    if let Err(e) = cache::save_environments(
+        &cache_dir,
+        &session
+            .stack
+            .model
+            .environments
+            .iter()
+            .map(|e| e.name.value.clone())
+            .collect::<Vec<_>>(),
+    ) {
+        eprintln!("warning: {e}");
+    }
     let (mut written, mut pruned, mut rendered, mut skipped) = (0, 0, 0, 0);
     for ((plan, old_cache, _), changes) in plans.iter().zip(&changes) {
         let dir = out.join(&plan.env);
@@ -107,7 +154,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
                 eprintln!("pruned out/{}/{path}", plan.env);
             }
         }
-        let mut new_cache = remember(&dir, plan, old_cache, &paths);
+        let mut new_cache = remember(&dir, plan, old_cache, &paths, &inputs);
         // A cache that cannot be saved only costs speed next time.
         if let Err(e) = cache::save(&cache_dir, &plan.env, &mut new_cache) {
             eprintln!("warning: {e}");
@@ -117,6 +164,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         rendered += plan.rendered;
         skipped += plan.skipped;
     }
+    phase("write and remember");
     if !global.quiet {
         eprintln!(
             "built {} environment{}: {rendered} units rendered, {skipped} skipped; {written} files written, {pruned} pruned in {:.2}s",
@@ -159,7 +207,13 @@ fn report_check(global: &GlobalArgs, all_changes: &[EnvChanges]) -> ExitCode {
 
 /// The cache after a build: unit records, and stamps for every file (fresh ones only for files
 /// written or not verified by stat).
-fn remember(dir: &Path, plan: &EnvPlan, old: &EnvCache, written: &[String]) -> EnvCache {
+fn remember(
+    dir: &Path,
+    plan: &EnvPlan,
+    old: &EnvCache,
+    written: &[String],
+    inputs: &InputStamps,
+) -> EnvCache {
     use rayon::prelude::*;
     let written: std::collections::BTreeSet<&str> = written.iter().map(String::as_str).collect();
     let stamps = plan
@@ -180,10 +234,19 @@ fn remember(dir: &Path, plan: &EnvPlan, old: &EnvCache, written: &[String]) -> E
             Some((path.clone(), stamp))
         })
         .collect();
+    let mut stamps: std::collections::BTreeMap<String, Stamp> = stamps;
+    let index = dir.join(emit::INDEX_FILE);
+    if let Some(stamp) = std::fs::read(&index)
+        .ok()
+        .and_then(|bytes| Stamp::take(&index, blake3::hash(&bytes)))
+    {
+        stamps.insert(emit::INDEX_FILE.to_string(), stamp);
+    }
     EnvCache {
         units: plan.records.clone(),
         stamps,
         saved_at_ns: 0,
+        inputs: inputs.clone(),
     }
 }
 

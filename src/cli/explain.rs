@@ -39,6 +39,7 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
         }
         .into());
     };
+    let service = &crate::resolve::resolve_explained(&session.stack, &env.name, &service.name)?;
     let prefix = args.path.as_deref().unwrap_or("").replace('-', "_");
     let context = Renderer::new(&session.stack).context(env, service)?;
     let sources = &session.stack.sources;

@@ -50,6 +50,14 @@ impl Session {
         Ok(Session { stack, resolved })
     }
 
+    /// Loads the stack at `global.root` and only its environments: the build resolves each
+    /// unit on demand, so unchanged units cost nothing.
+    pub fn open_lazy(global: &GlobalArgs) -> Result<Session, Diagnostics> {
+        let stack = crate::model::load(&global.root)?;
+        let resolved = crate::resolve::environments(&stack);
+        Ok(Session { stack, resolved })
+    }
+
     /// The environments named (checked), or all of them when none are.
     pub fn select_environments(&self, names: &[String]) -> Result<Vec<String>, Diagnostics> {
         let known: Vec<&str> = self
@@ -88,9 +96,15 @@ impl Session {
 
     /// Takes the build lock, so two builds never write `out/` at once.
     pub fn lock(&self) -> Result<BuildLock, Diagnostics> {
-        use fs4::fs_std::FileExt;
-        let dir = self.cache_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| IoError::new("create folder", &dir, e))?;
+        lock_dir(&self.cache_dir())
+    }
+}
+
+/// Takes the build lock in the cache folder `dir`.
+pub fn lock_dir(dir: &std::path::Path) -> Result<BuildLock, Diagnostics> {
+    use fs4::fs_std::FileExt;
+    {
+        std::fs::create_dir_all(dir).map_err(|e| IoError::new("create folder", dir, e))?;
         let path = dir.join("build.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)

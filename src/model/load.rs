@@ -62,16 +62,16 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
     let mut builtin_parser = Parser::new(&sources, builtin_id);
     let builtin = builtin_parser
         .document()
-        .map(|doc| builtin_parser.overlay(&doc).settings)
+        .map(|chunks| builtin_parser.overlay(&chunks).settings)
         .unwrap_or_default();
     errors.extend(builtin_parser.errors);
 
     let mut parser = Parser::new(&sources, stack_id);
-    let Some(doc) = parser.document() else {
+    let Some(chunks) = parser.document() else {
         errors.extend(parser.errors);
         return Err(errors);
     };
-    let file = parser.stack_file(&doc);
+    let file = parser.stack_file(&chunks);
     errors.extend(parser.errors);
 
     let project = file.project.unwrap_or_else(|| {
@@ -109,7 +109,7 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
 
     for (env_name, file_id) in overlay_files {
         let mut parser = Parser::new(&sources, file_id);
-        let overlay = parser.document().map(|doc| parser.overlay(&doc));
+        let overlay = parser.document().map(|chunks| parser.overlay(&chunks));
         errors.extend(parser.errors);
         match model.environments.iter_mut().find(|e| e.name.value == env_name) {
             Some(env) => env.overlay = Some(overlay.unwrap_or_default()),

@@ -16,8 +16,13 @@ use std::sync::Arc;
 pub(super) struct Parser<'a> {
     sources: &'a Sources,
     file: FileId,
+    /// Offset of the chunk being read in its file (chunks parse in parallel, see `chunks`).
+    base: usize,
     pub(super) errors: Diagnostics,
 }
+
+/// A parsed run of top-level nodes and its offset in the file.
+pub(super) type Chunk = (usize, KdlDocument);
 
 /// The top-level declarations of `stacks.kdl`, before overlays and validation.
 pub(super) struct StackFile {
@@ -43,23 +48,45 @@ impl<'a> Parser<'a> {
         Parser {
             sources,
             file,
+            base: 0,
             errors: Diagnostics::new(),
         }
     }
 
     pub(super) fn span(&self, span: SourceSpan) -> Span {
-        Span::new(self.file, span)
+        Span::new(self.file, self.at(span))
+    }
+
+    /// A span of the current chunk as a span of the file.
+    pub(super) fn at(&self, span: SourceSpan) -> SourceSpan {
+        SourceSpan::new((span.offset() + self.base).into(), span.len())
     }
 
     pub(super) fn src(&self) -> NamedSource<Arc<str>> {
         self.sources.named(self.file)
     }
 
-    /// Parses the file's KDL syntax; syntax errors become diagnostics.
-    pub(super) fn document(&mut self) -> Option<KdlDocument> {
+    /// Parses the file's KDL syntax, in chunks of whole top-level nodes on every core; syntax
+    /// errors become diagnostics (found by parsing the whole file, so they read as usual).
+    pub(super) fn document(&mut self) -> Option<Vec<Chunk>> {
+        use rayon::prelude::*;
         let text = &self.sources.file(self.file).text;
+        if text.len() > 64 * 1024 {
+            let ranges = super::chunks::split(text, rayon::current_num_threads() * 4);
+            let parsed: Vec<Option<Chunk>> = ranges
+                .into_par_iter()
+                .map(|range| {
+                    KdlDocument::parse(&text[range.clone()])
+                        .ok()
+                        .map(|doc| (range.start, doc))
+                })
+                .collect();
+            if let Some(chunks) = parsed.into_iter().collect::<Option<Vec<Chunk>>>() {
+                return Some(chunks);
+            }
+        }
         match KdlDocument::parse(text) {
-            Ok(doc) => Some(doc),
+            Ok(doc) => Some(vec![(0, doc)]),
             Err(error) => {
                 for diag in error.diagnostics {
                     self.errors.push(ModelError::Syntax {
@@ -78,7 +105,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `stacks.kdl`.
-    pub(super) fn stack_file(&mut self, doc: &KdlDocument) -> StackFile {
+    pub(super) fn stack_file(&mut self, chunks: &[Chunk]) -> StackFile {
         let mut file = StackFile {
             project: None,
             layers: Vec::new(),
@@ -88,43 +115,47 @@ impl<'a> Parser<'a> {
             services: Vec::new(),
         };
         let mut defaults_span: Option<SourceSpan> = None;
-        for node in doc.nodes() {
-            match node.name().value() {
-                "project" => {
-                    if let Some(previous) = &file.project {
-                        self.errors.push(ModelError::Duplicate {
-                            kind: "project",
-                            name: previous.name.value.clone(),
-                            src: self.src(),
-                            first: previous.span.source_span(),
-                            second: node.span(),
-                        });
-                    } else {
-                        file.project = self.project(node);
+        for (base, doc) in chunks {
+            self.base = *base;
+            for node in doc.nodes() {
+                match node.name().value() {
+                    "project" => {
+                        if let Some(previous) = &file.project {
+                            self.errors.push(ModelError::Duplicate {
+                                kind: "project",
+                                name: previous.name.value.clone(),
+                                src: self.src(),
+                                first: previous.span.source_span(),
+                                second: self.at(node.span()),
+                            });
+                        } else {
+                            file.project = self.project(node);
+                        }
                     }
+                    "layer" => file.layers.extend(self.layer(node)),
+                    "defaults" => {
+                        if let Some(first) = defaults_span {
+                            self.errors.push(ModelError::Duplicate {
+                                kind: "defaults block",
+                                name: "defaults".into(),
+                                src: self.src(),
+                                first,
+                                second: self.at(node.span()),
+                            });
+                        }
+                        defaults_span = Some(self.at(node.span()));
+                        if self.shape_with_children(node, 0, &[]).is_some() {
+                            file.defaults = self.settings_block(node, "defaults", &[]).0;
+                        }
+                    }
+                    "environment" => file.environments.extend(self.environment(node)),
+                    "secret" => file.secrets.extend(self.secret(node)),
+                    "service" => file.services.extend(self.service(node)),
+                    other => self.unknown_node(node, other, "stacks.kdl", TOP_LEVEL),
                 }
-                "layer" => file.layers.extend(self.layer(node)),
-                "defaults" => {
-                    if let Some(first) = defaults_span {
-                        self.errors.push(ModelError::Duplicate {
-                            kind: "defaults block",
-                            name: "defaults".into(),
-                            src: self.src(),
-                            first,
-                            second: node.span(),
-                        });
-                    }
-                    defaults_span = Some(node.span());
-                    if self.shape_with_children(node, 0, &[]).is_some() {
-                        file.defaults = self.settings_block(node, "defaults", &[]).0;
-                    }
-                }
-                "environment" => file.environments.extend(self.environment(node)),
-                "secret" => file.secrets.extend(self.secret(node)),
-                "service" => file.services.extend(self.service(node)),
-                other => self.unknown_node(node, other, "stacks.kdl", TOP_LEVEL),
             }
         }
+        self.base = 0;
         file
     }
 
@@ -335,33 +366,37 @@ impl<'a> Parser<'a> {
     }
 
     /// `environments/<env>.kdl`.
-    pub(super) fn overlay(&mut self, doc: &KdlDocument) -> Overlay {
+    pub(super) fn overlay(&mut self, chunks: &[Chunk]) -> Overlay {
         let mut overlay = Overlay::default();
         let mut allowed: Vec<&str> = SETTING_NODES.to_vec();
         allowed.extend(["recipients", "service"]);
-        for node in doc.nodes() {
-            match node.name().value() {
-                "recipients" => {
-                    let found = self.recipients(node);
-                    overlay.recipients.extend(found);
-                }
-                "service" => {
-                    if self.shape_with_children(node, 1, &[]).is_none() {
-                        continue;
+        for (base, doc) in chunks {
+            self.base = *base;
+            for node in doc.nodes() {
+                match node.name().value() {
+                    "recipients" => {
+                        let found = self.recipients(node);
+                        overlay.recipients.extend(found);
                     }
-                    let Some(service) = self.string_arg(node, 0, "service") else {
-                        continue;
-                    };
-                    let (settings, _) = self.settings_block(node, "a service override", &[]);
-                    overlay.services.push(ServiceOverride { service, settings });
-                }
-                name => {
-                    if !self.setting(node, &mut overlay.settings) {
-                        self.unknown_node(node, name, "an environment file", &allowed);
+                    "service" => {
+                        if self.shape_with_children(node, 1, &[]).is_none() {
+                            continue;
+                        }
+                        let Some(service) = self.string_arg(node, 0, "service") else {
+                            continue;
+                        };
+                        let (settings, _) = self.settings_block(node, "a service override", &[]);
+                        overlay.services.push(ServiceOverride { service, settings });
+                    }
+                    name => {
+                        if !self.setting(node, &mut overlay.settings) {
+                            self.unknown_node(node, name, "an environment file", &allowed);
+                        }
                     }
                 }
             }
         }
+        self.base = 0;
         overlay
     }
 
@@ -392,7 +427,7 @@ impl<'a> Parser<'a> {
             name: name.to_string(),
             context: context.to_string(),
             src: self.src(),
-            span: node.name().span(),
+            span: self.at(node.name().span()),
             help: did_you_mean(name, allowed.iter().copied())
                 .or_else(|| Some(format!("allowed here: {}", allowed.join(", ")))),
         });
@@ -403,7 +438,7 @@ impl<'a> Parser<'a> {
             node: node.name().value().to_string(),
             what: what.to_string(),
             src: self.src(),
-            span: node.name().span(),
+            span: self.at(node.name().span()),
             help,
         });
     }
@@ -425,7 +460,7 @@ impl<'a> Parser<'a> {
                 node: node.name().value().to_string(),
                 expected: "no children block".into(),
                 src: self.src(),
-                span: children.span(),
+                span: self.at(children.span()),
             });
             return None;
         }
@@ -452,7 +487,7 @@ impl<'a> Parser<'a> {
                         name: name.value().to_string(),
                         node: node.name().value().to_string(),
                         src: self.src(),
-                        span: name.span(),
+                        span: self.at(name.span()),
                         help: did_you_mean(name.value(), props.iter().copied()).or_else(|| {
                             (!props.is_empty()).then(|| {
                                 format!(
@@ -477,7 +512,7 @@ impl<'a> Parser<'a> {
                                 n => format!("at most {n} arguments"),
                             },
                             src: self.src(),
-                            span: entry.span(),
+                            span: self.at(entry.span()),
                         });
                     }
                 }

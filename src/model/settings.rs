@@ -251,7 +251,7 @@ impl Parser<'_> {
                         .join(", ")
                 ),
                 src: self.src(),
-                span: node.span(),
+                span: self.at(node.span()),
                 help: None,
             });
             return None;
@@ -276,7 +276,7 @@ impl Parser<'_> {
                     name: key,
                     src: self.src(),
                     first: previous.span.source_span(),
-                    second: child.span(),
+                    second: self.at(child.span()),
                 });
             } else {
                 entries.insert(key, value);
@@ -306,7 +306,7 @@ impl Parser<'_> {
                 node: node.name().value().to_string(),
                 expected: "either values (`key 1 2`) or properties and children (`key a=1 { b 2 }`), not both".into(),
                 src: self.src(),
-                span: args[0].span(),
+                span: self.at(args[0].span()),
             });
         }
         let dashes = children.iter().filter(|c| c.name().value() == "-").count();
@@ -314,7 +314,7 @@ impl Parser<'_> {
             let named = children
                 .iter()
                 .find(|c| c.name().value() != "-")
-                .map_or(node.span(), |c| c.name().span());
+                .map_or(self.at(node.span()), |c| self.at(c.name().span()));
             self.errors.push(ModelError::Unexpected {
                 node: node.name().value().to_string(),
                 expected: "either `-` list items or named entries, not both".into(),

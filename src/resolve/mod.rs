@@ -47,6 +47,7 @@ pub struct ResolvedService {
     pub manifests: Vec<String>,
     /// The merged settings; every node keeps the span of the layer that set it.
     pub settings: Tracked,
+    /// Filled only by [`resolve_explained`]: building it costs more than resolving.
     pub provenance: Provenance,
     pub span: Span,
 }
@@ -105,40 +106,26 @@ pub struct LowerDefinition {
     span: SourceSpan,
 }
 
-/// Resolves every service in every environment.
+/// Resolves every service in every environment (in parallel; without provenance).
 pub fn resolve(stack: &Stack) -> Result<Resolved, Diagnostics> {
-    let model = &stack.model;
+    use rayon::prelude::*;
+    let mut resolved = environments(stack);
     let mut errors = Diagnostics::new();
-    let mut environments = Vec::new();
-    for env in &model.environments {
-        let mut services = Vec::new();
-        for service in &model.services {
-            match resolve_service(model, &stack.sources, &env.name.value, &service.name.value) {
-                Ok(resolved) => services.push(resolved),
+    for env in &mut resolved.environments {
+        let results: Vec<Result<ResolvedService, Diagnostics>> = stack
+            .model
+            .services
+            .par_iter()
+            .map(|service| resolve_one(stack, &env.name, &service.name.value))
+            .collect();
+        for result in results {
+            match result {
+                Ok(service) => env.services.push(service),
                 Err(e) => errors.extend(e),
             }
         }
-        let mut recipients: Vec<String> = env
-            .recipients
-            .iter()
-            .chain(env.overlay.iter().flat_map(|o| &o.recipients))
-            .map(|r| r.value.clone())
-            .collect();
-        recipients.sort();
-        recipients.dedup();
-        environments.push(ResolvedEnvironment {
-            name: env.name.value.clone(),
-            wave: env.wave,
-            domain: env
-                .domain
-                .as_ref()
-                .map_or_else(|| model.project.domain.value.clone(), |d| d.value.clone()),
-            promotes_from: env.promotes_from.as_ref().map(|p| p.value.clone()),
-            recipients,
-            services,
-        });
     }
-    errors.into_result(Resolved { environments })
+    errors.into_result(resolved)
 }
 
 /// The layers that apply to `service` in `env`, lowest first.
@@ -181,11 +168,61 @@ pub fn layers<'m>(model: &'m Model, env: &str, service: &str) -> Vec<(LayerLabel
     out
 }
 
+/// Resolves one service in one environment.
+pub fn resolve_one(
+    stack: &Stack,
+    env: &str,
+    service: &str,
+) -> Result<ResolvedService, Diagnostics> {
+    resolve_service(&stack.model, &stack.sources, env, service, false)
+}
+
+/// The environments, with no service resolved yet (the build resolves units on demand).
+pub fn environments(stack: &Stack) -> Resolved {
+    let model = &stack.model;
+    let environments = model
+        .environments
+        .iter()
+        .map(|env| {
+            let mut recipients: Vec<String> = env
+                .recipients
+                .iter()
+                .chain(env.overlay.iter().flat_map(|o| &o.recipients))
+                .map(|r| r.value.clone())
+                .collect();
+            recipients.sort();
+            recipients.dedup();
+            ResolvedEnvironment {
+                name: env.name.value.clone(),
+                wave: env.wave,
+                domain: env
+                    .domain
+                    .as_ref()
+                    .map_or_else(|| model.project.domain.value.clone(), |d| d.value.clone()),
+                promotes_from: env.promotes_from.as_ref().map(|p| p.value.clone()),
+                recipients,
+                services: Vec::new(),
+            }
+        })
+        .collect();
+    Resolved { environments }
+}
+
+/// Resolves one service in one environment with the provenance of every value (`explain`).
+pub fn resolve_explained(
+    stack: &Stack,
+    env: &str,
+    service: &str,
+) -> Result<ResolvedService, Diagnostics> {
+    resolve_service(&stack.model, &stack.sources, env, service, true)
+}
+
 fn resolve_service(
     model: &Model,
     sources: &Sources,
     env: &str,
     name: &str,
+    with_provenance: bool,
 ) -> Result<ResolvedService, Diagnostics> {
     let Some(service) = model.service(name) else {
         return Err(crate::diagnostics::Internal(format!(
@@ -197,7 +234,9 @@ fn resolve_service(
     let mut provenance = Provenance::default();
     for (label, layer) in layers(model, env, name) {
         let upper = Tracked::map(layer.clone(), service.span);
-        provenance.record(&label, &upper);
+        if with_provenance {
+            provenance.record(&label, &upper);
+        }
         if let Err(clash) = merge(&mut settings, &upper, "") {
             let lower_src = sources.named(clash.lower.0.file);
             return Err(TypeClash {
