@@ -288,3 +288,59 @@ fn jobs_flag_gives_the_same_bytes() {
     b.run(&["build", "-j", "2"]).success();
     assert_eq!(a.tree("out"), b.tree("out"));
 }
+
+#[test]
+fn a_no_op_build_is_decided_by_stat_alone() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    settle();
+    t.run(&["build"])
+        .success()
+        .stderr_has(&["(nothing changed)", "4 skipped"]);
+    t.run(&["build", "--check"])
+        .success()
+        .stderr_has(&["out/ is up to date"]);
+}
+
+#[test]
+fn new_input_files_are_noticed_by_the_no_op_check() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    settle();
+    // A new template in an existing folder: only the folder's mtime says so.
+    t.write("templates/deployment/configmap.yaml.j2", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ service.name }}\n  namespace: {{ service.namespace }}\n");
+    t.run(&["build"])
+        .success()
+        .stderr_has(&["2 units rendered"]);
+    assert!(t
+        .path()
+        .join("out/production/apps/web/web/configmap-web.yaml")
+        .exists());
+    settle();
+    // A new overlay file where none existed.
+    t.write(
+        "environments/production.kdl",
+        "service \"worker\" {\n    replicas 9\n}\n",
+    );
+    t.run(&["build"]).success();
+    assert!(t
+        .read("out/production/apps/jobs/worker/deployment-worker.yaml")
+        .contains("replicas: 9"));
+}
+
+#[test]
+fn a_deleted_or_edited_output_is_restored_even_with_unchanged_inputs() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    settle();
+    let original = t.read("out/dev/apps/web/web/service-web.yaml");
+    std::fs::remove_file(t.path().join("out/dev/apps/web/web/service-web.yaml")).unwrap();
+    t.run(&["build"]).success().stderr_has(&["1 files written"]);
+    assert_eq!(t.read("out/dev/apps/web/web/service-web.yaml"), original);
+    settle();
+    t.write("out/dev/.stackc-files", "# emptied by hand\n");
+    t.run(&["build"]).success();
+    assert!(t
+        .read("out/dev/.stackc-files")
+        .contains("apps/web/web/service-web.yaml"));
+}
