@@ -66,7 +66,24 @@ pub struct Stamp {
     pub size: u64,
     pub mtime_ns: i128,
     pub inode: u64,
+    #[serde(with = "hex32")]
     pub hash: [u8; 32],
+}
+
+/// A 32-byte hash as 64 hex digits (a third of the size of a JSON array of numbers).
+mod hex32 {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(hash: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(blake3::Hash::from_bytes(*hash).to_hex().as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
+        let text = <&str>::deserialize(deserializer)?;
+        blake3::Hash::from_hex(text)
+            .map(|h| *h.as_bytes())
+            .map_err(D::Error::custom)
+    }
 }
 
 /// How close to the cache's save time an mtime makes a stamp untrustworthy: a later write in
@@ -226,7 +243,9 @@ pub fn load(cache_dir: &Path, env: &str) -> EnvCache {
     decode(&bytes).unwrap_or_default()
 }
 
-fn decode(bytes: &[u8]) -> Option<EnvCache> {
+/// Decodes a cache file written by [`save_file`]: `None` when it is damaged, truncated or
+/// from another stackc.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     let newline = bytes.iter().position(|b| *b == b'\n')?;
     let header = std::str::from_utf8(&bytes[..newline]).ok()?;
     let body = &bytes[newline + 1..];
@@ -244,8 +263,13 @@ fn decode(bytes: &[u8]) -> Option<EnvCache> {
 /// Saves an environment's cache atomically.
 pub fn save(cache_dir: &Path, env: &str, cache: &mut EnvCache) -> Result<(), IoError> {
     cache.saved_at_ns = now_ns();
-    let body = serde_json::to_vec(cache)
-        .map_err(|e| IoError::new("encode", cache_path(cache_dir, env), e.into()))?;
+    save_file(&cache_path(cache_dir, env), cache)
+}
+
+/// Writes a cache file: a header naming the format, the stackc version and the blake3 hash
+/// of the body, then the body as JSON.
+pub(crate) fn save_file<T: Serialize>(path: &Path, value: &T) -> Result<(), IoError> {
+    let body = serde_json::to_vec(value).map_err(|e| IoError::new("encode", path, e.into()))?;
     let mut bytes = format!(
         "{MAGIC} {FORMAT} {} {}\n",
         env!("CARGO_PKG_VERSION"),
@@ -253,7 +277,7 @@ pub fn save(cache_dir: &Path, env: &str, cache: &mut EnvCache) -> Result<(), IoE
     )
     .into_bytes();
     bytes.extend_from_slice(&body);
-    crate::emit::write_atomic(&cache_path(cache_dir, env), &bytes)
+    crate::emit::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]

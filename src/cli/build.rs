@@ -124,6 +124,10 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     }
 
     let inputs = InputStamps::record(&session.stack, started_ns);
+    // Caches only cost speed when they cannot be saved.
+    if let Err(e) = session.stack.parse_cache.save(&cache_dir) {
+        eprintln!("warning: {e}");
+    }
     if let Err(e) = cache::save_environments(
         &cache_dir,
         &session

@@ -1,16 +1,16 @@
-//! Splitting a KDL file into runs of whole top-level nodes, so that big stacks parse on every
-//! core: the `kdl` parser is the slowest step of reading a 1,000-service `stacks.kdl`. The
-//! scanner only has to find *some* safe boundaries; if a chunk fails to parse, the caller
-//! parses the whole file instead, so a wrong guess costs time, never correctness.
+//! Splitting a KDL file into runs of whole top-level nodes, so that each run can be parsed on
+//! its own (on every core) and cached by the hash of its text: the `kdl` parser is the slowest
+//! step of reading a 1,000-service `stacks.kdl`. The scanner only has to find *some* safe
+//! boundaries; if a run fails to parse, the caller parses the whole file instead, so a wrong
+//! guess costs time, never correctness.
 
-/// Byte offsets where the text may be cut between top-level nodes, about `parts` of them.
-pub fn split(text: &str, parts: usize) -> Vec<std::ops::Range<usize>> {
-    let boundaries = boundaries(text);
-    let target = text.len() / parts.max(1) + 1;
+/// The text cut into runs at every safe boundary between top-level nodes: mostly one node
+/// (with the comments after it) a run, so an edit changes the text of one run only.
+pub fn runs(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut ranges = Vec::new();
     let mut start = 0;
-    for cut in boundaries {
-        if cut - start >= target {
+    for cut in boundaries(text) {
+        if cut > start {
             ranges.push(start..cut);
             start = cut;
         }
@@ -111,7 +111,7 @@ mod tests {
     use super::*;
 
     fn pieces(text: &str) -> Vec<&str> {
-        split(text, 100).into_iter().map(|r| &text[r]).collect()
+        runs(text).into_iter().map(|r| &text[r]).collect()
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! plain manifest file. This is the input edge of the pipeline; everything after it works on
 //! the in-memory [`Stack`].
 
+use super::fragment::{Item, ParseCache, Shift};
 use super::parse::Parser;
 use super::{validate, Model, ModelError, Project};
 use crate::diagnostics::{Diagnostics, IoError};
@@ -35,6 +36,8 @@ pub struct Stack {
     pub templates: BTreeMap<String, TemplateFile>,
     /// Every plain manifest file services name, by path relative to the root.
     pub manifests: BTreeMap<String, FileId>,
+    /// The parsed runs of `stacks.kdl`, for the next build (saved by `build`).
+    pub parse_cache: ParseCache,
 }
 
 /// Reads and checks the stack at `root`.
@@ -66,12 +69,12 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         .unwrap_or_default();
     errors.extend(builtin_parser.errors);
 
-    let mut parser = Parser::new(&sources, stack_id);
-    let Some(chunks) = parser.document() else {
-        errors.extend(parser.errors);
+    let cache = ParseCache::load(&root.join(crate::CACHE_DIR));
+    let Some((items, parse_cache)) = parse_stack(&sources, stack_id, &cache, &mut errors) else {
         return Err(errors);
     };
-    let file = parser.stack_file(&chunks);
+    let mut parser = Parser::new(&sources, stack_id);
+    let file = parser.stack_file(items);
     errors.extend(parser.errors);
 
     let project = file.project.unwrap_or_else(|| {
@@ -138,7 +141,81 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         model,
         templates,
         manifests,
+        parse_cache,
     })
+}
+
+/// One run of `stacks.kdl`, parsed: its text's hash, its declarations, its errors, its offset.
+type ParsedRun = (String, Vec<Item>, Diagnostics, isize);
+
+/// Parses `stacks.kdl` run by run, in parallel, taking unchanged runs from the parse cache.
+/// Returns the declarations in file order and the cache for next time (the runs of this
+/// file that parsed cleanly), or `None` after reporting syntax errors.
+fn parse_stack(
+    sources: &Sources,
+    file: FileId,
+    cache: &ParseCache,
+    errors: &mut Diagnostics,
+) -> Option<(Vec<Item>, ParseCache)> {
+    use rayon::prelude::*;
+    let text = &sources.file(file).text;
+    let results: Vec<Option<ParsedRun>> = super::chunks::runs(text)
+        .into_par_iter()
+        .map(|range| {
+            let run = &text[range.clone()];
+            let key = blake3::hash(run.as_bytes()).to_hex().to_string();
+            let offset = isize::try_from(range.start).ok()?;
+            if let Some(cached) = cache.runs.get(&key) {
+                let mut items = cached.clone();
+                items.shift(offset);
+                return Some((key, items, Diagnostics::new(), offset));
+            }
+            let doc = kdl::KdlDocument::parse(run).ok()?;
+            let mut parser = Parser::new(sources, file);
+            let items = parser.items(&doc, range.start);
+            Some((key, items, parser.errors, offset))
+        })
+        .collect();
+    let Some(results) = results.into_iter().collect::<Option<Vec<_>>>() else {
+        // A run that is not valid KDL on its own: parse the whole file for the real errors.
+        let mut parser = Parser::new(sources, file);
+        if parser.document().is_some() {
+            // The whole file parses where the runs did not (a cut the scanner got wrong).
+            return parse_whole(sources, file, errors);
+        }
+        errors.extend(parser.errors);
+        return None;
+    };
+    let mut next = ParseCache::default();
+    let mut items = Vec::new();
+    for (key, run_items, run_errors, offset) in results {
+        // Secret declarations stay out of the cache: a literal `value=` is not meant to be
+        // secret, but nothing derived from a secret goes to disk beyond what the user wrote.
+        if run_errors.is_empty() && !run_items.iter().any(|i| matches!(i, Item::Secret(_))) {
+            let mut relative = run_items.clone();
+            relative.shift(-offset);
+            next.runs.insert(key, relative);
+        }
+        errors.extend(run_errors);
+        items.extend(run_items);
+    }
+    Some((items, next))
+}
+
+/// Parses `stacks.kdl` in one piece (the fallback when the file cannot be cut into runs).
+fn parse_whole(
+    sources: &Sources,
+    file: FileId,
+    errors: &mut Diagnostics,
+) -> Option<(Vec<Item>, ParseCache)> {
+    let mut parser = Parser::new(sources, file);
+    let chunks = parser.document()?;
+    let mut items = Vec::new();
+    for (base, doc) in &chunks {
+        items.extend(parser.items(doc, *base));
+    }
+    errors.extend(parser.errors);
+    Some((items, ParseCache::default()))
 }
 
 fn read_overlays(

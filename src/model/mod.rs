@@ -3,6 +3,7 @@
 
 mod chunks;
 mod error;
+mod fragment;
 mod load;
 mod names;
 mod parse;
@@ -10,15 +11,17 @@ mod settings;
 mod validate;
 
 pub use error::ModelError;
+pub use fragment::ParseCache;
 pub use load::{load, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
 pub use settings::{Tracked, TrackedValue};
 
 use crate::source::Span;
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 
 /// A string as written, with its span.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Named {
     pub value: String,
     pub span: Span,
@@ -49,7 +52,7 @@ pub struct Model {
 }
 
 /// `project "name" domain="..."`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Project {
     pub name: Named,
     pub domain: Named,
@@ -57,7 +60,7 @@ pub struct Project {
 }
 
 /// `layer "name" depends-on="other"`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Layer {
     pub name: Named,
     pub depends_on: Vec<Named>,
@@ -65,7 +68,7 @@ pub struct Layer {
 }
 
 /// `environment "name" wave=N promotes-from="env" domain="..." { recipients ...; settings }`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Environment {
     pub name: Named,
     pub wave: i64,
@@ -79,7 +82,7 @@ pub struct Environment {
 
 /// `environments/<env>.kdl`: environment-wide settings and per-service overrides, the highest
 /// layer, so a team can require review on one file per environment.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Overlay {
     pub settings: Settings,
     pub recipients: Vec<Named>,
@@ -87,14 +90,14 @@ pub struct Overlay {
 }
 
 /// `service "name" { settings }` inside an overlay file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServiceOverride {
     pub service: Named,
     pub settings: Settings,
 }
 
 /// `secret "name" namespace="ns" { key ... }`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SecretDecl {
     pub name: Named,
     pub namespace: Named,
@@ -104,7 +107,7 @@ pub struct SecretDecl {
 }
 
 /// `key "name" generate=N` / `key "name" value="literal"` / `key "name"` (from the store).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SecretKey {
     pub name: Named,
     pub source: SecretKeySource,
@@ -112,7 +115,7 @@ pub struct SecretKey {
 }
 
 /// Where a secret key's value comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SecretKeySource {
     /// Set with `stackc secret set`; lives encrypted in the environment's store.
     Store,
@@ -123,7 +126,7 @@ pub enum SecretKeySource {
 }
 
 /// `service "name" layer=".." namespace=".." template=".." { ... }`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Service {
     pub name: Named,
     pub layer: Named,
@@ -139,7 +142,7 @@ pub struct Service {
 }
 
 /// `env "name" { settings }` inside a service.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EnvBlock {
     pub env: Named,
     pub settings: Settings,

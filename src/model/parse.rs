@@ -1,6 +1,7 @@
 //! KDL text to declarations. One [`Parser`] per file; it collects every independent error of
 //! the file before giving up, so a user fixes a whole file in one round.
 
+use super::fragment::Item;
 use super::settings::SETTING_NODES;
 use super::{
     EnvBlock, Environment, Layer, ModelError, Named, Overlay, Project, SecretDecl, SecretKey,
@@ -66,25 +67,9 @@ impl<'a> Parser<'a> {
         self.sources.named(self.file)
     }
 
-    /// Parses the file's KDL syntax, in chunks of whole top-level nodes on every core; syntax
-    /// errors become diagnostics (found by parsing the whole file, so they read as usual).
+    /// Parses the whole file's KDL syntax; syntax errors become diagnostics.
     pub(super) fn document(&mut self) -> Option<Vec<Chunk>> {
-        use rayon::prelude::*;
         let text = &self.sources.file(self.file).text;
-        if text.len() > 64 * 1024 {
-            let ranges = super::chunks::split(text, rayon::current_num_threads() * 4);
-            let parsed: Vec<Option<Chunk>> = ranges
-                .into_par_iter()
-                .map(|range| {
-                    KdlDocument::parse(&text[range.clone()])
-                        .ok()
-                        .map(|doc| (range.start, doc))
-                })
-                .collect();
-            if let Some(chunks) = parsed.into_iter().collect::<Option<Vec<Chunk>>>() {
-                return Some(chunks);
-            }
-        }
         match KdlDocument::parse(text) {
             Ok(doc) => Some(vec![(0, doc)]),
             Err(error) => {
@@ -104,8 +89,33 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `stacks.kdl`.
-    pub(super) fn stack_file(&mut self, chunks: &[Chunk]) -> StackFile {
+    /// The declarations of one run of top-level nodes of `stacks.kdl`.
+    pub(super) fn items(&mut self, doc: &KdlDocument, base: usize) -> Vec<Item> {
+        self.base = base;
+        let mut items = Vec::new();
+        for node in doc.nodes() {
+            match node.name().value() {
+                "project" => items.extend(self.project(node).map(Item::Project)),
+                "layer" => items.extend(self.layer(node).map(Item::Layer)),
+                "defaults" => {
+                    if self.shape_with_children(node, 0, &[]).is_some() {
+                        let settings = self.settings_block(node, "defaults", &[]).0;
+                        items.push(Item::Defaults(settings, self.span(node.span())));
+                    }
+                }
+                "environment" => items.extend(self.environment(node).map(Item::Environment)),
+                "secret" => items.extend(self.secret(node).map(Item::Secret)),
+                "service" => items.extend(self.service(node).map(Item::Service)),
+                other => self.unknown_node(node, other, "stacks.kdl", TOP_LEVEL),
+            }
+        }
+        self.base = 0;
+        items
+    }
+
+    /// `stacks.kdl` from its declarations, in file order; a second `project` or `defaults`
+    /// is a duplicate.
+    pub(super) fn stack_file(&mut self, items: Vec<Item>) -> StackFile {
         let mut file = StackFile {
             project: None,
             layers: Vec::new(),
@@ -114,48 +124,41 @@ impl<'a> Parser<'a> {
             secrets: Vec::new(),
             services: Vec::new(),
         };
-        let mut defaults_span: Option<SourceSpan> = None;
-        for (base, doc) in chunks {
-            self.base = *base;
-            for node in doc.nodes() {
-                match node.name().value() {
-                    "project" => {
-                        if let Some(previous) = &file.project {
-                            self.errors.push(ModelError::Duplicate {
-                                kind: "project",
-                                name: previous.name.value.clone(),
-                                src: self.src(),
-                                first: previous.span.source_span(),
-                                second: self.at(node.span()),
-                            });
-                        } else {
-                            file.project = self.project(node);
-                        }
+        let mut defaults_span: Option<Span> = None;
+        for item in items {
+            match item {
+                Item::Project(project) => {
+                    if let Some(previous) = &file.project {
+                        self.errors.push(ModelError::Duplicate {
+                            kind: "project",
+                            name: previous.name.value.clone(),
+                            src: self.src(),
+                            first: previous.span.source_span(),
+                            second: project.span.source_span(),
+                        });
+                    } else {
+                        file.project = Some(project);
                     }
-                    "layer" => file.layers.extend(self.layer(node)),
-                    "defaults" => {
-                        if let Some(first) = defaults_span {
-                            self.errors.push(ModelError::Duplicate {
-                                kind: "defaults block",
-                                name: "defaults".into(),
-                                src: self.src(),
-                                first,
-                                second: self.at(node.span()),
-                            });
-                        }
-                        defaults_span = Some(self.at(node.span()));
-                        if self.shape_with_children(node, 0, &[]).is_some() {
-                            file.defaults = self.settings_block(node, "defaults", &[]).0;
-                        }
-                    }
-                    "environment" => file.environments.extend(self.environment(node)),
-                    "secret" => file.secrets.extend(self.secret(node)),
-                    "service" => file.services.extend(self.service(node)),
-                    other => self.unknown_node(node, other, "stacks.kdl", TOP_LEVEL),
                 }
+                Item::Layer(layer) => file.layers.push(layer),
+                Item::Defaults(settings, span) => {
+                    if let Some(first) = defaults_span {
+                        self.errors.push(ModelError::Duplicate {
+                            kind: "defaults block",
+                            name: "defaults".into(),
+                            src: self.src(),
+                            first: first.source_span(),
+                            second: span.source_span(),
+                        });
+                    }
+                    defaults_span = Some(span);
+                    file.defaults = settings;
+                }
+                Item::Environment(env) => file.environments.push(env),
+                Item::Secret(secret) => file.secrets.push(secret),
+                Item::Service(service) => file.services.push(service),
             }
         }
-        self.base = 0;
         file
     }
 

@@ -11,16 +11,16 @@ use indexmap::IndexMap;
 use kdl::{KdlNode, KdlValue};
 
 /// A value with the span that set it, at every level.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tracked {
     pub value: TrackedValue,
     pub span: Span,
 }
 
 /// The shape of a [`Tracked`] value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TrackedValue {
-    Scalar(Value),
+    Scalar(#[serde(with = "scalar_serde")] Value),
     List(Vec<Tracked>),
     Map(IndexMap<String, Tracked>),
 }
@@ -405,5 +405,19 @@ impl Kind {
             Kind::Int => "an integer",
             Kind::Bool => "#true or #false",
         }
+    }
+}
+
+/// Scalars in the parse cache, through JSON values (our [`Value`] serializes untagged).
+mod scalar_serde {
+    use crate::value::Value;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Value, serializer: S) -> Result<S::Ok, S::Error> {
+        value.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(Value::from)
     }
 }

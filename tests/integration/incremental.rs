@@ -347,3 +347,49 @@ fn a_deleted_or_edited_output_is_restored_even_with_unchanged_inputs() {
         .read("out/dev/.stackc-files")
         .contains("apps/web/web/service-web.yaml"));
 }
+
+/// The 1-based line of the first occurrence of `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text[..text.find(needle).expect("needle in text")]
+        .matches('\n')
+        .count()
+        + 1
+}
+
+#[test]
+fn declarations_from_the_parse_cache_point_at_the_right_lines() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    assert!(t.path().join(".stackc-cache/parse.cache").exists());
+    // Push every cached declaration down, then break a reference inside a cached one.
+    let stack = t.read("stacks.kdl");
+    t.write(
+        "stacks.kdl",
+        &format!("// a comment\n// that moves every line\n{stack}"),
+    );
+    t.run(&["build"]).success();
+    t.edit("stacks.kdl", "layer \"apps\"\n", "layer \"applications\"\n");
+    let stack = t.read("stacks.kdl");
+    let line = line_of(&stack, "service \"web\"");
+    t.run(&["build"])
+        .status(2)
+        .stderr_has(&["unknown layer `apps`", &format!("[stacks.kdl:{line}:")]);
+    t.edit("stacks.kdl", "layer \"applications\"\n", "layer \"apps\"\n");
+    let replicas = line_of(&t.read("stacks.kdl"), "replicas 3");
+    t.run(&["explain", "production", "web", "replicas"])
+        .success()
+        .stdout_has(&[&format!("stacks.kdl:{replicas}")]);
+}
+
+#[test]
+fn a_damaged_parse_cache_is_ignored() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    let expected = t.tree("out");
+    let cache = t.path().join(".stackc-cache/parse.cache");
+    let bytes = std::fs::read(&cache).unwrap();
+    std::fs::write(&cache, &bytes[..bytes.len() / 2]).unwrap();
+    t.edit("stacks.kdl", "replicas 1\n}", "replicas 1\n}\n");
+    t.run(&["build"]).success();
+    assert_eq!(t.tree("out"), expected);
+}
