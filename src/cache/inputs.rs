@@ -68,7 +68,7 @@ impl InputStamps {
             }
         }
         for dir in dirs {
-            if let Some(stamp) = dir_stamp(&root.join(&dir)) {
+            if let Some(stamp) = super::dir_stat(&root.join(&dir)) {
                 stamps.dirs.insert(dir, stamp);
             }
         }
@@ -83,37 +83,12 @@ impl InputStamps {
             && self.absent.iter().all(|name| !root.join(name).exists())
             && self.dirs.iter().all(|(dir, &(mtime, inode))| {
                 // A folder changed within a timestamp tick of the save cannot be trusted.
-                dir_stamp(&root.join(dir)) == Some((mtime, inode))
+                super::dir_stat(&root.join(dir)) == Some((mtime, inode))
                     && mtime + super::racy_window(mtime) <= saved_at_ns
             })
             && self
                 .files
                 .par_iter()
                 .all(|(name, stamp)| stamp.verify(&root.join(name), saved_at_ns))
-    }
-}
-
-fn dir_stamp(path: &Path) -> Option<(i128, u64)> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    if !meta.is_dir() {
-        return None;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        Some((
-            i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            meta.ino(),
-        ))
-    }
-    #[cfg(not(unix))]
-    {
-        let mtime = meta
-            .modified()
-            .ok()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?
-            .as_nanos();
-        Some((i128::try_from(mtime).ok()?, 0))
     }
 }

@@ -142,16 +142,30 @@ impl Stamp {
     }
 }
 
+/// A regular file's size, mtime (ns) and inode; `None` for anything else.
 pub(crate) fn stat(path: &Path) -> Option<(u64, i128, u64)> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if !meta.is_file() {
         return None;
     }
+    let (mtime, inode) = mtime_and_inode(&meta)?;
+    Some((meta.len(), mtime, inode))
+}
+
+/// A folder's mtime (ns) and inode; `None` for anything else.
+pub(crate) fn dir_stat(path: &Path) -> Option<(i128, u64)> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.is_dir() {
+        return None;
+    }
+    mtime_and_inode(&meta)
+}
+
+fn mtime_and_inode(meta: &std::fs::Metadata) -> Option<(i128, u64)> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
         Some((
-            meta.len(),
             i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
             meta.ino(),
         ))
@@ -164,7 +178,7 @@ pub(crate) fn stat(path: &Path) -> Option<(u64, i128, u64)> {
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
             .as_nanos();
-        Some((meta.len(), i128::try_from(mtime).ok()?, 0))
+        Some((i128::try_from(mtime).ok()?, 0))
     }
 }
 
