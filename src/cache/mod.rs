@@ -161,6 +161,7 @@ pub(crate) fn dir_stat(path: &Path) -> Option<(i128, u64)> {
     mtime_and_inode(&meta)
 }
 
+#[allow(clippy::unnecessary_wraps, reason = "only unix always knows the mtime")]
 fn mtime_and_inode(meta: &std::fs::Metadata) -> Option<(i128, u64)> {
     #[cfg(unix)]
     {
