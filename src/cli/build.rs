@@ -6,6 +6,7 @@ use crate::cache::{self, EnvCache, InputStamps, OutMemory, Stamp};
 use crate::diagnostics::Diagnostics;
 use crate::emit::{self, Content, EnvChanges};
 use clap::Args;
+use rayon::prelude::*;
 use std::io::IsTerminal as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -26,6 +27,10 @@ pub struct BuildArgs {
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
 }
+
+/// An environment's plan, the cache it was planned against, and the Secrets `--check` found
+/// stale without an identity.
+type Planned = (EnvPlan, EnvCache, Vec<String>);
 
 /// Runs `stackc build`.
 pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostics> {
@@ -82,22 +87,24 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     let total: usize = selected.len() * session.stack.model.services.len();
 
     // Render everything first; nothing is written unless every environment rendered.
+    // Environments are independent: plan them side by side (units inside are parallel too).
     let plans = with_progress(global, &engine, total, || {
+        let results: Vec<Result<Planned, Diagnostics>> = selected
+            .par_iter()
+            .map(|env| {
+                let cache = cache::load(&cache_dir, &env.name);
+                let dir = out.join(&env.name);
+                let sealed =
+                    super::secrets::seal_environment(&session, env, &dir, global, args.check)?;
+                let plan = engine.plan(env, &cache, &dir, sealed.files)?;
+                Ok((plan, cache, sealed.stale))
+            })
+            .collect();
         let mut errors = Diagnostics::new();
-        let mut plans: Vec<(EnvPlan, EnvCache, Vec<String>)> = Vec::new();
-        for env in &selected {
-            let cache = cache::load(&cache_dir, &env.name);
-            let dir = out.join(&env.name);
-            let sealed =
-                match super::secrets::seal_environment(&session, env, &dir, global, args.check) {
-                    Ok(sealed) => sealed,
-                    Err(e) => {
-                        errors.extend(e);
-                        continue;
-                    }
-                };
-            match engine.plan(env, &cache, &dir, sealed.files) {
-                Ok(plan) => plans.push((plan, cache, sealed.stale)),
+        let mut plans = Vec::new();
+        for result in results {
+            match result {
+                Ok(plan) => plans.push(plan),
                 Err(e) => errors.extend(e),
             }
         }
@@ -105,18 +112,21 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     })?;
 
     phase("render and seal");
-    let mut changes: Vec<EnvChanges> = Vec::new();
-    for (plan, cache, unsealed) in &plans {
-        let dir = out.join(&plan.env);
-        let memory = OutMemory { dir: &dir, cache };
-        let mut env_changes = emit::compare(&plan.env, &dir, &plan.files, &memory)?;
-        for path in unsealed {
-            if !env_changes.missing.contains(path) {
-                env_changes.stale.push(path.clone());
+    let compared: Vec<Result<EnvChanges, Diagnostics>> = plans
+        .par_iter()
+        .map(|(plan, cache, unsealed)| {
+            let dir = out.join(&plan.env);
+            let memory = OutMemory { dir: &dir, cache };
+            let mut env_changes = emit::compare(&plan.env, &dir, &plan.files, &memory)?;
+            for path in unsealed {
+                if !env_changes.missing.contains(path) {
+                    env_changes.stale.push(path.clone());
+                }
             }
-        }
-        changes.push(env_changes);
-    }
+            Ok(env_changes)
+        })
+        .collect();
+    let changes: Vec<EnvChanges> = compared.into_iter().collect::<Result<_, _>>()?;
 
     phase("compare");
     if args.check {
@@ -140,16 +150,31 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     ) {
         eprintln!("warning: {e}");
     }
-    let (mut written, mut pruned, mut rendered, mut skipped) = (0, 0, 0, 0);
-    for ((plan, old_cache, _), changes) in plans.iter().zip(&changes) {
-        let dir = out.join(&plan.env);
+    for (plan, changes) in plans.iter().map(|(plan, _, _)| plan).zip(&changes) {
         for path in &changes.edited {
             eprintln!(
                 "warning: out/{}/{path} was edited by hand; restoring it",
                 plan.env
             );
         }
-        let paths = emit::apply(&dir, &plan.files, changes)?;
+    }
+    let applied: Vec<Result<Vec<String>, Diagnostics>> = plans
+        .par_iter()
+        .zip(&changes)
+        .map(|((plan, old_cache, _), changes)| {
+            let dir = out.join(&plan.env);
+            let paths = emit::apply(&dir, &plan.files, changes)?;
+            let mut new_cache = remember(&dir, plan, old_cache, &paths, &inputs);
+            // A cache that cannot be saved only costs speed next time.
+            if let Err(e) = cache::save(&cache_dir, &plan.env, &mut new_cache) {
+                eprintln!("warning: {e}");
+            }
+            Ok(paths)
+        })
+        .collect();
+    let (mut written, mut pruned, mut rendered, mut skipped) = (0, 0, 0, 0);
+    for (((plan, _, _), changes), paths) in plans.iter().zip(&changes).zip(applied) {
+        let paths = paths?;
         if global.verbose {
             for path in &paths {
                 eprintln!("wrote out/{}/{path}", plan.env);
@@ -157,11 +182,6 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
             for path in &changes.extra {
                 eprintln!("pruned out/{}/{path}", plan.env);
             }
-        }
-        let mut new_cache = remember(&dir, plan, old_cache, &paths, &inputs);
-        // A cache that cannot be saved only costs speed next time.
-        if let Err(e) = cache::save(&cache_dir, &plan.env, &mut new_cache) {
-            eprintln!("warning: {e}");
         }
         written += paths.len();
         pruned += changes.extra.len();
