@@ -94,8 +94,18 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
             .map(|env| {
                 let cache = cache::load(&cache_dir, &env.name);
                 let dir = out.join(&env.name);
-                let sealed =
-                    super::secrets::seal_environment(&session, env, &dir, global, args.check)?;
+                let sealed = crate::seal::environment::seal_environment(
+                    &session.stack,
+                    env,
+                    &dir,
+                    &global.identities,
+                    args.check,
+                )?;
+                if !global.quiet {
+                    for note in &sealed.notes {
+                        eprintln!("{note}");
+                    }
+                }
                 let plan = engine.plan(env, &cache, &dir, sealed.files)?;
                 Ok((plan, cache, sealed.stale))
             })

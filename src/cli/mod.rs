@@ -111,7 +111,6 @@ pub mod diff;
 pub mod explain;
 pub mod keygen;
 pub mod secret;
-mod secrets;
 mod session;
 
 pub use session::{set_jobs, BuildLock, Session, UnknownName};

@@ -95,8 +95,8 @@ pub fn run(global: &GlobalArgs, args: &SecretArgs) -> Result<ExitCode, Diagnosti
         .iter()
         .find(|e| e.name == target.environment)
         .ok_or_else(|| crate::diagnostics::Internal("selected environment vanished".into()))?;
-    let seal_env = super::secrets::seal_env(&session, env, global)?;
-    let store = super::secrets::load_store(&session, &env.name)?;
+    let seal_env = crate::seal::environment::seal_env(&session.stack, env, &global.identities)?;
+    let store = crate::seal::environment::load_store(&session.stack, &env.name)?;
     match &args.action {
         SecretAction::Get(_) => {
             let open = store.open(&seal_env.identities)?;

@@ -16,6 +16,7 @@ mod path;
 mod report;
 mod secret;
 mod side;
+pub mod sides;
 mod stat;
 mod style;
 mod text;
@@ -36,6 +37,7 @@ pub use report::{
     ObjectStatus, SecretKeyCounts, SecretKeyDiff, Summary,
 };
 pub use side::{KeyDigest, SecretView, Side};
+pub use sides::{Sides, SidesError};
 
 impl DiffReport {
     /// Renders the report in `format`, coloured when `options.color` is set (JSON never is).

@@ -9,8 +9,10 @@
 //! - [`recipient`], [`identity`], [`keyfile`]: age recipients, identity discovery, key files.
 //! - [`store`]: the per-environment secret store `environments/<env>.secrets.sops.yaml`.
 //! - [`manifest`]: sealing one Kubernetes Secret manifest per declared secret, without churn.
+//! - [`environment`]: sealing every declared secret of one environment of a stack.
 
 pub mod cipher;
+pub mod environment;
 pub mod error;
 pub mod identity;
 pub mod keyfile;

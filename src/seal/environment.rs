@@ -1,13 +1,13 @@
-//! Sealing an environment's secrets for a build, and the pieces the `secret` commands share:
-//! secret plans from declarations, the environment's recipients, its store and identities.
+//! Sealing one environment of a stack: secret plans from the declarations, the environment's
+//! recipients (checked against their spans), its store and identities, and the sealed Secret
+//! manifests a build lays out. `build`, `diff` and the `secret` commands share it.
 
-use super::{GlobalArgs, Session};
 use crate::diagnostics::{Diagnostics, IoError};
-use crate::model::SecretKeySource;
+use crate::model::{SecretKeySource, Stack};
 use crate::resolve::ResolvedEnvironment;
 use crate::seal::{self, Identities, KeyPlan, KeySource, Recipients, SealEnv, SecretPlan, Store};
 use miette::Diagnostic;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// Secrets are declared but the environment has no one to encrypt them to.
@@ -43,10 +43,9 @@ pub struct InvalidRecipient {
 }
 
 /// The secret plans of the stack (the same in every environment).
-pub fn plans(session: &Session) -> Vec<SecretPlan> {
-    let sources = &session.stack.sources;
-    session
-        .stack
+pub fn plans(stack: &Stack) -> Vec<SecretPlan> {
+    let sources = &stack.sources;
+    stack
         .model
         .secrets
         .iter()
@@ -72,17 +71,18 @@ pub fn plans(session: &Session) -> Vec<SecretPlan> {
         .collect()
 }
 
-/// What sealing needs for one environment: recipients, identities, store path.
+/// What sealing needs for one environment: recipients, identities (from `identity_files`
+/// and the usual places), store path.
 pub fn seal_env(
-    session: &Session,
+    stack: &Stack,
     env: &ResolvedEnvironment,
-    global: &GlobalArgs,
+    identity_files: &[PathBuf],
 ) -> Result<SealEnv, Diagnostics> {
-    let decl = session.stack.model.environment(&env.name).ok_or_else(|| {
+    let decl = stack.model.environment(&env.name).ok_or_else(|| {
         crate::diagnostics::Internal(format!("environment {} vanished", env.name))
     })?;
     if env.recipients.is_empty() {
-        let located = session.stack.sources.locate(decl.name.span);
+        let located = stack.sources.locate(decl.name.span);
         return Err(NoRecipients {
             env: env.name.clone(),
             src: located.source,
@@ -100,7 +100,7 @@ pub fn seal_env(
         if let Err(seal::SealError::InvalidRecipient { recipient, reason }) =
             Recipients::parse([&named.value])
         {
-            let located = session.stack.sources.locate(named.span);
+            let located = stack.sources.locate(named.span);
             invalid.push(InvalidRecipient {
                 recipient,
                 reason,
@@ -115,13 +115,13 @@ pub fn seal_env(
         recipients: Recipients::parse(&env.recipients)?,
         store_display: format!("environments/{}.secrets.sops.yaml", env.name),
         out_display: format!("out/{}", env.name),
-        identities: Identities::discover(&global.identities)?,
+        identities: Identities::discover(identity_files)?,
     })
 }
 
 /// The environment's secret store.
-pub fn load_store(session: &Session, env: &str) -> Result<Store, Diagnostics> {
-    Ok(Store::load(&seal::store_path(&session.stack.root, env))?)
+pub fn load_store(stack: &Stack, env: &str) -> Result<Store, Diagnostics> {
+    Ok(Store::load(&seal::store_path(&stack.root, env))?)
 }
 
 /// An environment's sealed Secrets.
@@ -132,23 +132,26 @@ pub struct Sealed {
     /// With `check`: Secrets that changed but cannot be re-sealed without an identity. Their
     /// current bytes stand in `files`; `--check` reports them as stale.
     pub stale: Vec<String>,
+    /// What sealing did to the store or could not do, for the user (never a value).
+    pub notes: Vec<String>,
 }
 
 /// The sealed Secret manifests of one environment. Fills missing `generate=N` values into
 /// the store first (unless `check`, which writes nothing).
 pub fn seal_environment(
-    session: &Session,
+    stack: &Stack,
     env: &ResolvedEnvironment,
     dir: &Path,
-    global: &GlobalArgs,
+    identity_files: &[PathBuf],
     check: bool,
 ) -> Result<Sealed, Diagnostics> {
-    let plans = plans(session);
+    let plans = plans(stack);
+    let mut out = Sealed::default();
     if plans.is_empty() {
-        return Ok(Sealed::default());
+        return Ok(out);
     }
-    let seal_env = seal_env(session, env, global)?;
-    let mut store = load_store(session, &env.name)?;
+    let seal_env = seal_env(stack, env, identity_files)?;
+    let mut store = load_store(stack, &env.name)?;
     let missing_generated = plans.iter().any(|p| {
         p.keys.iter().any(|k| {
             matches!(k.source, KeySource::Generate(_)) && !store.contains(&p.name, &k.name)
@@ -161,34 +164,30 @@ pub fn seal_environment(
                 let generated = seal::fill_generated(&plans, &mut open)?;
                 if !generated.is_empty() || stale_recipients {
                     open.write(&seal_env.recipients)?;
-                    if !global.quiet {
-                        for (secret, key) in &generated {
-                            eprintln!(
-                                "generated {}/{secret}/{key} into {}",
-                                env.name, seal_env.store_display
-                            );
-                        }
-                        if stale_recipients {
-                            eprintln!(
-                                "re-encrypted {} to the environment's recipients",
-                                seal_env.store_display
-                            );
-                        }
+                    for (secret, key) in &generated {
+                        out.notes.push(format!(
+                            "generated {}/{secret}/{key} into {}",
+                            env.name, seal_env.store_display
+                        ));
                     }
-                    store = load_store(session, &env.name)?;
+                    if stale_recipients {
+                        out.notes.push(format!(
+                            "re-encrypted {} to the environment's recipients",
+                            seal_env.store_display
+                        ));
+                    }
+                    store = load_store(stack, &env.name)?;
                 }
             }
             // Without an identity the store cannot change; sealing then says what is missing.
-            Err(e) if !missing_generated => {
-                if !global.quiet {
-                    eprintln!("warning: {} is not encrypted to the current recipients and no identity opens it ({})", seal_env.store_display, e);
-                }
-            }
+            Err(e) if !missing_generated => out.notes.push(format!(
+                "warning: {} is not encrypted to the current recipients and no identity opens it ({e})",
+                seal_env.store_display
+            )),
             Err(e) => return Err(e.into()),
         }
     }
-    let homes = crate::build::namespace_homes(&session.stack);
-    let mut out = Sealed::default();
+    let homes = crate::emit::namespace_homes(stack);
     let mut errors = Diagnostics::new();
     for plan in &plans {
         let layer = homes.get(&plan.namespace).cloned().unwrap_or_default();

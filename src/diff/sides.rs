@@ -1,0 +1,540 @@
+//! Building the two sides of a diff from a stack: environments rendered fresh in memory, or
+//! what is in `out/<env>` (the committed files, sealed Secrets decrypted when an identity opens
+//! them).
+//!
+//! Secrets are compared only through keyed digests: each plaintext value (from the
+//! environment's store, a literal declaration, or a sealed Secret in `out/` that an identity
+//! opens) is hashed with blake3 under a random key drawn once per process from the OS and
+//! never stored or printed, so a digest proves equality without revealing a value, and no
+//! plaintext or ciphertext reaches the report. A value that cannot be read becomes
+//! [`KeyDigest::Unknown`] with the reason.
+
+use super::{KeyDigest, SecretView, Side};
+use crate::diagnostics::{Diagnostics, IoError};
+use crate::emit::{self, Content, EnvLayout};
+use crate::model::Stack;
+use crate::object::{ObjectId, RenderedObject};
+use crate::resolve::{Resolved, ResolvedEnvironment};
+use crate::seal::{self, Identities, KeySource, Node, SealError, SecretPlan, SopsFile, Store};
+use crate::value::{map, Map, Value};
+use miette::Diagnostic;
+use std::collections::BTreeMap;
+use std::path::Path;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+/// A side that cannot be built.
+#[derive(Debug, Error, Diagnostic)]
+pub enum SidesError {
+    #[error("cannot read `{path}` as Kubernetes objects: {reason}")]
+    #[diagnostic(
+        code(stackc::diff::bad_out_file),
+        help("the file is generated; `stackc build` rewrites it")
+    )]
+    OutFile { path: String, reason: String },
+    #[error("the operating system gave no randomness for the secret digest key: {0}")]
+    #[diagnostic(code(stackc::diff::no_randomness))]
+    NoRandomness(String),
+}
+
+/// Keyed digests of secret values under a key that lives only in this process's memory.
+struct Digester {
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl Digester {
+    fn new() -> Result<Digester, SidesError> {
+        use rand::RngCore as _;
+        let mut key = Zeroizing::new([0_u8; 32]);
+        rand::rngs::OsRng
+            .try_fill_bytes(key.as_mut())
+            .map_err(|e| SidesError::NoRandomness(e.to_string()))?;
+        Ok(Digester { key })
+    }
+
+    fn digest(&self, plaintext: &[u8]) -> KeyDigest {
+        KeyDigest::of(&self.key, plaintext)
+    }
+
+    /// Digests of a decrypted Secret document's keys.
+    fn node_digests(&self, body: &Value, node: Option<&Node>) -> BTreeMap<String, KeyDigest> {
+        let mut keys = BTreeMap::new();
+        for (field, names) in secret_fields(body) {
+            for name in names {
+                let digest = match node.and_then(|n| n.get(&[field, name.as_str()])) {
+                    Some(Node::Secret(leaf)) => self.field_digest(field, leaf.plaintext.as_bytes()),
+                    Some(Node::Clear(value)) => match seal::tree::scalar_text(value) {
+                        Some((text, _)) => self.field_digest(field, text.as_bytes()),
+                        None => self.digest(b""),
+                    },
+                    _ => KeyDigest::Unknown {
+                        reason: "the decrypted Secret does not hold this key as a value"
+                            .to_string(),
+                    },
+                };
+                keys.insert(name.clone(), digest);
+            }
+        }
+        keys
+    }
+
+    /// Digests of a Secret written in clear (not by stackc, but possible in `out/`).
+    fn clear_digests(&self, body: &Value) -> BTreeMap<String, KeyDigest> {
+        let mut keys = BTreeMap::new();
+        for (field, names) in secret_fields(body) {
+            for name in names {
+                let value = body
+                    .get_path(field)
+                    .and_then(Value::as_map)
+                    .and_then(|m| m.get(&name));
+                let text = value
+                    .and_then(seal::tree::scalar_text)
+                    .map(|(t, _)| Zeroizing::new(t));
+                let bytes = text.as_ref().map_or(&b""[..], |t| t.as_bytes());
+                keys.insert(name.clone(), self.field_digest(field, bytes));
+            }
+        }
+        keys
+    }
+
+    /// `data` holds base64: the digest is of the decoded bytes, as `stringData` holds them.
+    fn field_digest(&self, field: &str, bytes: &[u8]) -> KeyDigest {
+        use base64::Engine as _;
+        if field == "data" {
+            if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(bytes) {
+                return self.digest(&Zeroizing::new(decoded));
+            }
+        }
+        self.digest(bytes)
+    }
+}
+
+/// What both kinds of diff share.
+pub struct Sides<'a> {
+    stack: &'a Stack,
+    resolved: &'a Resolved,
+    identities: &'a Identities,
+    digester: Digester,
+}
+
+/// Whether a fresh side's Secrets carry the fingerprint annotation a build writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fingerprints {
+    /// Compared with `out/`: the annotation is part of what a build would write.
+    Include,
+    /// Compared with another environment: the fingerprints always differ and say nothing.
+    Omit,
+}
+
+impl<'a> Sides<'a> {
+    /// Sides of `stack`, reading secrets with `identities`.
+    pub fn new(
+        stack: &'a Stack,
+        resolved: &'a Resolved,
+        identities: &'a Identities,
+    ) -> Result<Self, SidesError> {
+        Ok(Sides {
+            stack,
+            resolved,
+            identities,
+            digester: Digester::new()?,
+        })
+    }
+
+    /// Two environments, each rendered fresh, with their domains (and `out/<env>/` paths)
+    /// normalized so the same logical object pairs up.
+    pub fn environments(&self, a: &str, b: &str) -> Result<(Side, Side), Diagnostics> {
+        let rendered = self.render(&[a.to_string(), b.to_string()])?;
+        // Both sides get the same substitutions, so strings equal before normalization stay
+        // equal after it: production's `example.org` is inside staging's
+        // `staging.example.org`, and a plain `admin@example.org` in both must not differ.
+        let mut substitutions: Vec<(String, String)> = Vec::new();
+        for (env, _) in &rendered {
+            substitutions.push((env.domain.clone(), "<domain>".to_string()));
+            substitutions.push((format!("out/{}/", env.name), "out/<env>/".to_string()));
+        }
+        // Longest first, so a domain is replaced before any domain it ends with.
+        substitutions.sort_by(|x, y| y.0.len().cmp(&x.0.len()).then_with(|| x.0.cmp(&y.0)));
+        substitutions.dedup();
+        let mut sides = Vec::with_capacity(2);
+        for name in [a, b] {
+            let (env, objects) = rendered
+                .iter()
+                .find(|(env, _)| env.name == name)
+                .ok_or_else(|| {
+                    crate::diagnostics::Internal(format!("environment {name} was not rendered"))
+                })?;
+            let (objects, secrets) = self.fresh(env, objects.clone(), Fingerprints::Omit)?;
+            let mut side = Side::new(name, objects).with_secrets(secrets);
+            side.normalization.clone_from(&substitutions);
+            sides.push(side);
+        }
+        let b = sides.pop().unwrap_or_default();
+        let a = sides.pop().unwrap_or_default();
+        Ok((a, b))
+    }
+
+    /// `out/<env>` as it is on disk (side A) and what a build would write there (side B).
+    pub fn out_with_build(&self, name: &str) -> Result<(Side, Side), Diagnostics> {
+        let rendered = self.render(&[name.to_string()])?;
+        let (env, objects) = rendered.into_iter().next().ok_or_else(|| {
+            crate::diagnostics::Internal(format!("environment {name} was not rendered"))
+        })?;
+        let (fresh, fresh_secrets) = self.fresh(env, objects, Fingerprints::Include)?;
+        let dir = self.stack.root.join("out").join(name);
+        let (on_disk, disk_secrets) = self.on_disk(&dir, name)?;
+        Ok((
+            Side::new(format!("out/{name}"), on_disk).with_secrets(disk_secrets),
+            Side::new(name, fresh).with_secrets(fresh_secrets),
+        ))
+    }
+
+    /// Every service's objects of the environments named, rendered from scratch.
+    fn render(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<(&ResolvedEnvironment, Vec<RenderedObject>)>, Diagnostics> {
+        let resolved = self.resolved;
+        let rendered = crate::build::render_objects(self.stack, resolved, names)?;
+        rendered
+            .into_iter()
+            .map(|(name, objects)| {
+                let env = resolved
+                    .environments
+                    .iter()
+                    .find(|e| e.name == name)
+                    .ok_or_else(|| {
+                        crate::diagnostics::Internal(format!("environment {name} vanished"))
+                    })?;
+                Ok((env, objects))
+            })
+            .collect()
+    }
+
+    /// A fresh side: the services' objects, the objects the layout adds (Namespaces, Flux
+    /// Kustomizations) and one unsealed Secret per declared secret, with the secrets' views.
+    fn fresh(
+        &self,
+        env: &ResolvedEnvironment,
+        mut objects: Vec<RenderedObject>,
+        fingerprints: Fingerprints,
+    ) -> Result<(Vec<RenderedObject>, Vec<SecretView>), Diagnostics> {
+        objects.extend(layout_objects(self.stack, &env.name)?);
+        let plans = crate::seal::environment::plans(self.stack);
+        if plans.is_empty() {
+            return Ok((objects, Vec::new()));
+        }
+        let store = crate::seal::environment::load_store(self.stack, &env.name)?;
+        let store_display = format!("environments/{}.secrets.sops.yaml", env.name);
+        let homes = crate::emit::namespace_homes(self.stack);
+        let mut views = Vec::with_capacity(plans.len());
+        for plan in &plans {
+            let layer = homes.get(&plan.namespace).map_or("", String::as_str);
+            let fingerprint = (fingerprints == Fingerprints::Include)
+                .then(|| seal::manifest::fingerprint(plan, &store));
+            let object = secret_object(plan, layer, fingerprint);
+            views.push(SecretView {
+                id: object.id.clone(),
+                keys: self.store_digests(plan, &store, &store_display),
+            });
+            objects.push(object);
+        }
+        Ok((objects, views))
+    }
+
+    /// The digest of each key of a declared secret, from its declaration or the store.
+    fn store_digests(
+        &self,
+        plan: &SecretPlan,
+        store: &Store,
+        store_display: &str,
+    ) -> BTreeMap<String, KeyDigest> {
+        plan.keys
+            .iter()
+            .map(|key| {
+                let digest = match &key.source {
+                    KeySource::Literal(value) => self.digester.digest(value.as_bytes()),
+                    KeySource::Store | KeySource::Generate(_) => {
+                        let not_set = || KeyDigest::Unknown {
+                            reason: format!("value not set in {store_display}"),
+                        };
+                        if store.contains(&plan.name, &key.name) {
+                            match store.get(self.identities, &plan.name, &key.name) {
+                                Ok(Some(value)) => self.digester.digest(value.as_bytes()),
+                                Ok(None) => not_set(),
+                                Err(e) => self.unreadable(store_display, &e),
+                            }
+                        } else {
+                            not_set()
+                        }
+                    }
+                };
+                (key.name.clone(), digest)
+            })
+            .collect()
+    }
+
+    /// Why a SOPS file's values are unknown, without naming a value.
+    fn unreadable(&self, what: &str, error: &SealError) -> KeyDigest {
+        let reason = match error {
+            SealError::NoIdentity { .. } => format!(
+                "no identity opens {what} (looked in: {})",
+                self.identities.looked_in().join(", ")
+            ),
+            other => format!("cannot decrypt {what}: {other}"),
+        };
+        KeyDigest::Unknown { reason }
+    }
+
+    /// The objects of the files stackc wrote into `dir` (its index), kustomization.yaml files
+    /// aside, with a view of every Secret whose file an identity opens.
+    fn on_disk(
+        &self,
+        dir: &Path,
+        env: &str,
+    ) -> Result<(Vec<RenderedObject>, Vec<SecretView>), Diagnostics> {
+        let mut objects = Vec::new();
+        let mut views = Vec::new();
+        let mut errors = Diagnostics::new();
+        for path in emit::read_index(dir)? {
+            if file_name(&path) == "kustomization.yaml" {
+                continue;
+            }
+            let full = dir.join(&path);
+            let text = match std::fs::read_to_string(&full) {
+                Ok(text) => text,
+                // Listed but gone: the object is simply not on this side.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    errors.push(IoError::new("read", &full, e));
+                    continue;
+                }
+            };
+            let display = format!("out/{env}/{path}");
+            match self.file_objects(&display, &path, &text) {
+                Ok((found, found_views)) => {
+                    objects.extend(found);
+                    views.extend(found_views);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        errors.into_result((objects, views))
+    }
+
+    /// The objects of one out/ file (any number of documents) and its Secrets' views.
+    fn file_objects(
+        &self,
+        display: &str,
+        path: &str,
+        text: &str,
+    ) -> Result<(Vec<RenderedObject>, Vec<SecretView>), SidesError> {
+        let bad = |reason: String| SidesError::OutFile {
+            path: display.to_string(),
+            reason,
+        };
+        let documents = crate::yaml::parse_documents(text)
+            .map_err(|e| bad(format!("line {}: {}", e.line, e.message)))?;
+        let mut sealed: Option<Result<seal::Opened, KeyDigest>> = None;
+        let mut objects = Vec::new();
+        let mut views = Vec::new();
+        for (index, body) in documents.into_iter().enumerate() {
+            if body == Value::Null {
+                continue;
+            }
+            let id = ObjectId::of(&body)
+                .map_err(|missing| bad(format!("document {} has no `{missing}`", index + 1)))?;
+            if diff_is_secret(&id) {
+                let keys = if body.get_path("sops").is_some() {
+                    let opened = sealed.get_or_insert_with(|| self.open_sealed(display, text));
+                    match opened {
+                        Ok(opened) => self
+                            .digester
+                            .node_digests(&body, opened.documents().get(index)),
+                        Err(unknown) => key_names(&body).map(|k| (k, unknown.clone())).collect(),
+                    }
+                } else {
+                    self.digester.clear_digests(&body)
+                };
+                views.push(SecretView {
+                    id: id.clone(),
+                    keys,
+                });
+            }
+            objects.push(RenderedObject {
+                id,
+                body,
+                service: service_of(path),
+                path: path.to_string(),
+            });
+        }
+        Ok((objects, views))
+    }
+
+    /// The decrypted sealed file, or what every one of its keys is (unknown, and why).
+    fn open_sealed(&self, display: &str, text: &str) -> Result<seal::Opened, KeyDigest> {
+        // The reason names the folder, not the file, so one missing identity is one group.
+        let folder = display.split('/').take(2).collect::<Vec<_>>().join("/");
+        let what = format!("the sealed Secrets in {folder}");
+        let file = SopsFile::parse(display, text).map_err(|e| self.unreadable(&what, &e))?;
+        file.decrypt(self.identities)
+            .map_err(|e| self.unreadable(&what, &e))
+    }
+}
+
+/// The engine's Secret test (core `v1 Secret`).
+fn diff_is_secret(id: &ObjectId) -> bool {
+    id.kind == "Secret" && id.api_version == "v1"
+}
+
+/// The key names of a Secret's `data` and `stringData`.
+fn secret_fields(body: &Value) -> Vec<(&'static str, Vec<String>)> {
+    ["data", "stringData"]
+        .into_iter()
+        .filter_map(|field| {
+            let keys = body.get_path(field).and_then(Value::as_map)?;
+            Some((field, keys.keys().cloned().collect()))
+        })
+        .collect()
+}
+
+fn key_names(body: &Value) -> impl Iterator<Item = String> {
+    secret_fields(body).into_iter().flat_map(|(_, names)| names)
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The service of an out/ file: `<layer>/<namespace>/<service>/<file>` (see `emit::layout`).
+fn service_of(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        [layer, _namespace, service, _file] if *layer != "flux-system" => {
+            Some((*service).to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The objects `emit::layout` adds around the services' (Namespaces, Flux Kustomizations),
+/// from the same function a build uses, so both sides agree on them.
+fn layout_objects(stack: &Stack, env: &str) -> Result<Vec<RenderedObject>, Diagnostics> {
+    let files = emit::layout(EnvLayout {
+        env,
+        layers: crate::emit::layer_plan(stack),
+        namespaces: crate::emit::namespace_homes(stack)
+            .into_iter()
+            .map(|(namespace, layer)| (layer, namespace))
+            .collect(),
+        object_files: BTreeMap::new(),
+        secrets: Vec::new(),
+        flux_bootstrapped: false,
+    });
+    let mut objects = Vec::new();
+    for (path, content) in files {
+        let Content::Bytes(bytes) = content else {
+            continue;
+        };
+        if file_name(&path) == "kustomization.yaml" {
+            continue;
+        }
+        let internal =
+            |why: String| crate::diagnostics::Internal(format!("the layout's {path}: {why}"));
+        let text = String::from_utf8(bytes).map_err(|e| internal(e.to_string()))?;
+        for body in crate::yaml::parse_documents(&text).map_err(|e| internal(e.message.clone()))? {
+            let id = ObjectId::of(&body).map_err(|missing| internal(format!("no `{missing}`")))?;
+            objects.push(RenderedObject {
+                id,
+                body,
+                service: None,
+                path: path.clone(),
+            });
+        }
+    }
+    Ok(objects)
+}
+
+/// A declared secret as an unsealed `v1 Secret`: metadata, type and key names, no values.
+fn secret_object(plan: &SecretPlan, layer: &str, fingerprint: Option<String>) -> RenderedObject {
+    let mut metadata = vec![
+        ("name", Value::from(plan.name.as_str())),
+        ("namespace", Value::from(plan.namespace.as_str())),
+    ];
+    if let Some(fingerprint) = fingerprint {
+        metadata.push((
+            "annotations",
+            map([(
+                seal::manifest::FINGERPRINT_ANNOTATION,
+                Value::from(fingerprint),
+            )]),
+        ));
+    }
+    let keys: Map = plan
+        .keys
+        .iter()
+        .map(|k| (k.name.clone(), Value::Null))
+        .collect();
+    let body = map([
+        ("apiVersion", Value::from("v1")),
+        ("kind", Value::from("Secret")),
+        ("metadata", map(metadata)),
+        ("type", Value::from(plan.secret_type.as_str())),
+        ("stringData", Value::Map(keys)),
+    ]);
+    RenderedObject {
+        id: ObjectId {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: plan.namespace.clone(),
+            name: plan.name.clone(),
+        },
+        body,
+        service: None,
+        path: emit::secret_path(layer, &plan.namespace, &plan.name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_come_from_the_layout_depth() {
+        let cases = [
+            ("apps/web/web/deployment-web.yaml", Some("web")),
+            ("apps/web/namespace.yaml", None),
+            ("apps/web/secret-db.yaml", None),
+            ("flux-system/kustomization-apps.yaml", None),
+            ("a/b/c/d/e.yaml", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(service_of(path).as_deref(), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn digests_are_keyed_per_process() {
+        let (one, two) = (Digester::new().unwrap(), Digester::new().unwrap());
+        assert_eq!(one.digest(b"hunter2"), one.digest(b"hunter2"));
+        assert_ne!(one.digest(b"hunter2"), one.digest(b"hunter3"));
+        // A fresh key per process: a digest is worthless outside the run that made it.
+        assert_ne!(one.digest(b"hunter2"), two.digest(b"hunter2"));
+        assert_ne!(
+            one.digest(b"hunter2"),
+            KeyDigest::Known(*blake3::hash(b"hunter2").as_bytes())
+        );
+    }
+
+    #[test]
+    fn data_values_are_digested_decoded() {
+        let digester = Digester::new().unwrap();
+        let body = map([
+            ("data", map([("a", "aHVudGVyMg==")])),
+            ("stringData", map([("b", "hunter2")])),
+        ]);
+        let digests = digester.clear_digests(&body);
+        assert_eq!(digests.len(), 2);
+        assert_eq!(digests.get("a"), digests.get("b"));
+    }
+}
