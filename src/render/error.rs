@@ -50,6 +50,10 @@ pub enum RenderError {
         unit: String,
         index: usize,
         reason: String,
+        #[source_code]
+        src: Src,
+        #[label("this document")]
+        span: SourceSpan,
     },
 
     #[error("{origin} ({unit}): object name `{name}` is not a valid Kubernetes name")]
@@ -61,6 +65,10 @@ pub enum RenderError {
         origin: String,
         unit: String,
         name: String,
+        #[source_code]
+        src: Src,
+        #[label("this name")]
+        span: SourceSpan,
     },
 
     #[error("setting `{path}` ({unit}): {message}")]

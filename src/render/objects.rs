@@ -16,29 +16,40 @@ pub fn objects_from_yaml(
     unit: &str,
     service: &ResolvedService,
 ) -> Result<Vec<RenderedObject>, Diagnostics> {
+    let (template, source_name) = if origin.ends_with(".j2") {
+        (
+            format!("templates/{origin}"),
+            format!("templates/{origin} (rendered)"),
+        )
+    } else {
+        (origin.to_string(), origin.to_string())
+    };
+    let source = || NamedSource::new(source_name.clone(), Arc::<str>::from(text));
     let docs = crate::yaml::parse_documents(text).map_err(|e| {
-        let template = if origin.ends_with(".j2") {
-            format!("templates/{origin}")
-        } else {
-            origin.to_string()
-        };
         Diagnostics::from(RenderError::InvalidYaml {
             template: template.clone(),
             unit: unit.to_string(),
             message: e.message,
-            src: NamedSource::new(format!("{template} (rendered)"), Arc::<str>::from(text)),
+            src: source(),
             span: (e.offset, 0).into(),
         })
     })?;
+    // Where each document sits in the text, to label it; when the cut disagrees with the
+    // parser (a `---` inside a block scalar), labels fall back to the top of the text.
+    let spans = document_spans(text);
+    let located = spans.len() == docs.len();
     let mut errors = Diagnostics::new();
     let mut objects = Vec::new();
     for (index, body) in docs.into_iter().enumerate() {
+        let (start, end) = if located { spans[index] } else { (0, 0) };
         if !matches!(body, Value::Map(_)) {
             errors.push(RenderError::NotAnObject {
                 origin: origin.to_string(),
                 unit: unit.to_string(),
                 index: index + 1,
                 reason: format!("it is a {}", body.type_name()),
+                src: source(),
+                span: (start, end - start).into(),
             });
             continue;
         }
@@ -50,6 +61,8 @@ pub fn objects_from_yaml(
                     unit: unit.to_string(),
                     index: index + 1,
                     reason: format!("`{missing}` is missing or not a string"),
+                    src: source(),
+                    span: (start, end - start).into(),
                 });
                 continue;
             }
@@ -59,6 +72,11 @@ pub fn objects_from_yaml(
                 origin: origin.to_string(),
                 unit: unit.to_string(),
                 name: format!("{}/{}", id.kind, id.name),
+                src: source(),
+                span: text[start..end]
+                    .find(&id.name)
+                    .map_or((start, end - start), |at| (start + at, id.name.len()))
+                    .into(),
             });
             continue;
         }
@@ -73,6 +91,32 @@ pub fn objects_from_yaml(
     errors.into_result(objects)
 }
 
+/// The byte ranges of the non-empty documents of a YAML text, cut at `---` lines.
+fn document_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    let mut push = |from: usize, to: usize| {
+        let body = &text[from..to];
+        let empty = body.lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#') || l == "..."
+        });
+        if !empty {
+            spans.push((from, to));
+        }
+    };
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("---") && line[3..].trim().is_empty() {
+            push(start, offset);
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    push(start, text.len());
+    spans
+}
+
 /// Where an object is written, relative to `out/<env>/`.
 pub fn object_path(layer: &str, namespace: &str, service: Option<&str>, id: &ObjectId) -> String {
     let file = format!("{}-{}.yaml", id.kind.to_ascii_lowercase(), id.name);
@@ -85,4 +129,19 @@ pub fn object_path(layer: &str, namespace: &str, service: Option<&str>, id: &Obj
 /// A DNS-1123 subdomain: what Kubernetes allows as most object names, and safe as a file name.
 fn is_object_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 253 && name.split('.').all(crate::model::is_dns_label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::document_spans;
+
+    #[test]
+    fn documents_are_cut_at_separator_lines() {
+        let text = "a: 1\n---\n# only a comment\n---\nb: 2\nc: \"---\"\n--- \nd: 3\n";
+        let spans: Vec<&str> = document_spans(text)
+            .into_iter()
+            .map(|(s, e)| &text[s..e])
+            .collect();
+        assert_eq!(spans, ["a: 1\n", "b: 2\nc: \"---\"\n", "d: 3\n"]);
+    }
 }

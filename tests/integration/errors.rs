@@ -282,7 +282,35 @@ fn build_refuses_rendered_output_that_is_not_yaml() {
 fn build_refuses_documents_that_are_not_objects() {
     refused(
         |t| t.write("templates/deployment/extra.yaml.j2", "just: a map\n"),
-        &["stackc::render::not_an_object", "apiVersion"],
+        &[
+            "stackc::render::not_an_object",
+            "apiVersion",
+            "[templates/deployment/extra.yaml.j2 (rendered):1:1]",
+            "this document",
+        ],
+    );
+}
+
+#[test]
+fn build_refuses_object_names_that_are_not_kubernetes_names() {
+    refused(
+        |t| {
+            t.write(
+                "manifests/bad.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ../escape\n",
+            );
+            t.edit(
+                "stacks.kdl",
+                "tag=\"1.27\"",
+                "tag=\"1.27\"\n    manifests \"manifests/bad.yaml\"",
+            );
+        },
+        &[
+            "stackc::render::invalid_object_name",
+            "ConfigMap/../escape",
+            "[manifests/bad.yaml:4:9]",
+            "this name",
+        ],
     );
 }
 
