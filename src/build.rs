@@ -4,7 +4,7 @@
 //! and stat-ing `out/`, it is pure: writing is `emit::apply`'s job, so `build`, `build
 //! --check` and `diff` share it.
 
-use crate::cache::{unit_key, EnvCache, TemplateDeps, UnitRecord};
+use crate::cache::{unit_key, EnvCache, InputStamps, Stamp, TemplateDeps, UnitRecord};
 use crate::diagnostics::Diagnostics;
 use crate::emit::{self, Content, EnvLayout, Files};
 use crate::model::Stack;
@@ -40,6 +40,54 @@ pub struct EnvPlan {
     pub rendered: usize,
     pub skipped: usize,
     pub records: BTreeMap<String, UnitRecord>,
+}
+
+impl EnvPlan {
+    /// The cache after this plan was applied to `dir`: unit records, and stamps for every
+    /// file (fresh ones only for files written or not verified by stat).
+    pub fn next_cache(
+        &self,
+        dir: &Path,
+        old: &EnvCache,
+        written: &[String],
+        inputs: &InputStamps,
+    ) -> EnvCache {
+        let plan = self;
+        let written: std::collections::BTreeSet<&str> =
+            written.iter().map(String::as_str).collect();
+        let stamps = plan
+            .files
+            .par_iter()
+            .filter_map(|(path, content)| {
+                let hash = content.hash();
+                let reusable = old.stamps.get(path).filter(|s| {
+                    !written.contains(path.as_str())
+                        && s.hash == *hash.as_bytes()
+                        && (matches!(content, Content::Kept(_))
+                            || s.matches(&dir.join(path), old.saved_at_ns))
+                });
+                let stamp = match reusable {
+                    Some(stamp) => *stamp,
+                    None => Stamp::take(&dir.join(path), hash)?,
+                };
+                Some((path.clone(), stamp))
+            })
+            .collect();
+        let mut stamps: std::collections::BTreeMap<String, Stamp> = stamps;
+        let index = dir.join(emit::INDEX_FILE);
+        if let Some(stamp) = std::fs::read(&index)
+            .ok()
+            .and_then(|bytes| Stamp::take(&index, blake3::hash(&bytes)))
+        {
+            stamps.insert(emit::INDEX_FILE.to_string(), stamp);
+        }
+        EnvCache {
+            units: plan.records.clone(),
+            stamps,
+            saved_at_ns: 0,
+            inputs: inputs.clone(),
+        }
+    }
 }
 
 enum UnitOutcome {

@@ -2,13 +2,12 @@
 
 use super::{GlobalArgs, Session};
 use crate::build::{Engine, EnvPlan};
-use crate::cache::{self, EnvCache, InputStamps, OutMemory, Stamp};
+use crate::cache::{self, EnvCache, InputStamps, OutMemory};
 use crate::diagnostics::Diagnostics;
-use crate::emit::{self, Content, EnvChanges};
+use crate::emit::{self, EnvChanges};
 use clap::Args;
 use rayon::prelude::*;
 use std::io::IsTerminal as _;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -174,7 +173,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         .map(|((plan, old_cache, _), changes)| {
             let dir = out.join(&plan.env);
             let paths = emit::apply(&dir, &plan.files, changes)?;
-            let mut new_cache = remember(&dir, plan, old_cache, &paths, &inputs);
+            let mut new_cache = plan.next_cache(&dir, old_cache, &paths, &inputs);
             // A cache that cannot be saved only costs speed next time.
             if let Err(e) = cache::save(&cache_dir, &plan.env, &mut new_cache) {
                 eprintln!("warning: {e}");
@@ -237,51 +236,6 @@ fn report_check(global: &GlobalArgs, all_changes: &[EnvChanges]) -> ExitCode {
     }
     eprintln!("out/ is not what `stackc build` would write; run `stackc build`");
     ExitCode::from(1)
-}
-
-/// The cache after a build: unit records, and stamps for every file (fresh ones only for files
-/// written or not verified by stat).
-fn remember(
-    dir: &Path,
-    plan: &EnvPlan,
-    old: &EnvCache,
-    written: &[String],
-    inputs: &InputStamps,
-) -> EnvCache {
-    use rayon::prelude::*;
-    let written: std::collections::BTreeSet<&str> = written.iter().map(String::as_str).collect();
-    let stamps = plan
-        .files
-        .par_iter()
-        .filter_map(|(path, content)| {
-            let hash = content.hash();
-            let reusable = old.stamps.get(path).filter(|s| {
-                !written.contains(path.as_str())
-                    && s.hash == *hash.as_bytes()
-                    && (matches!(content, Content::Kept(_))
-                        || s.matches(&dir.join(path), old.saved_at_ns))
-            });
-            let stamp = match reusable {
-                Some(stamp) => *stamp,
-                None => Stamp::take(&dir.join(path), hash)?,
-            };
-            Some((path.clone(), stamp))
-        })
-        .collect();
-    let mut stamps: std::collections::BTreeMap<String, Stamp> = stamps;
-    let index = dir.join(emit::INDEX_FILE);
-    if let Some(stamp) = std::fs::read(&index)
-        .ok()
-        .and_then(|bytes| Stamp::take(&index, blake3::hash(&bytes)))
-    {
-        stamps.insert(emit::INDEX_FILE.to_string(), stamp);
-    }
-    EnvCache {
-        units: plan.records.clone(),
-        stamps,
-        saved_at_ns: 0,
-        inputs: inputs.clone(),
-    }
 }
 
 /// Runs `work`, showing a progress line on a terminal when it takes a while.
