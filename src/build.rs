@@ -258,7 +258,7 @@ impl<'s> Engine<'s> {
             .collect();
         let key = unit_key(&ctx, self.deps.closure(&entries), manifests);
         if let Some(record) = record {
-            if record.key == key && Self::files_intact(record, cache, dir) {
+            if !key.is_empty() && record.key == key && Self::files_intact(record, cache, dir) {
                 return Ok(UnitOutcome::Kept(UnitRecord {
                     source,
                     ..record.clone()

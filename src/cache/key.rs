@@ -35,8 +35,11 @@ pub fn unit_key(
     };
     let mut hasher = blake3::Hasher::new();
     // serde_json over ordered maps is canonical for our Value (maps keep their order, which is
-    // itself part of the output).
-    let _ = serde_json::to_writer(HashWriter(&mut hasher), &key);
+    // itself part of the output). A context it cannot write (a NaN) gets no key: the unit is
+    // then always rendered, never skipped on a partial hash.
+    if serde_json::to_writer(HashWriter(&mut hasher), &key).is_err() {
+        return String::new();
+    }
     hasher.finalize().to_hex().to_string()
 }
 

@@ -2,7 +2,7 @@
 
 use super::{GlobalArgs, Session};
 use crate::diagnostics::{Diagnostics, IoError};
-use crate::seal::{keyfile::parse_identities, Plaintext};
+use crate::seal::Plaintext;
 use clap::Args;
 use miette::Diagnostic;
 use std::io::Write as _;
@@ -57,7 +57,6 @@ pub fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<ExitCode, Diagno
                     "identity file is not UTF-8 after passing validation".into(),
                 )
             })?;
-    let _ = parse_identities(text.expose(), &file.display().to_string())?;
     let ours: Vec<String> = keys.iter().map(|k| k.to_public().to_string()).collect();
     if !ours.iter().any(|r| env.recipients.contains(r)) {
         return Err(NotARecipient {

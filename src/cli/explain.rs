@@ -90,7 +90,6 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
         }
         .into());
     }
-    let _ = global;
     print!("{out}");
     Ok(ExitCode::SUCCESS)
 }

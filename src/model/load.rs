@@ -133,7 +133,7 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
 
     let manifests = read_manifests(root, &model, &mut sources, &mut errors);
     if errors.is_empty() {
-        errors.extend(validate::validate(&model, &sources, &templates, stack_id));
+        errors.extend(validate::validate(&model, &sources, &templates));
     }
     errors.into_result(Stack {
         root: root.to_path_buf(),

@@ -3,7 +3,7 @@
 use super::names::{check_label, is_secret_key};
 use super::{Model, ModelError, Named, TemplateFile};
 use crate::diagnostics::{did_you_mean, Diagnostics};
-use crate::source::{FileId, Sources};
+use crate::source::Sources;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Checks the parsed model; returns every problem found.
@@ -11,7 +11,6 @@ pub(super) fn validate(
     model: &Model,
     sources: &Sources,
     templates: &BTreeMap<String, TemplateFile>,
-    stack: FileId,
 ) -> Diagnostics {
     let mut check = Checker {
         sources,
@@ -81,7 +80,6 @@ pub(super) fn validate(
             help: Some("layer \"apps\"".into()),
         });
     }
-    let _ = stack;
 
     check.unique("layer", model.layers.iter().map(|l| &l.name));
     check.unique("environment", model.environments.iter().map(|e| &e.name));
