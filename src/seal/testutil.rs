@@ -114,7 +114,7 @@ pub fn sops_values(text: &str, key: &Path) -> Vec<String> {
                     Value::Int(i) => i.to_string(),
                     Value::Float(f) => f.to_string(),
                     other => format!("{other:?}"),
-                })
+                });
             }
             _ => {}
         }
