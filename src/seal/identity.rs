@@ -156,14 +156,14 @@ mod tests {
     #[test]
     fn looks_everywhere_in_order_and_uses_every_key() {
         let dir = tempfile::tempdir().unwrap();
-        let explicit = private_copy(dir.path(), "explicit.txt", "flux-age.agekey.txt");
-        let env_file = private_copy(dir.path(), "env.txt", "flux-age-global.agekey.txt");
+        let explicit = private_copy(dir.path(), "explicit.txt", "secret.agekey.txt");
+        let env_file = private_copy(dir.path(), "env.txt", "other.agekey.txt");
         let home = dir.path().join("home");
         std::fs::create_dir_all(home.join(".config/sops/age")).unwrap();
         private_copy(
             &home.join(".config/sops/age"),
             "keys.txt",
-            "sops-example.agekey.txt",
+            "example.agekey.txt",
         );
         let inline = age::x25519::Identity::generate();
         let inline_text = {
@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn refuses_key_files_others_can_read() {
         let dir = tempfile::tempdir().unwrap();
-        let path = private_copy(dir.path(), "k.txt", "flux-age.agekey.txt");
+        let path = private_copy(dir.path(), "k.txt", "secret.agekey.txt");
         for mode in [0o640, 0o604, 0o644] {
             set_mode(&path, mode);
             let err = Identities::discover_with(std::slice::from_ref(&path), |_| None).unwrap_err();

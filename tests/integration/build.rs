@@ -1,7 +1,6 @@
 //! `stackc build` on small stacks: layout, layering, determinism, kustomize.
 
 use crate::harness::Test;
-use std::process::Command;
 
 #[test]
 fn build_writes_one_file_per_object_in_layer_namespace_service_folders() {
@@ -137,7 +136,7 @@ fn kubectl_kustomize_builds_every_environment() {
     let t = Test::basic();
     t.run(&["build"]).success();
     for env in ["dev", "production"] {
-        let out = Command::new("kubectl")
+        let out = crate::harness::tool("kubectl")
             .args(["kustomize", &format!("out/{env}")])
             .current_dir(t.path())
             .output()
@@ -152,7 +151,7 @@ fn kubectl_kustomize_builds_every_environment() {
             text.contains("kind: Deployment") && text.contains("kind: Namespace"),
             "{text}"
         );
-        let flux = Command::new("kubectl")
+        let flux = crate::harness::tool("kubectl")
             .args(["kustomize", &format!("out/{env}/flux-system")])
             .current_dir(t.path())
             .output()

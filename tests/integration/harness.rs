@@ -286,3 +286,141 @@ spec:
     - port: 80
       targetPort: {{ service.port }}
 ";
+
+// --- external tools -----------------------------------------------------------------------------
+// The tests judge what stackc writes with tools that are not stackc (sops, age, kubectl, ...).
+// A missing tool fails the test that needs it, naming the tool: nothing is skipped silently.
+
+/// The repository root (the crate's manifest folder).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where `scripts/test` installs the Python tools (sops, pre-commit, kubernetes-validate).
+pub fn test_tools_bin() -> PathBuf {
+    repo_root().join("target/test-tools/venv/bin")
+}
+
+/// The path of the external tool `name`: on `PATH`, else in `scripts/test`'s venv. Panics
+/// (fails the test) with an install hint when it is in neither.
+#[track_caller]
+pub fn require_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([test_tools_bin()])
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+        .unwrap_or_else(|| {
+            panic!(
+                "the test needs `{name}`, which is not on PATH nor in {}: run scripts/test, \
+                 which installs it",
+                test_tools_bin().display()
+            )
+        })
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+/// A `Command` for the external tool `name` (see [`require_tool`]).
+#[track_caller]
+pub fn tool(name: &str) -> Command {
+    Command::new(require_tool(name))
+}
+
+/// The real `sops` CLI, hermetic: the only identity it sees is `identity` (through
+/// `SOPS_AGE_KEY_FILE`; no `SOPS_AGE_KEY`, no keys under a home folder or ~/.ssh), no version
+/// check over the network.
+#[track_caller]
+pub fn sops_command(identity: &Path) -> Command {
+    let mut command = tool("sops");
+    command
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .env("SOPS_AGE_KEY_FILE", identity)
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_AGE_KEY_CMD")
+        .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+        .env("HOME", "/nonexistent-stackc-test-home")
+        .env("XDG_CONFIG_HOME", "/nonexistent-stackc-test-home/.config");
+    command
+}
+
+/// `sops decrypt FILE` with only `identity`: the plaintext YAML, or sops' error. sops checks
+/// the MAC, so `Ok` means real sops (and Flux, which uses its code) accepts the file.
+#[track_caller]
+pub fn sops_try_decrypt(path: &Path, identity: &Path, extra: &[&str]) -> Result<String, String> {
+    let out = sops_command(identity)
+        .arg("decrypt")
+        .args(extra)
+        .arg(path)
+        .output()
+        .expect("run sops");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// `sops decrypt FILE` with only `identity`, which must succeed: the plaintext YAML.
+#[track_caller]
+pub fn sops_decrypt(path: &Path, identity: &Path) -> String {
+    sops_try_decrypt(path, identity, &[]).unwrap_or_else(|e| {
+        panic!(
+            "sops decrypt {} with {}:\n{e}\n--- file\n{}",
+            path.display(),
+            identity.display(),
+            std::fs::read_to_string(path).unwrap_or_default()
+        )
+    })
+}
+
+/// The decrypted document of `path` as JSON (`sops decrypt --output-type json`).
+#[track_caller]
+pub fn sops_json(path: &Path, identity: &Path) -> serde_json::Value {
+    let text = sops_try_decrypt(path, identity, &["--output-type", "json"])
+        .unwrap_or_else(|e| panic!("sops decrypt {}:\n{e}", path.display()));
+    serde_json::from_str(&text).expect("sops prints JSON")
+}
+
+/// The values that `path` holds encrypted (its `ENC[...]` leaves), as real sops decrypts them
+/// with `identity`, in document order (strings as they are, numbers and booleans as JSON writes
+/// them). Clear values (apiVersion, metadata, ...) are left out.
+#[track_caller]
+pub fn sops_values(path: &Path, identity: &Path) -> Vec<String> {
+    use yaml_rust2::Yaml;
+    fn walk(enc: &Yaml, plain: &serde_json::Value, out: &mut Vec<String>) {
+        match (enc, plain) {
+            (Yaml::Hash(enc), serde_json::Value::Object(plain)) => {
+                for (k, v) in enc {
+                    if let Some(p) = k.as_str().and_then(|k| plain.get(k)) {
+                        walk(v, p, out);
+                    }
+                }
+            }
+            (Yaml::Array(enc), serde_json::Value::Array(plain)) => {
+                enc.iter().zip(plain).for_each(|(e, p)| walk(e, p, out));
+            }
+            (Yaml::String(e), plain) if e.starts_with("ENC[AES256_GCM,") => out.push(match plain {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+            _ => {}
+        }
+    }
+    let plain = sops_json(path, identity);
+    let text = std::fs::read_to_string(path).expect("read the encrypted file");
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("the encrypted file is YAML");
+    let mut out = Vec::new();
+    walk(&docs[0], &plain, &mut out);
+    out
+}

@@ -1,12 +1,12 @@
 //! The secrets capability through the real binary: `keygen`, `secret set|get|rotate`, sealing
 //! in `build`, identity discovery, `bootstrap`, and bad input. What stackc writes is verified
-//! by tools that are not stackc: `age`/`age-keygen`, `kubectl kustomize` and
-//! `shared/tools/sops_check.py` (an independent SOPS checker, MAC included).
+//! by tools that are not stackc: `age`/`age-keygen`, `kubectl kustomize` and the real `sops`
+//! CLI (`sops decrypt`, which checks the MAC, and `sops set`, whose edits stackc must read).
 
-use crate::harness::Test;
+use crate::harness::{sops_command, sops_decrypt, sops_try_decrypt, sops_values, tool, Test};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 
 /// The store file of the `dev` environment.
 const STORE: &str = "environments/dev.secrets.sops.yaml";
@@ -18,16 +18,6 @@ const SEEDS: &str = "out/dev/apps/web/secret-seeds.yaml";
 const TOKEN: &str = "tok-3f9a2c71-never-in-clear";
 /// The `value=` literal of `creds`.
 const LITERAL: &str = "service-account-user";
-
-/// `shared/` (fixtures and the checker): `../shared` from the crate root in CI, further up
-/// from a worktree.
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|dir| dir.join("shared"))
-        .find(|dir| dir.join("tools/sops_check.py").exists())
-        .expect("shared/tools/sops_check.py not found above the crate")
-}
 
 /// A stack with one environment, `dev`, encrypted to `recipients`, and two secrets: `creds`
 /// (generated, literal and store keys) and `seeds` (generated only).
@@ -104,42 +94,17 @@ fn set(t: &Test, key: &str, value: &str) -> crate::harness::Run {
     )
 }
 
-/// `sops_check.py --identity KEY EXTRA FILE`, run in the stack's directory.
-fn sops_check(t: &Test, key: &str, extra: &[&str], file: &str) -> std::process::Output {
-    Command::new("python3")
-        .arg(shared().join("tools/sops_check.py"))
-        .args(["--identity", key])
-        .args(extra)
-        .arg(file)
-        .current_dir(t.path())
-        .output()
-        .expect("python3 sops_check.py")
-}
-
-/// Asserts that `file` is a SOPS file real sops and Flux accept with `key`, MAC included.
+/// Asserts that real `sops decrypt` opens `file` with `key` (both relative to the stack),
+/// MAC included: what sops and Flux accept.
 #[track_caller]
 fn assert_sops_ok(t: &Test, key: &str, file: &str) {
-    let out = sops_check(t, key, &["-q"], file);
-    assert!(
-        out.status.success(),
-        "sops_check.py --identity {key} {file}:\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        t.read(file)
-    );
+    sops_decrypt(&t.path().join(file), &t.path().join(key));
 }
 
-/// The decrypted values of `file`, one per line, as the checker prints them.
+/// The decrypted leaf values of `file`, in document order, as real sops decrypts them.
+#[track_caller]
 fn values(t: &Test, key: &str, file: &str) -> Vec<String> {
-    let out = sops_check(t, key, &["--values"], file);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    sops_values(&t.path().join(file), &t.path().join(key))
 }
 
 /// Every sealed Secret under out/.
@@ -159,6 +124,7 @@ fn changed(before: &BTreeMap<String, Vec<u8>>, after: &BTreeMap<String, Vec<u8>>
         .filter(|p| before.get(*p) != after.get(*p))
         .cloned()
         .collect();
+    paths.sort();
     paths.dedup();
     paths
 }
@@ -190,7 +156,7 @@ fn keygen_writes_a_private_standard_key_file_that_age_keygen_reads() {
     assert!(lines[0].starts_with("# created: "), "{text}");
     assert_eq!(lines[1], format!("# public key: {recipient}"));
     assert!(lines[2].starts_with("AGE-SECRET-KEY-1"), "{text}");
-    let out = Command::new("age-keygen")
+    let out = tool("age-keygen")
         .arg("-y")
         .arg(&path)
         .output()
@@ -288,7 +254,7 @@ fn sealed_secrets_keep_the_object_readable_and_sit_in_their_namespace_folder() {
         "{kustomization}"
     );
 
-    let out = Command::new("kubectl")
+    let out = tool("kubectl")
         .args(["kustomize", "out/dev"])
         .current_dir(t.path())
         .output()
@@ -321,7 +287,7 @@ fn the_age_cli_unwraps_the_data_key_of_a_sealed_secret() {
         + "-----END AGE ENCRYPTED FILE-----".len();
     let lines: Vec<&str> = creds[begin..end].lines().map(str::trim).collect();
     let armor = format!("{}\n", lines.join("\n"));
-    let mut child = Command::new("age")
+    let mut child = tool("age")
         .args(["-d", "-i", "key.txt"])
         .current_dir(t.path())
         .stdin(Stdio::piped())
@@ -554,7 +520,7 @@ fn removing_a_recipient_rotates_the_data_key_of_every_file() {
         assert_sops_ok(&t, "key.txt", file);
         assert_eq!(&values(&t, "key.txt", file), old, "{file}");
         assert!(
-            !sops_check(&t, "second.txt", &["-q"], file).status.success(),
+            sops_try_decrypt(&t.path().join(file), &t.path().join("second.txt"), &[]).is_err(),
             "{file} still opens with the removed key"
         );
     }
@@ -574,6 +540,129 @@ fn a_changed_secret_without_identity_fails_naming_the_secret_the_store_and_every
         ".config/sops/age/keys.txt",
     ]);
     assert_eq!(before, t.tree("out"), "a failed build changed out/");
+}
+
+// --- stores edited with the real sops ------------------------------------------------------------
+
+/// After a store was rewritten by real sops to hold `value` as `creds/token`: `secret get`
+/// prints it, `build` reseals `creds` with it (real sops opens the Secret and finds it), no
+/// file holds it in clear, and the next `build --check` is clean. `resealed` are the files
+/// under out/ the build must rewrite.
+#[track_caller]
+fn assert_stackc_reads_the_sops_edit(t: &Test, value: &str, resealed: &[&str]) {
+    assert!(
+        values(t, "key.txt", STORE).iter().any(|v| v == value),
+        "sops did not store the value"
+    );
+    let run = t.run(&[
+        "--identity",
+        "key.txt",
+        "secret",
+        "get",
+        "dev",
+        "creds",
+        "token",
+    ]);
+    run.success();
+    assert_eq!(run.stdout().trim_end(), value);
+    let before = t.tree("out");
+    t.run(&["--identity", "key.txt", "build"]).success();
+    assert_eq!(
+        changed(&before, &t.tree("out")),
+        resealed,
+        "the build rewrote other files"
+    );
+    assert_sops_ok(t, "key.txt", CREDS);
+    let creds = crate::harness::sops_json(&t.path().join(CREDS), &t.path().join("key.txt"));
+    assert_eq!(creds["stringData"]["token"], value, "{creds}");
+    assert_eq!(creds["stringData"]["username"], LITERAL, "{creds}");
+    for (path, bytes) in t.tree("out") {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(value),
+            "out/{path} holds the value in clear"
+        );
+    }
+    t.run(&["build", "--check"]).success();
+}
+
+#[test]
+fn a_store_edited_with_sops_set_is_read_back_by_stackc() {
+    let t = built();
+    let value = "set-by-real-sops-4d1e";
+    let out = sops_command(&t.path().join("key.txt"))
+        .arg("set")
+        .arg(STORE)
+        .arg(r#"["creds"]["token"]"#)
+        .arg(format!("\"{value}\""))
+        .current_dir(t.path())
+        .output()
+        .expect("sops set");
+    assert!(
+        out.status.success(),
+        "sops set: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!t.read(STORE).contains(value));
+    // sops keeps the data key and the ciphertext of the values it did not change, so only the
+    // Secret that uses the edited value is resealed.
+    assert_stackc_reads_the_sops_edit(&t, value, &["dev/apps/web/secret-creds.yaml"]);
+}
+
+#[test]
+fn a_store_decrypted_edited_and_encrypted_anew_by_sops_is_read_back_by_stackc() {
+    let t = built();
+    let key = t.path().join("key.txt");
+    let recipient = t
+        .read("key.txt")
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string();
+    let plain = sops_decrypt(&t.path().join(STORE), &key);
+    assert!(plain.contains(&format!("token: {TOKEN}")), "{plain}");
+    let value = "re-encrypted-by-sops-77c2";
+    let plain = plain.replace(TOKEN, value);
+    // A whole new file from sops: new data key, sops' own layout, indent and version.
+    let mut child = sops_command(&key)
+        .args(["encrypt", "--age", &recipient])
+        .args(["--input-type", "yaml", "--output-type", "yaml"])
+        .args(["--filename-override", STORE])
+        .current_dir(t.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sops encrypt");
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(plain.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "sops encrypt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("version: 3.11.0") && !text.contains(value),
+        "{text}"
+    );
+    t.write(STORE, &text);
+    // Every ciphertext of the store is new, so both Secrets are resealed.
+    assert_stackc_reads_the_sops_edit(
+        &t,
+        value,
+        &[
+            "dev/apps/web/secret-creds.yaml",
+            "dev/apps/web/secret-seeds.yaml",
+        ],
+    );
 }
 
 // --- identity discovery -------------------------------------------------------------------------
