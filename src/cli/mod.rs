@@ -56,6 +56,12 @@ pub enum Command {
     Keygen(keygen::KeygenArgs),
     /// Print the `sops-age` Secret for flux-system (holding --identity) to standard output.
     Bootstrap(bootstrap::BootstrapArgs),
+    /// Show layers, services, depends-on edges, secrets and waves (text, dot or mermaid).
+    Graph(graph::GraphArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff) to standard output.
+    Man,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -69,6 +75,9 @@ pub fn main() -> ExitCode {
         Command::Secret(args) => secret::run(&cli.global, args),
         Command::Keygen(args) => keygen::run(&cli.global, args),
         Command::Bootstrap(args) => bootstrap::run(&cli.global, args),
+        Command::Graph(args) => graph::run(&cli.global, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man => completions::man(),
     };
     match outcome {
         Ok(code) => code,
@@ -107,8 +116,10 @@ pub fn report(diagnostics: &Diagnostics) {
 
 pub mod bootstrap;
 pub mod build;
+pub mod completions;
 pub mod diff;
 pub mod explain;
+pub mod graph;
 pub mod keygen;
 pub mod secret;
 mod session;
