@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod diff;
 pub mod emit;
 pub mod graph;
+pub mod hook;
 pub mod model;
 pub mod object;
 pub mod render;

@@ -62,6 +62,8 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) to standard output.
     Man,
+    /// Install, remove or run the git pre-commit hook.
+    Hook(hook::HookArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -78,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
+        Command::Hook(args) => hook::run(&cli.global, args),
     };
     match outcome {
         Ok(code) => code,
@@ -120,6 +123,7 @@ pub mod completions;
 pub mod diff;
 pub mod explain;
 pub mod graph;
+pub mod hook;
 pub mod keygen;
 pub mod secret;
 mod session;

@@ -8,5 +8,6 @@ mod errors;
 mod example;
 mod explain;
 mod graph;
+mod hook;
 mod incremental;
 mod secrets;
