@@ -64,6 +64,8 @@ pub enum Command {
     Man,
     /// Install, remove or run the git pre-commit hook.
     Hook(hook::HookArgs),
+    /// Copy a service's pinned versions from one environment into the next (edits the KDL).
+    Promote(promote::PromoteArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -81,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
         Command::Hook(args) => hook::run(&cli.global, args),
+        Command::Promote(args) => promote::run(&cli.global, args),
     };
     match outcome {
         Ok(code) => code,
@@ -125,6 +128,7 @@ pub mod explain;
 pub mod graph;
 pub mod hook;
 pub mod keygen;
+pub mod promote;
 pub mod secret;
 mod session;
 

@@ -31,6 +31,13 @@ impl Side {
         }
     }
 
+    /// The same side under another label.
+    #[must_use]
+    pub fn relabel(mut self, label: impl Into<String>) -> Side {
+        self.label = label.into();
+        self
+    }
+
     /// Adds the secret views.
     #[must_use]
     pub fn with_secrets(mut self, secrets: Vec<SecretView>) -> Side {

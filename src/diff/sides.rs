@@ -174,6 +174,17 @@ impl<'a> Sides<'a> {
         Ok((a, b))
     }
 
+    /// One environment rendered fresh, as one side of a before/after comparison of the same
+    /// environment (`stackc promote --dry-run`).
+    pub fn environment(&self, name: &str) -> Result<Side, Diagnostics> {
+        let rendered = self.render(&[name.to_string()])?;
+        let (env, objects) = rendered.into_iter().next().ok_or_else(|| {
+            crate::diagnostics::Internal(format!("environment {name} was not rendered"))
+        })?;
+        let (objects, secrets) = self.fresh(env, objects, Fingerprints::Omit)?;
+        Ok(Side::new(name, objects).with_secrets(secrets))
+    }
+
     /// `out/<env>` as it is on disk (side A) and what a build would write there (side B).
     pub fn out_with_build(&self, name: &str) -> Result<(Side, Side), Diagnostics> {
         let rendered = self.render(&[name.to_string()])?;

@@ -116,6 +116,7 @@ impl Shift for Item {
                 s.depends_on.shift(by);
                 s.uses_secrets.shift(by);
                 s.manifests.shift(by);
+                s.promotable.shift(by);
                 s.settings.shift(by);
                 for block in &mut s.env_blocks {
                     block.env.shift(by);

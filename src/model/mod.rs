@@ -136,6 +136,9 @@ pub struct Service {
     pub uses_secrets: Vec<Named>,
     /// Plain manifest files (no Jinja) emitted as they are, paths relative to the stack root.
     pub manifests: Vec<Named>,
+    /// Dotted setting paths (`values.app.version`) that `stackc promote` copies between
+    /// environments, besides the image tag and the chart version.
+    pub promotable: Vec<Named>,
     pub settings: Settings,
     pub env_blocks: Vec<EnvBlock>,
     pub span: Span,

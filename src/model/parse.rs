@@ -305,7 +305,13 @@ impl<'a> Parser<'a> {
         let (settings, extra) = self.settings_block(
             node,
             "a service",
-            &["depends-on", "uses-secret", "manifests", "env"],
+            &[
+                "depends-on",
+                "uses-secret",
+                "manifests",
+                "promotable",
+                "env",
+            ],
         );
         let mut service = Service {
             name,
@@ -315,6 +321,7 @@ impl<'a> Parser<'a> {
             depends_on: Vec::new(),
             uses_secrets: Vec::new(),
             manifests: Vec::new(),
+            promotable: Vec::new(),
             settings,
             env_blocks: Vec::new(),
             span: self.span(node.span()),
@@ -340,6 +347,23 @@ impl<'a> Parser<'a> {
                         service
                             .manifests
                             .extend(self.string_args(child, "manifests"));
+                    }
+                }
+                "promotable" => {
+                    if self.shape(child, usize::MAX, &[]).is_some() {
+                        for path in self.string_args(child, "promotable") {
+                            if path.value.split('.').any(str::is_empty) {
+                                self.errors.push(ModelError::Invalid {
+                                    message: format!("`{}` is not a setting path", path.value),
+                                    src: self.src(),
+                                    span: path.span.source_span(),
+                                    label: "a dotted path such as `values.app.version`".into(),
+                                    help: None,
+                                });
+                            } else {
+                                service.promotable.push(path);
+                            }
+                        }
                     }
                 }
                 _ => {

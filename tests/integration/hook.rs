@@ -2,19 +2,9 @@
 //! `git commit` running it, linked worktrees, `core.hooksPath`, and the pre-commit framework
 //! through `.pre-commit-hooks.yaml`.
 
-use crate::harness::Test;
-use std::path::{Path, PathBuf};
+use crate::harness::{require_tool as tool, Test};
+use std::path::Path;
 use std::process::{Command, Output};
-
-/// A tool the test needs, from PATH; missing is a failure that says how to get it.
-fn tool(name: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("`{name}` is not on PATH: run scripts/test, which installs it"))
-}
 
 fn git_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(tool("git"))

@@ -10,4 +10,5 @@ mod explain;
 mod graph;
 mod hook;
 mod incremental;
+mod promote;
 mod secrets;
