@@ -13,6 +13,7 @@ pub mod edit;
 pub mod emit;
 pub mod graph;
 pub mod hook;
+pub mod init;
 pub mod model;
 pub mod object;
 pub mod promote;

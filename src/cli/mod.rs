@@ -64,6 +64,8 @@ pub enum Command {
     Man,
     /// Install, remove or run the git pre-commit hook.
     Hook(hook::HookArgs),
+    /// Scaffold a new stack (or copy a built-in template into templates/).
+    Init(init::InitArgs),
     /// Copy a service's pinned versions from one environment into the next (edits the KDL).
     Promote(promote::PromoteArgs),
 }
@@ -84,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Man => completions::man(),
         Command::Hook(args) => hook::run(&cli.global, args),
         Command::Promote(args) => promote::run(&cli.global, args),
+        Command::Init(args) => init::run(&cli.global, args),
     };
     match outcome {
         Ok(code) => code,
@@ -127,6 +130,7 @@ pub mod diff;
 pub mod explain;
 pub mod graph;
 pub mod hook;
+pub mod init;
 pub mod keygen;
 pub mod promote;
 pub mod secret;

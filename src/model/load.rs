@@ -60,7 +60,8 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
     let stack_id = sources.add("stacks.kdl", &text);
 
     let overlay_files = read_overlays(root, &mut sources, &mut errors);
-    let templates = read_templates(root, &mut sources, &mut errors);
+    let mut templates = read_templates(root, &mut sources, &mut errors);
+    add_builtin_templates(&mut sources, &mut templates);
 
     let mut builtin_parser = Parser::new(&sources, builtin_id);
     let builtin = builtin_parser
@@ -304,6 +305,21 @@ fn read_templates(
         }
     }
     templates
+}
+
+/// The built-in starter templates, as `builtin:<kind>/<file>`: never a path under
+/// templates/, so a stack's own folders cannot shadow them.
+fn add_builtin_templates(sources: &mut Sources, templates: &mut BTreeMap<String, TemplateFile>) {
+    for (kind, file, text) in super::builtin_templates::TEMPLATES {
+        let id = sources.add(&format!("<built-in>/{kind}/{file}"), text);
+        templates.insert(
+            format!("{}{kind}/{file}", super::builtin_templates::PREFIX),
+            TemplateFile {
+                text: (*text).into(),
+                file: id,
+            },
+        );
+    }
 }
 
 /// Problems with files under `templates/` found while reading them.

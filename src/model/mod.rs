@@ -1,6 +1,7 @@
 //! The declared stack: `stacks.kdl` and `environments/<env>.kdl` parsed into typed, spanned
 //! declarations. Nothing here is resolved yet: settings are still per-layer trees.
 
+pub mod builtin_templates;
 mod chunks;
 mod error;
 mod fragment;

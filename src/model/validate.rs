@@ -56,7 +56,12 @@ pub(super) fn validate(
     for service in &model.services {
         check.name("service", &service.name);
         check.name("namespace", &service.namespace);
-        if let Some(template) = &service.template {
+        // A built-in template's name is checked by looking it up (below).
+        if let Some(template) = service
+            .template
+            .as_ref()
+            .filter(|t| !t.value.starts_with(super::builtin_templates::PREFIX))
+        {
             check.name("template", template);
         }
     }
@@ -146,8 +151,13 @@ pub(super) fn validate(
                     span: template.span.source_span(),
                     help: did_you_mean(&template.value, dirs.iter().copied()).or_else(|| {
                         Some(format!(
-                            "a template is a folder templates/{}/ holding *.yaml.j2 files",
-                            template.value
+                            "a template is a folder templates/{}/ holding *.yaml.j2 files, or a built-in one: {}",
+                            template.value,
+                            super::builtin_templates::kinds()
+                                .iter()
+                                .map(|k| format!("{}{k}", super::builtin_templates::PREFIX))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ))
                     }),
                 });

@@ -76,6 +76,43 @@ pub fn keygen(path: Option<&Path>) -> Result<NewKey, SealError> {
     })
 }
 
+/// Appends a key file's text to `path` (sops' `keys.txt`), creating it (and its folders)
+/// readable by its owner only; what is already there is never touched.
+pub fn append_private(path: &Path, text: &Plaintext) -> Result<(), SealError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder
+            .create(dir)
+            .map_err(|e| SealError::Io(IoError::new("create folder", dir, e)))?;
+    }
+    let ends_open =
+        std::fs::read(path).is_ok_and(|bytes| !bytes.is_empty() && !bytes.ends_with(b"\n"));
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| SealError::Io(IoError::new("open", path, e)))?;
+    let mut bytes = Vec::new();
+    if ends_open {
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(text.expose().as_bytes());
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| SealError::Io(IoError::new("write", path, e)))
+}
+
 /// Creates `path` (never overwriting) readable by its owner only, and writes `bytes`.
 fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), SealError> {
     let mut options = std::fs::OpenOptions::new();

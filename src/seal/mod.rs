@@ -27,7 +27,7 @@ pub mod tree;
 
 pub use error::SealError;
 pub use identity::Identities;
-pub use keyfile::{keygen, NewKey};
+pub use keyfile::{append_private, keygen, NewKey};
 pub use manifest::{
     bootstrap_secret, fill_generated, seal_secret, KeyPlan, KeySource, SealEnv, SecretPlan,
 };

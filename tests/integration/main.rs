@@ -10,5 +10,6 @@ mod explain;
 mod graph;
 mod hook;
 mod incremental;
+mod init;
 mod promote;
 mod secrets;

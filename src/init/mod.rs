@@ -1,0 +1,154 @@
+//! `stackc init`: the files of a new stack, as data. A stack that builds at once: dev,
+//! staging and production with the policy of a typical `GitOps` repository (dev relaxed,
+//! staging two replicas spread over nodes, production three with strict anti-affinity and no
+//! debug), a web service (Deployment, Service, Ingress with TLS), a Helm chart, plain
+//! manifests, starter templates to edit, and — when recipients are given — a generated secret
+//! and a `.sops.yaml` whose creation rules match the stores, so plain `sops` edits them.
+
+use crate::model::builtin_templates;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The environments a new stack has, in rollout order.
+pub const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "production"];
+
+/// Every file of a new stack: (path relative to the stack root, text), sorted by path.
+/// `recipients` maps each environment to its age recipient (with `--keys`).
+pub fn scaffold(
+    project: &str,
+    recipients: Option<&BTreeMap<String, String>>,
+) -> Vec<(String, String)> {
+    let mut stack = include_str!("stacks.kdl.in").replace("@PROJECT@", project);
+    for env in ENVIRONMENTS {
+        let line = recipients
+            .and_then(|r| r.get(env))
+            .map(|r| format!("    recipients \"{r}\"\n"))
+            .unwrap_or_default();
+        stack = stack.replace(&format!("@RECIPIENTS_{}@", env.to_ascii_uppercase()), &line);
+    }
+    let with_secrets = recipients.is_some();
+    stack = stack.replace(
+        "@SECRETS@",
+        if with_secrets {
+            "\n// Secrets are declared here; their values live encrypted per environment in\n\
+             // environments/<env>.secrets.sops.yaml (generated values are made on the first build).\n\
+             secret \"web-credentials\" namespace=\"web\" {\n    key \"api-key\" generate=32\n}\n"
+        } else {
+            ""
+        },
+    );
+    stack = stack.replace(
+        "@USES_SECRET@",
+        if with_secrets {
+            "    uses-secret \"web-credentials\"\n"
+        } else {
+            ""
+        },
+    );
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    files.insert("stacks.kdl".into(), stack);
+    files.insert(
+        "environments/dev.kdl".into(),
+        include_str!("dev.kdl").into(),
+    );
+    files.insert(
+        "environments/staging.kdl".into(),
+        include_str!("staging.kdl").into(),
+    );
+    files.insert(
+        "environments/production.kdl".into(),
+        include_str!("production.kdl").into(),
+    );
+    files.insert(
+        "manifests/limitrange.yaml".into(),
+        include_str!("limitrange.yaml").into(),
+    );
+    files.insert(".gitignore".into(), include_str!("gitignore").into());
+    for kind in ["deployment", "helm-release"] {
+        for (path, text) in template_files(kind) {
+            files.insert(path, text.to_string());
+        }
+    }
+    if let Some(recipients) = recipients {
+        files.insert(".sops.yaml".into(), sops_config(recipients));
+    }
+    files.into_iter().collect()
+}
+
+/// The files of a built-in template kind as they go under `templates/`.
+pub fn template_files(kind: &str) -> Vec<(String, &'static str)> {
+    builtin_templates::files(kind)
+        .map(|(file, text)| (format!("templates/{kind}/{file}"), text))
+        .collect()
+}
+
+/// `.sops.yaml`: one creation rule per environment store, so `sops` edits each with its
+/// environment's recipient.
+fn sops_config(recipients: &BTreeMap<String, String>) -> String {
+    let mut out = String::from(
+        "# sops (`sops environments/<env>.secrets.sops.yaml`) encrypts each store to its\n\
+         # environment's recipients, as stackc does.\ncreation_rules:\n",
+    );
+    for env in ENVIRONMENTS {
+        if let Some(recipient) = recipients.get(env) {
+            let _ = write!(
+                out,
+                "  - path_regex: environments/{env}\\.secrets\\.sops\\.yaml$\n    age: {recipient}\n"
+            );
+        }
+    }
+    out
+}
+
+/// A project name from a folder name: a DNS-1123 label (`My App` -> `my-app`).
+pub fn project_name(folder: &str) -> String {
+    let mut name = String::new();
+    for c in folder.chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c.to_ascii_lowercase());
+        } else if !name.ends_with('-') && !name.is_empty() {
+            name.push('-');
+        }
+    }
+    let name: String = name.trim_matches('-').chars().take(63).collect();
+    let name = name.trim_end_matches('-').to_string();
+    if name.is_empty() {
+        "stack".to_string()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_are_dns_labels() {
+        assert_eq!(project_name("My App"), "my-app");
+        assert_eq!(project_name("--"), "stack");
+        assert_eq!(project_name("café_2"), "caf-2");
+        assert!(crate::model::is_dns_label(&project_name(&"x".repeat(100))));
+    }
+
+    #[test]
+    fn recipients_bring_a_secret_and_sops_rules() {
+        let plain = scaffold("app", None);
+        assert!(!plain.iter().any(|(p, _)| p == ".sops.yaml"));
+        let stack = &plain.iter().find(|(p, _)| p == "stacks.kdl").unwrap().1;
+        assert!(!stack.contains('@'), "{stack}");
+        assert!(!stack.contains("secret \""));
+        let recipients: BTreeMap<String, String> = ENVIRONMENTS
+            .iter()
+            .map(|e| ((*e).to_string(), format!("age1{e}")))
+            .collect();
+        let keyed = scaffold("app", Some(&recipients));
+        let sops = &keyed.iter().find(|(p, _)| p == ".sops.yaml").unwrap().1;
+        assert!(sops.contains(
+            "path_regex: environments/staging\\.secrets\\.sops\\.yaml$\n    age: age1staging\n"
+        ));
+        let stack = &keyed.iter().find(|(p, _)| p == "stacks.kdl").unwrap().1;
+        assert!(stack.contains("    recipients \"age1production\"\n    replicas 3"));
+        assert!(stack.contains("uses-secret \"web-credentials\""));
+    }
+}
