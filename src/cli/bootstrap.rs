@@ -1,8 +1,8 @@
 //! `stackc bootstrap ENV`: the `sops-age` Secret Flux decrypts with, to standard output only.
 
 use super::{GlobalArgs, Session};
-use crate::diagnostics::{Diagnostics, IoError};
-use crate::seal::Plaintext;
+use crate::diagnostics::Diagnostics;
+use crate::seal::Identities;
 use clap::Args;
 use miette::Diagnostic;
 use std::io::Write as _;
@@ -16,30 +16,28 @@ pub struct BootstrapArgs {
     pub environment: String,
 }
 
-/// `bootstrap` needs exactly one identity file.
+/// No identity was found at all.
 #[derive(Debug, Error, Diagnostic)]
-#[error("`stackc bootstrap` needs the identity to install: pass `--identity FILE`")]
+#[error("`stackc bootstrap` found no identity to install")]
 #[diagnostic(
     code(stackc::bootstrap::no_identity),
-    help("the file is an age identity as `stackc keygen --output FILE` writes it")
+    help("pass `--identity FILE` (an age identity as `stackc keygen --output FILE` writes it), or keep it where sops looks: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, ~/.config/sops/age/keys.txt")
 )]
 pub struct NeedIdentityFile;
 
-/// The identity does not decrypt for the environment.
+/// No identity found decrypts for the environment.
 #[derive(Debug, Error, Diagnostic)]
-#[error("the identity in {file} is not one of environment `{env}`'s recipients")]
+#[error("no identity in {looked_in} is one of environment `{env}`'s recipients")]
 #[diagnostic(code(stackc::bootstrap::not_a_recipient), help("Flux could not decrypt this environment's secrets with it; its recipients are: {recipients}"))]
 pub struct NotARecipient {
-    file: String,
+    looked_in: String,
     env: String,
     recipients: String,
 }
 
-/// Runs `stackc bootstrap`.
+/// Runs `stackc bootstrap`: only the identities of this environment's recipients go into the
+/// Secret, so a `keys.txt` holding every environment's keys installs production's alone.
 pub fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<ExitCode, Diagnostics> {
-    let [file] = global.identities.as_slice() else {
-        return Err(NeedIdentityFile.into());
-    };
     let session = Session::open(global)?;
     session.select_environments(std::slice::from_ref(&args.environment))?;
     let env = session
@@ -48,24 +46,24 @@ pub fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<ExitCode, Diagno
         .iter()
         .find(|e| e.name == args.environment)
         .ok_or_else(|| crate::diagnostics::Internal("selected environment vanished".into()))?;
-    // Reads and checks the file (permissions, contents) the way every identity is read.
-    let keys = crate::seal::identity::read_key_file(file)?;
-    let text =
-        Plaintext::from_bytes(std::fs::read(file).map_err(|e| IoError::new("read", file, e))?)
-            .ok_or_else(|| {
-                crate::diagnostics::Internal(
-                    "identity file is not UTF-8 after passing validation".into(),
-                )
-            })?;
-    let ours: Vec<String> = keys.iter().map(|k| k.to_public().to_string()).collect();
-    if !ours.iter().any(|r| env.recipients.contains(r)) {
+    let identities = Identities::discover(&global.identities)?;
+    if identities.is_empty() {
+        return Err(NeedIdentityFile.into());
+    }
+    let Some(text) = identities.key_file_for(&env.recipients) else {
         return Err(NotARecipient {
-            file: file.display().to_string(),
+            looked_in: identities
+                .looked_in()
+                .iter()
+                .filter(|l| !l.ends_with("(not found)") && !l.ends_with("(not set)"))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
             env: env.name.clone(),
             recipients: env.recipients.join(", "),
         }
         .into());
-    }
+    };
     let secret = crate::seal::bootstrap_secret(&text);
     let _ = std::io::stdout().lock().write_all(secret.as_bytes());
     Ok(ExitCode::SUCCESS)

@@ -155,8 +155,8 @@ fn make_keys(
     stack: &Path,
     project: &str,
     keys_dir: Option<&Path>,
-) -> Result<BTreeMap<String, (String, PathBuf)>, Diagnostics> {
-    let mut out = BTreeMap::new();
+) -> Result<Vec<(String, (String, PathBuf))>, Diagnostics> {
+    let mut out = Vec::new();
     if let Some(dir) = keys_dir {
         std::fs::create_dir_all(dir).map_err(|e| IoError::new("create folder", dir, e))?;
         let resolved = dir
@@ -171,7 +171,7 @@ fn make_keys(
         for env in ENVIRONMENTS {
             let path = dir.join(format!("{project}-{env}.agekey"));
             let key = crate::seal::keygen(Some(&path))?;
-            out.insert(env.to_string(), (key.recipient, path));
+            out.push((env.to_string(), (key.recipient, path)));
         }
         return Ok(out);
     }
@@ -181,7 +181,7 @@ fn make_keys(
         if let Some(text) = &key.file_text {
             crate::seal::append_private(&keys_txt, text)?;
         }
-        out.insert(env.to_string(), (key.recipient, keys_txt.clone()));
+        out.push((env.to_string(), (key.recipient, keys_txt.clone())));
     }
     Ok(out)
 }

@@ -108,6 +108,26 @@ impl Identities {
             .collect()
     }
 
+    /// A key file holding only the identities whose recipients are among `recipients` (one
+    /// environment's keys, never the others found beside them); `None` when there are none.
+    pub fn key_file_for(&self, recipients: &[String]) -> Option<super::Plaintext> {
+        use age::secrecy::ExposeSecret as _;
+        let mut text = String::new();
+        let mut seen = Vec::new();
+        for key in &self.keys {
+            let public = key.to_public().to_string();
+            if recipients.contains(&public) && !seen.contains(&public) {
+                text.push_str("# public key: ");
+                text.push_str(&public);
+                text.push('\n');
+                text.push_str(key.to_string().expose_secret());
+                text.push('\n');
+                seen.push(public);
+            }
+        }
+        (!seen.is_empty()).then(|| super::Plaintext::new(text))
+    }
+
     pub(crate) fn as_dyn(&self) -> impl Iterator<Item = &dyn age::Identity> {
         self.keys.iter().map(|k| k as &dyn age::Identity)
     }

@@ -206,3 +206,36 @@ service "chart" layer="apps" namespace="web" template="builtin:helm-release" {
         .status(2)
         .stderr_has(&["unknown template `builtin:nope`"]);
 }
+
+#[test]
+fn bootstrap_installs_only_the_environment_s_own_key_from_a_shared_keys_txt() {
+    let t = Test::new();
+    let run = t.run(&["init", "app", "--keys"]);
+    run.success();
+    let recipient = |env: &str| {
+        run.stderr()
+            .lines()
+            .find(|l| l.starts_with(&format!("{env}: identity ")))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .unwrap()
+            .to_string()
+    };
+    let keys = t.read(".home/.config/sops/age/keys.txt");
+    let secret_of = |r: &str| {
+        let lines: Vec<&str> = keys.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == format!("# public key: {r}"))
+            .unwrap();
+        lines[at + 1].to_string()
+    };
+    let out = t.run(&["-C", "app", "bootstrap", "production"]);
+    out.success()
+        .stdout_has(&["name: sops-age", &secret_of(&recipient("production"))]);
+    for other in ["dev", "staging"] {
+        assert!(
+            !out.stdout().contains(&secret_of(&recipient(other))),
+            "bootstrap production leaked the {other} key"
+        );
+    }
+}

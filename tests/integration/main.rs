@@ -7,6 +7,7 @@ mod diff;
 mod errors;
 mod example;
 mod explain;
+mod getting_started;
 mod graph;
 mod hook;
 mod incremental;
