@@ -159,6 +159,7 @@ fn changed(before: &BTreeMap<String, Vec<u8>>, after: &BTreeMap<String, Vec<u8>>
         .filter(|p| before.get(*p) != after.get(*p))
         .cloned()
         .collect();
+    paths.sort();
     paths.dedup();
     paths
 }
@@ -474,7 +475,7 @@ fn changing_one_store_value_rewrites_only_that_secret() {
     t.run(&["--identity", "key.txt", "build"]).success();
     assert_eq!(
         changed(&before, &t.tree("out")),
-        ["dev/apps/web/secret-creds.yaml"]
+        ["dev/.stackc-files", "dev/apps/web/secret-creds.yaml"]
     );
     assert!(values(&t, "key.txt", CREDS)
         .iter()
