@@ -286,3 +286,88 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
         .map_err(|e| IoError::new("replace", path, e.error))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_reads_both_formats_and_never_leaves_the_tree() {
+        let hash = blake3::hash(b"kind: Namespace\n");
+        let hex = hash.to_hex();
+        let text = format!(
+            "# comment\n\n{hex} apps/web/namespace.yaml\nold/format.yaml\n{hex} ../escape.yaml\n\
+             {hex} /etc/passwd\nnothex{} apps/odd.yaml\n{hex}  apps/spaced.yaml\n",
+            "0".repeat(58)
+        );
+        let index = Index::parse(&text);
+        let cases: [(&str, bool, Option<blake3::Hash>); 6] = [
+            ("apps/web/namespace.yaml", true, Some(hash)),
+            ("old/format.yaml", true, None),
+            ("apps/spaced.yaml", true, Some(hash)),
+            ("../escape.yaml", false, None),
+            ("/etc/passwd", false, None),
+            ("apps/odd.yaml", false, None),
+        ];
+        for (path, listed, recorded) in cases {
+            assert_eq!(index.contains(path), listed, "{path}");
+            assert_eq!(index.hash(path), recorded, "{path}");
+        }
+    }
+
+    #[test]
+    fn index_bytes_round_trip() {
+        let files: Files = [
+            ("b/two.yaml".to_string(), Content::Bytes(b"two\n".to_vec())),
+            (
+                "a/one.yaml".to_string(),
+                Content::Kept(blake3::hash(b"one\n")),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let bytes = index_bytes(&files);
+        let index = Index::parse(std::str::from_utf8(&bytes).unwrap());
+        assert_eq!(
+            index.paths().collect::<Vec<_>>(),
+            ["a/one.yaml", "b/two.yaml"]
+        );
+        assert_eq!(index.hash("a/one.yaml"), Some(blake3::hash(b"one\n")));
+        assert_eq!(index.hash("b/two.yaml"), Some(blake3::hash(b"two\n")));
+    }
+
+    #[test]
+    fn edited_is_decided_by_content_not_stat_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let old: Files = [
+            ("same.yaml", "a\n"),
+            ("stale.yaml", "old\n"),
+            ("edited.yaml", "old\n"),
+        ]
+        .into_iter()
+        .map(|(p, b)| (p.to_string(), Content::Bytes(b.as_bytes().to_vec())))
+        .collect();
+        for (path, content) in &old {
+            let Content::Bytes(bytes) = content else {
+                unreachable!()
+            };
+            write_atomic(&dir.path().join(path), bytes).unwrap();
+        }
+        write_atomic(&dir.path().join(INDEX_FILE), &index_bytes(&old)).unwrap();
+        std::fs::write(dir.path().join("edited.yaml"), "by hand\n").unwrap();
+        let wanted: Files = [
+            ("same.yaml", "a\n"),
+            ("stale.yaml", "new\n"),
+            ("edited.yaml", "new\n"),
+            ("missing.yaml", "new\n"),
+        ]
+        .into_iter()
+        .map(|(p, b)| (p.to_string(), Content::Bytes(b.as_bytes().to_vec())))
+        .collect();
+        let changes = compare("dev", dir.path(), &wanted, &NoMemory).unwrap();
+        assert_eq!(changes.missing, ["missing.yaml"]);
+        assert_eq!(changes.edited, ["edited.yaml"]);
+        assert_eq!(changes.stale, ["edited.yaml", "stale.yaml", INDEX_FILE]);
+        assert_eq!(changes.unchanged, 1);
+    }
+}
