@@ -100,11 +100,6 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
                     &global.identities,
                     args.check,
                 )?;
-                if !global.quiet {
-                    for note in &sealed.notes {
-                        eprintln!("{note}");
-                    }
-                }
                 let plan = engine.plan(env, &cache, &dir, std::mem::take(&mut sealed.files))?;
                 Ok((plan, cache, sealed))
             })
@@ -164,7 +159,9 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     ) {
         eprintln!("warning: {e}");
     }
-    for (plan, changes) in plans.iter().map(|(plan, _, _)| plan).zip(&changes) {
+    // `-q` prints only errors: a restored hand edit is a warning.
+    let plans_and_changes = plans.iter().map(|(plan, _, _)| plan).zip(&changes);
+    for (plan, changes) in plans_and_changes.filter(|_| !global.quiet) {
         for path in &changes.edited {
             eprintln!(
                 "warning: out/{}/{path} was edited by hand; restoring it",
@@ -177,6 +174,12 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     for (_, _, sealed) in &plans {
         if let Some(update) = &sealed.store {
             update.write().map_err(Diagnostics::from)?;
+        }
+        // Said once it is true (a failed build generated nothing), in environment order.
+        if !global.quiet {
+            for note in &sealed.notes {
+                eprintln!("{note}");
+            }
         }
     }
     let applied: Vec<Result<Vec<String>, Diagnostics>> = plans

@@ -389,6 +389,7 @@ fn a_failed_build_that_generated_values_changes_no_store() {
         "{}",
         run.stderr()
     );
+    assert!(!run.stderr().contains("generated"), "{}", run.stderr());
     guard.unchanged(&t, &before, "a failed build");
 
     // The same build succeeds once the template is mended, and then writes the stores.
@@ -528,4 +529,16 @@ fn secret_set_writes_the_store_atomically_and_build_seals_it() {
     t.run(&["--identity", &key, "build"]).success();
     remove_cache(&t);
     t.run(&["build", "--check"]).success();
+}
+
+#[test]
+fn quiet_silences_the_warning_for_a_restored_hand_edit() {
+    let t = example();
+    let path = "out/dev/kustomization.yaml";
+    let original = t.read(path);
+    t.write(path, &format!("{original}# by hand\n"));
+    let run = t.run(&["build", "-q"]);
+    run.success();
+    assert_eq!(run.stderr(), "", "-q prints only errors");
+    assert_eq!(t.read(path), original);
 }
