@@ -393,7 +393,10 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(|e| IoError::new("create", &dir, e))?;
-    let mut temp = tempfile::NamedTempFile::new_in(&dir)
+    // The prefix out/'s temp files use, so one sweep finds what a killed run left behind.
+    let mut temp = tempfile::Builder::new()
+        .prefix(".stackc-")
+        .tempfile_in(&dir)
         .map_err(|e| IoError::new("create a temporary file in", &dir, e))?;
     temp.write_all(bytes)
         .and_then(|()| temp.as_file().sync_all())
