@@ -9,6 +9,7 @@ mod example;
 mod explain;
 mod graph;
 mod hook;
+mod hostile_secrets;
 mod incremental;
 mod promote;
 mod secrets;
