@@ -22,14 +22,14 @@ pub struct BuildArgs {
     /// build would write.
     #[arg(long)]
     pub check: bool,
-    /// Render with this many threads (default: all cores).
+    /// Render with this many threads, from 1 to 256 (default: all cores).
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
 }
 
-/// An environment's plan, the cache it was planned against, and the Secrets `--check` found
-/// stale without an identity.
-type Planned = (EnvPlan, EnvCache, Vec<String>);
+/// An environment's plan, the cache it was planned against, and what sealing found (the
+/// Secrets `--check` found stale without an identity, and the store update to write).
+type Planned = (EnvPlan, EnvCache, crate::seal::environment::Sealed);
 
 /// Runs `stackc build`.
 pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostics> {
@@ -93,20 +93,15 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
             .map(|env| {
                 let cache = cache::load(&cache_dir, &env.name);
                 let dir = out.join(&env.name);
-                let sealed = crate::seal::environment::seal_environment(
+                let mut sealed = crate::seal::environment::seal_environment(
                     &session.stack,
                     env,
                     &dir,
                     &global.identities,
                     args.check,
                 )?;
-                if !global.quiet {
-                    for note in &sealed.notes {
-                        eprintln!("{note}");
-                    }
-                }
-                let plan = engine.plan(env, &cache, &dir, sealed.files)?;
-                Ok((plan, cache, sealed.stale))
+                let plan = engine.plan(env, &cache, &dir, std::mem::take(&mut sealed.files))?;
+                Ok((plan, cache, sealed))
             })
             .collect();
         let mut errors = Diagnostics::new();
@@ -127,9 +122,14 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
             let dir = out.join(&plan.env);
             let memory = OutMemory { dir: &dir, cache };
             let mut env_changes = emit::compare(&plan.env, &dir, &plan.files, &memory)?;
-            for path in unsealed {
+            for path in &unsealed.stale {
                 if !env_changes.missing.contains(path) {
                     env_changes.stale.push(path.clone());
+                }
+            }
+            for path in &unsealed.edited {
+                if !env_changes.edited.contains(path) {
+                    env_changes.edited.push(path.clone());
                 }
             }
             Ok(env_changes)
@@ -159,12 +159,27 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     ) {
         eprintln!("warning: {e}");
     }
-    for (plan, changes) in plans.iter().map(|(plan, _, _)| plan).zip(&changes) {
+    // `-q` prints only errors: a restored hand edit is a warning.
+    let plans_and_changes = plans.iter().map(|(plan, _, _)| plan).zip(&changes);
+    for (plan, changes) in plans_and_changes.filter(|_| !global.quiet) {
         for path in &changes.edited {
             eprintln!(
                 "warning: out/{}/{path} was edited by hand; restoring it",
                 plan.env
             );
+        }
+    }
+    // Every environment planned: only now may a store change (generated values, new
+    // recipients), right before the out/ files sealed from it.
+    for (_, _, sealed) in &plans {
+        if let Some(update) = &sealed.store {
+            update.write().map_err(Diagnostics::from)?;
+        }
+        // Said once it is true (a failed build generated nothing), in environment order.
+        if !global.quiet {
+            for note in &sealed.notes {
+                eprintln!("{note}");
+            }
         }
     }
     let applied: Vec<Result<Vec<String>, Diagnostics>> = plans

@@ -66,6 +66,12 @@ pub enum SecretCommandError {
         help("pipe the value in: `printf %s \"$VALUE\" | stackc secret set ENV SECRET KEY`")
     )]
     Empty,
+    #[error("standard input is not UTF-8 text (invalid byte at offset {offset})")]
+    #[diagnostic(
+        code(stackc::secret::not_utf8),
+        help("a secret value is text; for binary data, pipe it through `base64` and decode it where it is used")
+    )]
+    NotUtf8 { offset: usize },
     #[error("`{secret}/{key}` has no value in environment `{env}` yet")]
     #[diagnostic(code(stackc::secret::unset), help("`stackc secret set {env} {secret} {key}` sets it; a `generate=N` key is filled by `stackc build`"))]
     Unset {
@@ -118,7 +124,7 @@ pub fn run(global: &GlobalArgs, args: &SecretArgs) -> Result<ExitCode, Diagnosti
             let value = read_stdin()?;
             let mut open = store.open(&seal_env.identities)?;
             open.set(&target.secret, &target.key, value)?;
-            open.write(&seal_env.recipients)?;
+            write_store(&open, &seal_env.recipients)?;
             if !global.quiet {
                 eprintln!(
                     "set {}/{}/{} in {}; run `stackc build` to seal it into out/",
@@ -137,7 +143,7 @@ pub fn run(global: &GlobalArgs, args: &SecretArgs) -> Result<ExitCode, Diagnosti
             };
             let mut open = store.open(&seal_env.identities)?;
             open.generate(&target.secret, &target.key, length)?;
-            open.write(&seal_env.recipients)?;
+            write_store(&open, &seal_env.recipients)?;
             if !global.quiet {
                 eprintln!("rotated {}/{}/{} ({length} characters) in {}; run `stackc build` to seal it into out/", env.name, target.secret, target.key, seal_env.store_display);
             }
@@ -181,9 +187,21 @@ fn declared_key(
     Ok(found.source.clone())
 }
 
+/// Writes the edited store: everything is encrypted and checked in memory first, then one
+/// atomic write, so an error leaves the file as it was.
+fn write_store(
+    open: &crate::seal::OpenStore,
+    recipients: &crate::seal::Recipients,
+) -> Result<(), Diagnostics> {
+    if let Some(updated) = open.updated(recipients)? {
+        updated.write()?;
+    }
+    Ok(())
+}
+
 /// The value from standard input, without one trailing newline.
 fn read_stdin() -> Result<Plaintext, Diagnostics> {
-    let mut bytes = Vec::new();
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
     std::io::stdin()
         .read_to_end(&mut bytes)
         .map_err(|e| crate::diagnostics::IoError::new("read", "standard input", e))?;
@@ -193,7 +211,14 @@ fn read_stdin() -> Result<Plaintext, Diagnostics> {
             bytes.pop();
         }
     }
-    match Plaintext::from_bytes(bytes) {
+    // Say where the text breaks, never what the bytes are.
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        return Err(SecretCommandError::NotUtf8 {
+            offset: e.valid_up_to(),
+        }
+        .into());
+    }
+    match Plaintext::from_bytes(std::mem::take(&mut *bytes)) {
         Some(value) if !value.is_empty() => Ok(value),
         _ => Err(SecretCommandError::Empty.into()),
     }

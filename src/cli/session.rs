@@ -123,13 +123,42 @@ pub fn lock_dir(dir: &std::path::Path) -> Result<BuildLock, Diagnostics> {
     }
 }
 
-/// Sets the size of the render thread pool.
+/// The most render threads `-j` accepts: far more than any machine has cores, and few
+/// enough that starting them is instant (each thread reserves its own stack).
+pub const MAX_JOBS: usize = 256;
+
+/// A `-j` value out of range.
+#[derive(Debug, Error, Diagnostic)]
+#[error("`-j {given}`: {reason}")]
+#[diagnostic(
+    code(stackc::cli::bad_jobs),
+    help("give a number of threads from 1 to {MAX_JOBS}, or leave `-j` out to use every core")
+)]
+pub struct BadJobs {
+    pub given: usize,
+    pub reason: String,
+}
+
+/// Sets the size of the render thread pool; refuses 0 and anything above [`MAX_JOBS`].
 pub fn set_jobs(jobs: Option<usize>) -> Result<(), Diagnostics> {
-    if let Some(n) = jobs {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global()
-            .map_err(|e| crate::diagnostics::Internal(format!("cannot start {n} threads: {e}")))?;
+    let Some(n) = jobs else { return Ok(()) };
+    if n == 0 {
+        return Err(BadJobs {
+            given: n,
+            reason: "a build needs at least one thread".to_string(),
+        }
+        .into());
     }
+    if n > MAX_JOBS {
+        return Err(BadJobs {
+            given: n,
+            reason: format!("at most {MAX_JOBS} threads are allowed"),
+        }
+        .into());
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| crate::diagnostics::Internal(format!("cannot start {n} threads: {e}")))?;
     Ok(())
 }

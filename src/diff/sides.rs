@@ -32,6 +32,12 @@ pub enum SidesError {
         help("the file is generated; `stackc build` rewrites it")
     )]
     OutFile { path: String, reason: String },
+    #[error("`{path}` is not what stackc sealed: {reason}")]
+    #[diagnostic(
+        code(stackc::diff::tampered_secret),
+        help("restore it (`git checkout -- {path}`), or run `stackc build` with an identity of the environment to seal it again")
+    )]
+    TamperedSecret { path: String, reason: String },
     #[error("the operating system gave no randomness for the secret digest key: {0}")]
     #[diagnostic(code(stackc::diff::no_randomness))]
     NoRandomness(String),
@@ -236,6 +242,8 @@ impl<'a> Sides<'a> {
             return Ok((objects, Vec::new()));
         }
         let store = crate::seal::environment::load_store(self.stack, &env.name)?;
+        // A tampered store is an error, not a row of unknown values.
+        store.verify(self.identities)?;
         let store_display = format!("environments/{}.secrets.sops.yaml", env.name);
         let homes = crate::emit::namespace_homes(self.stack);
         let mut views = Vec::with_capacity(plans.len());
@@ -307,11 +315,12 @@ impl<'a> Sides<'a> {
         let mut objects = Vec::new();
         let mut views = Vec::new();
         let mut errors = Diagnostics::new();
-        for path in emit::read_index(dir)? {
-            if file_name(&path) == "kustomization.yaml" {
+        let index = emit::load_index(dir)?;
+        for path in index.paths() {
+            if file_name(path) == "kustomization.yaml" {
                 continue;
             }
-            let full = dir.join(&path);
+            let full = dir.join(path);
             let text = match std::fs::read_to_string(&full) {
                 Ok(text) => text,
                 // Listed but gone: the object is simply not on this side.
@@ -322,7 +331,12 @@ impl<'a> Sides<'a> {
                 }
             };
             let display = format!("out/{env}/{path}");
-            match self.file_objects(&display, &path, &text) {
+            // Not the bytes stackc recorded writing: a sealed file must then prove itself by
+            // its MAC, since its annotation alone proves nothing.
+            let changed = index
+                .hash(path)
+                .is_some_and(|recorded| recorded != blake3::hash(text.as_bytes()));
+            match self.file_objects(&display, path, &text, changed) {
                 Ok((found, found_views)) => {
                     objects.extend(found);
                     views.extend(found_views);
@@ -339,6 +353,7 @@ impl<'a> Sides<'a> {
         display: &str,
         path: &str,
         text: &str,
+        changed: bool,
     ) -> Result<(Vec<RenderedObject>, Vec<SecretView>), SidesError> {
         let bad = |reason: String| SidesError::OutFile {
             path: display.to_string(),
@@ -346,7 +361,7 @@ impl<'a> Sides<'a> {
         };
         let documents = crate::yaml::parse_documents(text)
             .map_err(|e| bad(format!("line {}: {}", e.line, e.message)))?;
-        let mut sealed: Option<Result<seal::Opened, KeyDigest>> = None;
+        let mut sealed: Option<Result<seal::Opened, SealError>> = None;
         let mut objects = Vec::new();
         let mut views = Vec::new();
         for (index, body) in documents.into_iter().enumerate() {
@@ -362,7 +377,23 @@ impl<'a> Sides<'a> {
                         Ok(opened) => self
                             .digester
                             .node_digests(&body, opened.documents().get(index)),
-                        Err(unknown) => key_names(&body).map(|k| (k, unknown.clone())).collect(),
+                        Err(SealError::NoIdentity { .. }) if changed => {
+                            return Err(SidesError::TamperedSecret {
+                                path: display.to_string(),
+                                reason: "its bytes differ from the hash `.stackc-files` records, and no identity can verify its MAC".to_string(),
+                            })
+                        }
+                        Err(e @ SealError::NoIdentity { .. }) => {
+                            let unknown = self.unreadable(&sealed_folder(display), e);
+                            key_names(&body).map(|k| (k, unknown.clone())).collect()
+                        }
+                        // An identity opened it and it failed authentication.
+                        Err(e) => {
+                            return Err(SidesError::TamperedSecret {
+                                path: display.to_string(),
+                                reason: e.to_string(),
+                            })
+                        }
                     }
                 } else {
                     self.digester.clear_digests(&body)
@@ -382,15 +413,17 @@ impl<'a> Sides<'a> {
         Ok((objects, views))
     }
 
-    /// The decrypted sealed file, or what every one of its keys is (unknown, and why).
-    fn open_sealed(&self, display: &str, text: &str) -> Result<seal::Opened, KeyDigest> {
-        // The reason names the folder, not the file, so one missing identity is one group.
-        let folder = display.split('/').take(2).collect::<Vec<_>>().join("/");
-        let what = format!("the sealed Secrets in {folder}");
-        let file = SopsFile::parse(display, text).map_err(|e| self.unreadable(&what, &e))?;
-        file.decrypt(self.identities)
-            .map_err(|e| self.unreadable(&what, &e))
+    /// The decrypted sealed file (its MAC verified).
+    fn open_sealed(&self, display: &str, text: &str) -> Result<seal::Opened, SealError> {
+        SopsFile::parse(display, text)?.decrypt(self.identities)
     }
+}
+
+/// What an unreadable sealed file's keys say: the folder, not the file, so one missing
+/// identity is one group in the summary.
+fn sealed_folder(display: &str) -> String {
+    let folder = display.split('/').take(2).collect::<Vec<_>>().join("/");
+    format!("the sealed Secrets in {folder}")
 }
 
 /// The engine's Secret test (core `v1 Secret`).

@@ -2,9 +2,16 @@
 //! change (temp file + rename in the same folder, so a reader never sees half a file), prune
 //! files stackc wrote before and no longer produces (listed in `.stackc-files`), and never
 //! touch a file stackc did not write.
+//!
+//! `.stackc-files` (the index) is committed with `out/` and records the blake3 hash of every
+//! file stackc wrote. It is what makes `build --check` catch any byte change on a fresh clone
+//! with no cache and no identity, and what decides "edited by hand" by content: a file that
+//! differs from the wanted bytes is edited only when it also differs from the bytes stackc
+//! (or a teammate's stackc) recorded there. Stat data only decides whether to read a file.
 
 use super::layout::{Content, Files, INDEX_FILE};
 use crate::diagnostics::{Diagnostics, IoError};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -12,11 +19,13 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EnvChanges {
     pub env: String,
-    /// Wanted files that do not exist yet.
+    /// Wanted files that do not exist yet (the index among them, when it is missing).
     pub missing: Vec<String>,
-    /// Files whose bytes differ from what a build would write.
+    /// Files whose bytes differ from what a build would write (the index among them, when
+    /// it would change).
     pub stale: Vec<String>,
-    /// Of the stale ones, files changed on disk since stackc wrote them (edited by hand).
+    /// Of the stale ones, files whose bytes are not what stackc recorded writing there in the
+    /// index (edited by hand).
     pub edited: Vec<String>,
     /// Files stackc wrote before and no longer produces.
     pub extra: Vec<String>,
@@ -35,6 +44,8 @@ impl EnvChanges {
 pub trait WrittenBefore: Sync {
     /// `Some(true)` when the file at `path` is unchanged since stackc wrote `hash` there,
     /// `Some(false)` when stackc wrote it and it has changed since, `None` when unknown.
+    /// Only `Some(true)` saves a read: a change in stat data alone never makes a file
+    /// "edited" (a `cp -a` or a `git pull` changes stat data, not content).
     fn check(&self, path: &str, hash: &blake3::Hash) -> Option<bool>;
 }
 
@@ -47,7 +58,7 @@ impl WrittenBefore for NoMemory {
     }
 }
 
-/// Compares the wanted files with `dir` (`out/<env>`).
+/// Compares the wanted files with `dir` (`out/<env>`), the index included.
 pub fn compare(
     env: &str,
     dir: &Path,
@@ -55,6 +66,7 @@ pub fn compare(
     memory: &dyn WrittenBefore,
 ) -> Result<EnvChanges, Diagnostics> {
     use rayon::prelude::*;
+    let index = load_index(dir)?;
     let results: Vec<(String, FileState)> = files
         .par_iter()
         .map(|(path, content)| {
@@ -63,15 +75,18 @@ pub fn compare(
                 Content::Kept(_) => return (path.clone(), FileState::Same),
                 Content::Bytes(bytes) => bytes,
             };
-            let hash = blake3::hash(bytes);
-            let state = match memory.check(path, &hash) {
-                Some(true) => FileState::Same,
-                known => match std::fs::read(dir.join(path)) {
-                    Ok(current) if current == *bytes => FileState::Same,
-                    Ok(_) if known == Some(false) => FileState::Edited,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileState::Missing,
-                    Ok(_) | Err(_) => FileState::Stale,
+            if memory.check(path, &blake3::hash(bytes)) == Some(true) {
+                return (path.clone(), FileState::Same);
+            }
+            let state = match std::fs::read(dir.join(path)) {
+                Ok(current) if current == *bytes => FileState::Same,
+                Ok(current) => match index.hash(path) {
+                    Some(recorded) if recorded != blake3::hash(&current) => FileState::Edited,
+                    // What stackc wrote, only outdated (or no record to tell by).
+                    _ => FileState::Stale,
                 },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileState::Missing,
+                Err(_) => FileState::Stale,
             };
             (path.clone(), state)
         })
@@ -91,10 +106,20 @@ pub fn compare(
             }
         }
     }
-    for old in read_index(dir)? {
-        if !files.contains_key(&old) && dir.join(&old).exists() {
-            changes.extra.push(old);
+    for old in index.paths() {
+        if !files.contains_key(old) && dir.join(old).exists() {
+            changes.extra.push(old.to_string());
         }
+    }
+    // The index is a file stackc writes too: an edit to it (or an index of the old format)
+    // is a difference `--check` must report.
+    match std::fs::read(dir.join(INDEX_FILE)) {
+        Ok(current) if current == index_bytes(files) => {}
+        Ok(_) => changes.stale.push(INDEX_FILE.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            changes.missing.push(INDEX_FILE.to_string());
+        }
+        Err(e) => return Err(IoError::new("read", dir.join(INDEX_FILE), e).into()),
     }
     Ok(changes)
 }
@@ -106,21 +131,64 @@ enum FileState {
     Edited,
 }
 
-/// The files stackc wrote last time, from `out/<env>/.stackc-files`.
-pub fn read_index(dir: &Path) -> Result<Vec<String>, Diagnostics> {
-    let path = dir.join(INDEX_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(text
+/// `.stackc-files` as read: every file stackc wrote into `out/<env>/`, with the blake3 hash of
+/// the bytes it wrote (`None` for an entry of the older format, which listed paths only).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Index {
+    files: BTreeMap<String, Option<blake3::Hash>>,
+}
+
+impl Index {
+    /// Parses the index text. Lines are `<blake3 hex> <path>` (or `<path>` in the older
+    /// format); comments and blank lines are skipped, and an entry that would lead out of the
+    /// tree is dropped, whatever the file says.
+    pub fn parse(text: &str) -> Index {
+        let files = text
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            // Never follow an index entry out of the tree, whatever the file says.
-            .filter(|l| is_safe_relative(l))
-            .map(str::to_string)
-            .collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            .map(|line| match line.split_once(' ') {
+                Some((hex, path)) if hex.len() == 64 => match blake3::Hash::from_hex(hex) {
+                    Ok(hash) => (path.trim(), Some(hash)),
+                    Err(_) => (line, None),
+                },
+                _ => (line, None),
+            })
+            .filter(|(path, _)| is_safe_relative(path))
+            .map(|(path, hash)| (path.to_string(), hash))
+            .collect();
+        Index { files }
+    }
+
+    /// The hash stackc recorded for `path`, when the index has one.
+    pub fn hash(&self, path: &str) -> Option<blake3::Hash> {
+        self.files.get(path).copied().flatten()
+    }
+
+    /// Whether the index lists `path`.
+    pub fn contains(&self, path: &str) -> bool {
+        self.files.contains_key(path)
+    }
+
+    /// Every path listed, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+}
+
+/// Reads `out/<env>/.stackc-files` (`dir` is `out/<env>`); a missing index is empty.
+pub fn load_index(dir: &Path) -> Result<Index, Diagnostics> {
+    let path = dir.join(INDEX_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Index::parse(&String::from_utf8_lossy(&bytes))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index::default()),
         Err(e) => Err(IoError::new("read", &path, e).into()),
     }
+}
+
+/// The files stackc wrote last time, from `out/<env>/.stackc-files`.
+pub fn read_index(dir: &Path) -> Result<Vec<String>, Diagnostics> {
+    Ok(load_index(dir)?.paths().map(str::to_string).collect())
 }
 
 fn is_safe_relative(path: &str) -> bool {
@@ -131,10 +199,15 @@ fn is_safe_relative(path: &str) -> bool {
             .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
-/// The index file's bytes for a set of files.
+/// The index file's bytes for a set of files: one `<blake3 hex> <path>` line per file.
 pub fn index_bytes(files: &Files) -> Vec<u8> {
-    let mut out = String::from("# Files written by stackc; it prunes only these. Do not edit.\n");
-    for path in files.keys() {
+    let mut out = String::from(
+        "# Files written by stackc, with the blake3 hash of each; it prunes only these, and\n\
+         # `stackc build --check` reports any that no longer has its hash. Do not edit.\n",
+    );
+    for (path, content) in files {
+        out.push_str(content.hash().to_hex().as_str());
+        out.push(' ');
         out.push_str(path);
         out.push('\n');
     }
@@ -174,7 +247,12 @@ pub fn apply(dir: &Path, files: &Files, changes: &EnvChanges) -> Result<Vec<Stri
     if std::fs::read(&index_path).ok().as_deref() != Some(index.as_slice()) {
         write_atomic(&index_path, &index).map_err(Diagnostics::from)?;
     }
-    Ok(to_write.into_iter().cloned().collect())
+    // The index is written just above; the count is of the environment's own files.
+    Ok(to_write
+        .into_iter()
+        .filter(|path| path.as_str() != INDEX_FILE)
+        .cloned()
+        .collect())
 }
 
 /// Removes the now-empty folders between `file` and `root`.
@@ -207,4 +285,89 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     temp.persist(path)
         .map_err(|e| IoError::new("replace", path, e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_reads_both_formats_and_never_leaves_the_tree() {
+        let hash = blake3::hash(b"kind: Namespace\n");
+        let hex = hash.to_hex();
+        let text = format!(
+            "# comment\n\n{hex} apps/web/namespace.yaml\nold/format.yaml\n{hex} ../escape.yaml\n\
+             {hex} /etc/passwd\nnothex{} apps/odd.yaml\n{hex}  apps/spaced.yaml\n",
+            "0".repeat(58)
+        );
+        let index = Index::parse(&text);
+        let cases: [(&str, bool, Option<blake3::Hash>); 6] = [
+            ("apps/web/namespace.yaml", true, Some(hash)),
+            ("old/format.yaml", true, None),
+            ("apps/spaced.yaml", true, Some(hash)),
+            ("../escape.yaml", false, None),
+            ("/etc/passwd", false, None),
+            ("apps/odd.yaml", false, None),
+        ];
+        for (path, listed, recorded) in cases {
+            assert_eq!(index.contains(path), listed, "{path}");
+            assert_eq!(index.hash(path), recorded, "{path}");
+        }
+    }
+
+    #[test]
+    fn index_bytes_round_trip() {
+        let files: Files = [
+            ("b/two.yaml".to_string(), Content::Bytes(b"two\n".to_vec())),
+            (
+                "a/one.yaml".to_string(),
+                Content::Kept(blake3::hash(b"one\n")),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let bytes = index_bytes(&files);
+        let index = Index::parse(std::str::from_utf8(&bytes).unwrap());
+        assert_eq!(
+            index.paths().collect::<Vec<_>>(),
+            ["a/one.yaml", "b/two.yaml"]
+        );
+        assert_eq!(index.hash("a/one.yaml"), Some(blake3::hash(b"one\n")));
+        assert_eq!(index.hash("b/two.yaml"), Some(blake3::hash(b"two\n")));
+    }
+
+    #[test]
+    fn edited_is_decided_by_content_not_stat_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let old: Files = [
+            ("same.yaml", "a\n"),
+            ("stale.yaml", "old\n"),
+            ("edited.yaml", "old\n"),
+        ]
+        .into_iter()
+        .map(|(p, b)| (p.to_string(), Content::Bytes(b.as_bytes().to_vec())))
+        .collect();
+        for (path, content) in &old {
+            let Content::Bytes(bytes) = content else {
+                unreachable!()
+            };
+            write_atomic(&dir.path().join(path), bytes).unwrap();
+        }
+        write_atomic(&dir.path().join(INDEX_FILE), &index_bytes(&old)).unwrap();
+        std::fs::write(dir.path().join("edited.yaml"), "by hand\n").unwrap();
+        let wanted: Files = [
+            ("same.yaml", "a\n"),
+            ("stale.yaml", "new\n"),
+            ("edited.yaml", "new\n"),
+            ("missing.yaml", "new\n"),
+        ]
+        .into_iter()
+        .map(|(p, b)| (p.to_string(), Content::Bytes(b.as_bytes().to_vec())))
+        .collect();
+        let changes = compare("dev", dir.path(), &wanted, &NoMemory).unwrap();
+        assert_eq!(changes.missing, ["missing.yaml"]);
+        assert_eq!(changes.edited, ["edited.yaml"]);
+        assert_eq!(changes.stale, ["edited.yaml", "stale.yaml", INDEX_FILE]);
+        assert_eq!(changes.unchanged, 1);
+    }
 }

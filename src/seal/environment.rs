@@ -124,6 +124,48 @@ pub fn load_store(stack: &Stack, env: &str) -> Result<Store, Diagnostics> {
     Ok(Store::load(&seal::store_path(&stack.root, env))?)
 }
 
+/// A new text for an environment's secret store, not yet written: sealing never writes, so a
+/// build that fails afterwards changes no store. The build writes it (atomically, see
+/// [`StoreUpdate::write`]) only once every environment planned.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreUpdate {
+    /// The store file (`<root>/environments/<env>.secrets.sops.yaml`).
+    pub path: PathBuf,
+    /// Its new bytes (SOPS-encrypted: no plaintext).
+    pub bytes: Vec<u8>,
+}
+
+impl StoreUpdate {
+    /// Writes the new store atomically (temp file, sync, rename).
+    pub fn write(&self) -> Result<(), IoError> {
+        seal::store::write_file(&self.path, &self.bytes)
+    }
+}
+
+// Ciphertext only, but long: a debug print says which file, not what.
+impl std::fmt::Debug for StoreUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreUpdate")
+            .field("path", &self.path)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// A sealed Secret in `out/` whose bytes are not the ones stackc recorded writing, with no
+/// identity at hand to verify its MAC or to seal it again. Keeping it on the strength of its
+/// (unauthenticated) annotation would let any edit of a value, `mac` or `lastmodified` pass.
+#[derive(Debug, Error, Diagnostic)]
+#[error("`{path}` changed since stackc sealed it, and no identity can verify or reseal it")]
+#[diagnostic(
+    code(stackc::seal::sealed_secret_changed),
+    help("its bytes differ from the hash `.stackc-files` records for it; restore it (`git checkout -- {path}`), or build with an identity of the environment (`--identity FILE`, SOPS_AGE_KEY_FILE) so stackc seals it again; looked in: {looked_in}")
+)]
+pub struct SealedSecretChanged {
+    pub path: String,
+    pub looked_in: String,
+}
+
 /// An environment's sealed Secrets.
 #[derive(Default)]
 pub struct Sealed {
@@ -132,12 +174,19 @@ pub struct Sealed {
     /// With `check`: Secrets that changed but cannot be re-sealed without an identity. Their
     /// current bytes stand in `files`; `--check` reports them as stale.
     pub stale: Vec<String>,
+    /// Of `stale`, the files whose bytes are not what stackc recorded writing (edited by hand).
+    pub edited: Vec<String>,
     /// What sealing did to the store or could not do, for the user (never a value).
     pub notes: Vec<String>,
+    /// The store's new text when generated values were filled in or it was re-encrypted to
+    /// new recipients; the Secrets in `files` are sealed from it. `None`: unchanged.
+    pub store: Option<StoreUpdate>,
 }
 
 /// The sealed Secret manifests of one environment. Fills missing `generate=N` values into
-/// the store first (unless `check`, which writes nothing).
+/// the store in memory (unless `check`) and returns the new store in [`Sealed::store`]: this
+/// function writes nothing. With an identity that opens it, the store's MAC is verified
+/// first, whether or not a value is needed.
 pub fn seal_environment(
     stack: &Stack,
     env: &ResolvedEnvironment,
@@ -152,6 +201,7 @@ pub fn seal_environment(
     }
     let seal_env = seal_env(stack, env, identity_files)?;
     let mut store = load_store(stack, &env.name)?;
+    store.verify(&seal_env.identities)?;
     let missing_generated = plans.iter().any(|p| {
         p.keys.iter().any(|k| {
             matches!(k.source, KeySource::Generate(_)) && !store.contains(&p.name, &k.name)
@@ -162,8 +212,7 @@ pub fn seal_environment(
         match store.open(&seal_env.identities) {
             Ok(mut open) => {
                 let generated = seal::fill_generated(&plans, &mut open)?;
-                if !generated.is_empty() || stale_recipients {
-                    open.write(&seal_env.recipients)?;
+                if let Some(updated) = open.updated(&seal_env.recipients)? {
                     for (secret, key) in &generated {
                         out.notes.push(format!(
                             "generated {}/{secret}/{key} into {}",
@@ -176,7 +225,12 @@ pub fn seal_environment(
                             seal_env.store_display
                         ));
                     }
-                    store = load_store(stack, &env.name)?;
+                    out.store = Some(StoreUpdate {
+                        path: updated.path().to_path_buf(),
+                        bytes: updated.text().unwrap_or_default().as_bytes().to_vec(),
+                    });
+                    // Seal from the store as it will be, already open: no re-read, no identity.
+                    store = updated;
                 }
             }
             // Without an identity the store cannot change; sealing then says what is missing.
@@ -187,26 +241,53 @@ pub fn seal_environment(
             Err(e) => return Err(e.into()),
         }
     }
+    let index = crate::emit::load_index(dir)?;
     let homes = crate::emit::namespace_homes(stack);
     let mut errors = Diagnostics::new();
     for plan in &plans {
         let layer = homes.get(&plan.namespace).cloned().unwrap_or_default();
         let path = crate::emit::secret_path(&layer, &plan.namespace, &plan.name);
-        let existing = match std::fs::read_to_string(dir.join(&path)) {
-            Ok(text) => Some(text),
+        let existing = match std::fs::read(dir.join(&path)) {
+            Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(IoError::new("read", dir.join(&path), e).into()),
         };
-        match seal::seal_secret(plan, &seal_env, &store, existing.as_deref()) {
+        // Bytes that are not what stackc recorded writing are vouched for only by their MAC.
+        let changed = match (&existing, index.hash(&path)) {
+            (Some(bytes), Some(recorded)) => blake3::hash(bytes) != recorded,
+            _ => false,
+        };
+        let text = existing
+            .as_deref()
+            .and_then(|bytes| std::str::from_utf8(bytes).ok());
+        let trusted = !changed || text.is_some_and(|t| opens(t, &path, &seal_env));
+        let basis = if trusted { text } else { None };
+        match seal::seal_secret(plan, &seal_env, &store, basis) {
             Ok(text) => out.files.push((path, text.into_bytes())),
             // `--check` needs no identity: a Secret that would change is simply stale.
             Err(seal::SealError::NeedIdentity(_)) if check => {
-                out.files
-                    .push((path.clone(), existing.unwrap_or_default().into_bytes()));
+                out.files.push((path.clone(), existing.unwrap_or_default()));
+                if changed {
+                    out.edited.push(path.clone());
+                }
                 out.stale.push(path);
+            }
+            Err(seal::SealError::NeedIdentity(_)) if !trusted => {
+                errors.push(SealedSecretChanged {
+                    path: format!("out/{}/{path}", env.name),
+                    looked_in: seal_env.identities.looked_in().join(", "),
+                });
             }
             Err(e) => errors.push(e),
         }
     }
     errors.into_result(out)
+}
+
+/// Whether a sealed file opens with an identity and its MAC verifies.
+fn opens(text: &str, path: &str, env: &SealEnv) -> bool {
+    !env.identities.is_empty()
+        && seal::SopsFile::parse(path, text)
+            .and_then(|file| file.decrypt(&env.identities))
+            .is_ok()
 }

@@ -75,6 +75,38 @@ impl Store {
         path.display().to_string()
     }
 
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's text (`None`: the file does not exist).
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// Writes this store's text to its path, atomically (nothing for a store with no file).
+    pub fn write(&self) -> Result<(), SealError> {
+        if let Some(text) = &self.text {
+            write_file(&self.path, text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Decrypts the store and verifies its MAC when one of `identities` opens it, so that a
+    /// tampered value, `mac` or `lastmodified` is an error even when nothing needs a value.
+    /// `Ok(false)`: no identity opens it, so it could not be verified.
+    pub fn verify(&self, identities: &Identities) -> Result<bool, SealError> {
+        if identities.is_empty() || self.sealed.is_none() {
+            return Ok(false);
+        }
+        match self.opened(identities) {
+            Ok(_) => Ok(true),
+            Err(SealError::NoIdentity { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether the file exists.
     pub fn exists(&self) -> bool {
         self.sealed.is_some()
@@ -321,31 +353,57 @@ impl OpenStore {
         )
     }
 
+    /// The store these values and recipients make, in memory and already opened (sealing
+    /// from it needs no identity, and nothing is read back from disk); `None` when the file
+    /// would not change. Nothing is written: the caller decides when (after every check).
+    pub fn updated(&self, recipients: &Recipients) -> Result<Option<Store>, SealError> {
+        let (text, key) = self.render_keeping_key(recipients)?;
+        if self.text.as_deref() == Some(text.as_str()) {
+            return Ok(None);
+        }
+        let sealed = SopsFile::parse(&self.path.display().to_string(), &text)?;
+        let opened = sealed.decrypt_with(key)?;
+        Ok(Some(Store {
+            path: self.path.clone(),
+            text: Some(text),
+            sealed: Some(sealed),
+            opened: OnceLock::from(opened),
+        }))
+    }
+
     /// Writes the store atomically (temp file in the same directory, then rename); returns
     /// whether the file changed. Creates `environments/` when needed.
     pub fn write(&mut self, recipients: &Recipients) -> Result<bool, SealError> {
-        let (text, key) = self.render_keeping_key(recipients)?;
-        if self.text.as_deref() == Some(text.as_str()) {
+        let Some(updated) = self.updated(recipients)? else {
             return Ok(false);
-        }
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&dir).map_err(|e| IoError::new("create", &dir, e))?;
-        let mut temp = tempfile::NamedTempFile::new_in(&dir)
-            .map_err(|e| IoError::new("create a temporary file in", &dir, e))?;
-        temp.write_all(text.as_bytes())
-            .and_then(|()| temp.as_file().sync_all())
-            .map_err(|e| IoError::new("write", temp.path(), e))?;
-        temp.persist(&self.path)
-            .map_err(|e| IoError::new("replace", &self.path, e.error))?;
+        updated.write()?;
         // Later writes in this session build on what is now on disk.
-        let written = SopsFile::parse(&self.path.display().to_string(), &text)?;
-        self.previous = Some(written.decrypt_with(key)?);
-        self.text = Some(text);
+        self.previous = updated.opened.get().cloned();
+        self.text = updated.text;
         Ok(true)
     }
+}
+
+/// Writes `bytes` to `path` atomically and durably: a temp file in the same folder (created
+/// when needed), synced, then renamed over `path`. On error nothing at `path` changed.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| IoError::new("create", &dir, e))?;
+    // The prefix out/'s temp files use, so one sweep finds what a killed run left behind.
+    let mut temp = tempfile::Builder::new()
+        .prefix(".stackc-")
+        .tempfile_in(&dir)
+        .map_err(|e| IoError::new("create a temporary file in", &dir, e))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| IoError::new("write", temp.path(), e))?;
+    temp.persist(path)
+        .map_err(|e| IoError::new("replace", path, e.error))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -70,7 +70,11 @@ fn changing_one_service_rewrites_only_its_files_in_the_affected_environment() {
         .stderr_has(&["1 units rendered, 3 skipped; 1 files written"]);
     assert_eq!(
         changed(&before, &t.mtimes("out")),
-        ["production/apps/jobs/worker/deployment-worker.yaml"]
+        // The index records every file's hash, so it changes with the file.
+        [
+            "production/.stackc-files",
+            "production/apps/jobs/worker/deployment-worker.yaml"
+        ]
     );
     assert!(t
         .read("out/production/apps/jobs/worker/deployment-worker.yaml")
@@ -95,7 +99,9 @@ fn changing_a_template_rerenders_exactly_the_units_that_read_it() {
     assert_eq!(
         changed(&before, &t.mtimes("out")),
         [
+            "dev/.stackc-files",
             "dev/apps/jobs/worker/deployment-worker.yaml",
+            "production/.stackc-files",
             "production/apps/jobs/worker/deployment-worker.yaml"
         ]
     );
@@ -112,7 +118,9 @@ fn changing_a_template_rerenders_exactly_the_units_that_read_it() {
     assert_eq!(
         changed(&before, &t.mtimes("out")),
         [
+            "dev/.stackc-files",
             "dev/apps/web/web/service-web.yaml",
+            "production/.stackc-files",
             "production/apps/web/web/service-web.yaml"
         ]
     );

@@ -440,7 +440,7 @@ fn changing_one_store_value_rewrites_only_that_secret() {
     t.run(&["--identity", "key.txt", "build"]).success();
     assert_eq!(
         changed(&before, &t.tree("out")),
-        ["dev/apps/web/secret-creds.yaml"]
+        ["dev/.stackc-files", "dev/apps/web/secret-creds.yaml"]
     );
     assert!(values(&t, "key.txt", CREDS)
         .iter()

@@ -162,3 +162,33 @@ fn a_sops_file_of_another_shape_is_not_a_store() {
         Store::from_text(Path::new("environments/x.secrets.sops.yaml"), Some(text)).unwrap_err();
     assert_eq!(err.code_str(), "stackc::seal::store_shape");
 }
+
+#[test]
+fn an_updated_store_is_built_in_memory_and_opens_without_an_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let me = TestKey::new(dir.path(), "me.txt");
+    let path = store_path(dir.path(), "dev");
+    let recipients = Recipients::parse([&me.recipient]).unwrap();
+    let mut open = Store::load(&path)
+        .unwrap()
+        .open(&Identities::default())
+        .unwrap();
+    open.set("db", "password", Plaintext::new("pw-in-memory"))
+        .unwrap();
+    let updated = open.updated(&recipients).unwrap().expect("a new store");
+    assert!(!path.exists(), "updated() writes nothing");
+    // Sealing reads values from it with no identity: it is already open.
+    let value = updated
+        .get(&Identities::default(), "db", "password")
+        .unwrap();
+    assert_eq!(value.map(Plaintext::expose), Some("pw-in-memory"));
+    assert!(!updated.text().unwrap().contains("pw-in-memory"));
+    updated.write().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        updated.text().unwrap()
+    );
+    // Nothing changes when nothing did.
+    let again = Store::load(&path).unwrap().open(&me.identities()).unwrap();
+    assert!(again.updated(&recipients).unwrap().is_none());
+}
