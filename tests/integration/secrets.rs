@@ -605,7 +605,12 @@ fn a_store_edited_with_sops_set_is_read_back_by_stackc() {
     assert!(!t.read(STORE).contains(value));
     // sops keeps the data key and the ciphertext of the values it did not change, so only the
     // Secret that uses the edited value is resealed.
-    assert_stackc_reads_the_sops_edit(&t, value, &["dev/apps/web/secret-creds.yaml"]);
+    // (and the index, which records the resealed file's hash).
+    assert_stackc_reads_the_sops_edit(
+        &t,
+        value,
+        &["dev/.stackc-files", "dev/apps/web/secret-creds.yaml"],
+    );
 }
 
 #[test]
@@ -659,6 +664,7 @@ fn a_store_decrypted_edited_and_encrypted_anew_by_sops_is_read_back_by_stackc() 
         &t,
         value,
         &[
+            "dev/.stackc-files",
             "dev/apps/web/secret-creds.yaml",
             "dev/apps/web/secret-seeds.yaml",
         ],
