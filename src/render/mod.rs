@@ -6,6 +6,7 @@ mod context;
 mod engine;
 mod error;
 mod objects;
+mod strict;
 
 pub use engine::FUEL;
 pub use error::RenderError;

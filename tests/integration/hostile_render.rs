@@ -1,0 +1,138 @@
+//! Hostile templates and manifests through the real binary: runaway memory, plaintext
+//! Secrets, undefined values reaching filters, and duplicate objects. Every case exits 2 with a
+//! miette diagnostic naming the template or manifest, the service and the environment, never
+//! panics or dies of a signal, and leaves out/, the secret stores and a folder outside the
+//! stack byte-identical.
+
+use crate::harness::{tree, Run, Test};
+use std::collections::BTreeMap;
+
+/// Everything a failed build must leave alone: out/, the stores, and a folder outside.
+struct Snapshot {
+    out: BTreeMap<String, Vec<u8>>,
+    stores: BTreeMap<String, Vec<u8>>,
+    outside: BTreeMap<String, Vec<u8>>,
+}
+
+fn snapshot(t: &Test, outside: &tempfile::TempDir) -> Snapshot {
+    Snapshot {
+        out: t.tree("out"),
+        stores: t.tree("environments"),
+        outside: tree(outside.path()),
+    }
+}
+
+/// A folder beside the stack that no build may touch.
+fn outside() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("keep.txt"), "outside the stack\n").unwrap();
+    dir
+}
+
+/// Builds `t` (which must build), applies `break_it`, builds again with `run`, and asserts
+/// exit 2, every one of `expected` in stderr, no panic, and nothing changed.
+#[track_caller]
+fn refused(
+    t: &Test,
+    break_it: impl FnOnce(&Test),
+    run: impl FnOnce(&Test) -> Run,
+    expected: &[&str],
+) -> String {
+    let outside = outside();
+    t.run(&["build"]).success();
+    let before = snapshot(t, &outside);
+    break_it(t);
+    let result = run(t);
+    assert!(
+        result.output.status.code().is_some(),
+        "killed by a signal: {:?}\n{}",
+        result.output.status,
+        result.stderr()
+    );
+    result.status(2).stderr_has(expected);
+    let stderr = result.stderr();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let after = snapshot(t, &outside);
+    assert!(before.out == after.out, "a failed build changed out/");
+    assert!(
+        before.stores == after.stores,
+        "a failed build changed a store"
+    );
+    assert!(
+        before.outside == after.outside,
+        "a failed build changed a folder outside the stack"
+    );
+    stderr
+}
+
+fn build(t: &Test) -> Run {
+    t.run(&["build"])
+}
+
+/// Adds `line` to the basic stack's Deployment template, under `metadata.annotations`.
+fn annotate(t: &Test, line: &str) {
+    t.edit(
+        "templates/deployment/deployment.yaml.j2",
+        "  labels:\n    {{ service.values.labels",
+        &format!("  annotations:\n    {line}\n  labels:\n    {{{{ service.values.labels"),
+    );
+}
+
+// ---- 12: undefined values reaching filters and functions ----
+
+#[test]
+fn an_undefined_value_given_to_a_filter_is_an_error() {
+    let t = Test::basic();
+    let err = refused(
+        &t,
+        |t| annotate(t, "version: {{ service.image.verison | to_yaml }}"),
+        build,
+        &[
+            "stackc::render::template",
+            "templates/deployment/deployment.yaml.j2",
+            "service web in environment",
+            "filter `to_yaml` was given an undefined value",
+        ],
+    );
+    assert!(err.contains("deployment.yaml.j2:7"), "{err}");
+}
+
+#[test]
+fn an_undefined_value_given_to_dict_is_an_error() {
+    let t = Test::basic();
+    refused(
+        &t,
+        |t| {
+            annotate(
+                t,
+                "chart: {{ dict(service.image, version=service.image.version) | to_yaml(indent=6) }}",
+            );
+        },
+        build,
+        &[
+            "stackc::render::template",
+            "templates/deployment/deployment.yaml.j2:7",
+            "service web in environment",
+            "function `dict` was given an undefined value as its argument `version`",
+        ],
+    );
+}
+
+#[test]
+fn an_undefined_value_inside_a_printed_list_is_an_error() {
+    let t = Test::basic();
+    refused(
+        &t,
+        |t| {
+            annotate(
+                t,
+                "ports: \"{{ [service.port, service.prot] | join(',') }}\"",
+            )
+        },
+        build,
+        &[
+            "templates/deployment/deployment.yaml.j2:7",
+            "filter `join` was given an undefined value as its argument 1 (at `[1]`)",
+        ],
+    );
+}
