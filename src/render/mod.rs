@@ -7,10 +7,12 @@ mod engine;
 mod error;
 mod objects;
 mod strict;
+mod unique;
 
 pub use engine::FUEL;
 pub use error::RenderError;
 pub use objects::{object_path, objects_from_yaml};
+pub use unique::check_unique;
 
 use crate::diagnostics::Diagnostics;
 use crate::model::{Stack, Tracked, TrackedValue};
@@ -24,6 +26,8 @@ use minijinja::{Environment, ErrorKind};
 pub struct Renderer<'s> {
     stack: &'s Stack,
     env: Environment<'static>,
+    /// The namespaces stackc writes a Namespace for, which no document may bring again.
+    generated: std::collections::BTreeSet<String>,
 }
 
 impl<'s> Renderer<'s> {
@@ -32,6 +36,7 @@ impl<'s> Renderer<'s> {
         Renderer {
             stack,
             env: engine::environment(&stack.templates),
+            generated: unique::generated_namespaces(stack),
         }
     }
 
@@ -132,8 +137,17 @@ impl<'s> Renderer<'s> {
         if let Some(template) = &service.template {
             for name in self.entry_templates(template) {
                 let rendered = self.env.get_template(name).and_then(|t| t.render(ctx));
+                let Some(source) = self.stack.templates.get(name) else {
+                    continue;
+                };
                 match rendered {
-                    Ok(text) => match objects_from_yaml(&text, name, &unit, service) {
+                    Ok(text) => match objects_from_yaml(
+                        &text,
+                        name,
+                        &unit,
+                        service,
+                        (source.file, &source.text),
+                    ) {
                         Ok(found) => objects.extend(found),
                         Err(e) => errors.extend(e),
                     },
@@ -146,9 +160,16 @@ impl<'s> Renderer<'s> {
                 continue;
             };
             let text = self.stack.sources.file(*file).text.clone();
-            match objects_from_yaml(&text, manifest, &unit, service) {
+            match objects_from_yaml(&text, manifest, &unit, service, (*file, &text)) {
                 Ok(found) => objects.extend(found),
                 Err(e) => errors.extend(e),
+            }
+        }
+        if errors.is_empty() {
+            if let Err(e) = unique::check_generated(self.stack, &self.generated, &unit, &objects)
+                .and_then(|()| check_unique(self.stack, &env.name, &objects))
+            {
+                errors.extend(e);
             }
         }
         errors.into_result(objects)
