@@ -133,6 +133,24 @@ pub enum RenderError {
         #[related]
         sites: Vec<Site>,
     },
+
+    #[error("{origin} ({unit}): document {index} is {name}, which stackc did not seal: {problem}")]
+    #[diagnostic(
+        code(stackc::render::plaintext_secret),
+        help("declare it in stacks.kdl with `secret \"name\" namespace=... {{ key ... }}` and set its values with `stackc secret set`, so that stackc seals it; or adopt an existing SOPS-encrypted manifest, encrypted to this environment's recipients")
+    )]
+    PlaintextSecret {
+        origin: String,
+        unit: String,
+        index: usize,
+        name: String,
+        problem: String,
+        /// The document with its values blanked: a diagnostic never shows a secret.
+        #[source_code]
+        src: Src,
+        #[label("this Secret")]
+        span: SourceSpan,
+    },
 }
 
 /// A place shown beside a diagnostic, in its own file.

