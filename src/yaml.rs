@@ -4,8 +4,8 @@
 //! sops, kustomize, `PyYAML`) reads back exactly the value we meant.
 
 use crate::value::{Map, Value};
-use std::fmt::Write as _;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 use yaml_rust2::Yaml;
@@ -145,20 +145,21 @@ impl Loader {
                 }
                 self.charge(Cost { nodes: 1, bytes: 0 })?;
                 let start = self.spent;
-                self.stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::List {
-                        items: Vec::new(),
-                        anchor,
-                        start,
-                    }
-                } else {
-                    Frame::Map {
-                        map: Map::new(),
-                        key: None,
-                        anchor,
-                        start,
-                    }
-                });
+                self.stack
+                    .push(if matches!(event, Event::SequenceStart(..)) {
+                        Frame::List {
+                            items: Vec::new(),
+                            anchor,
+                            start,
+                        }
+                    } else {
+                        Frame::Map {
+                            map: Map::new(),
+                            key: None,
+                            anchor,
+                            start,
+                        }
+                    });
                 self.depths.push(0);
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -818,7 +819,13 @@ mod tests {
 
     #[test]
     fn refusals_match_the_old_loader() {
-        for text in ["a: 1\na: 2\n", "1: a\n\"1\": b\n", "? [a]\n: b\n", "x: !!int abc\n", "a: [b\n"] {
+        for text in [
+            "a: 1\na: 2\n",
+            "1: a\n\"1\": b\n",
+            "? [a]\n: b\n",
+            "x: !!int abc\n",
+            "a: [b\n",
+        ] {
             assert!(parse_documents(text).is_err(), "{text}");
             assert!(via_yaml_loader(text).is_none(), "{text}");
         }
@@ -830,7 +837,7 @@ mod tests {
         for level in 1..9 {
             let prev = level - 1;
             let refs = vec![format!("*l{prev}"); 10].join(", ");
-            text.push_str(&format!("l{level}: &l{level} [{refs}]\n"));
+            let _ = writeln!(text, "l{level}: &l{level} [{refs}]");
         }
         let err = parse_documents(&text).unwrap_err();
         assert!(err.message.contains("more than 1000000 values"), "{err:?}");
@@ -854,7 +861,11 @@ mod tests {
         assert!(err.message.contains("deeper than"), "{err:?}");
         let half = MAX_DEPTH / 2 + 1;
         let nested = format!("{}{}", "[".repeat(half), "]".repeat(half));
-        let text = format!("a: &a {nested}\nb: {}*a{}\n", "[".repeat(half), "]".repeat(half));
+        let text = format!(
+            "a: &a {nested}\nb: {}*a{}\n",
+            "[".repeat(half),
+            "]".repeat(half)
+        );
         let err = parse_documents(&text).unwrap_err();
         assert!(err.message.contains("deeper than"), "{err:?}");
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
@@ -866,7 +877,10 @@ mod tests {
         let text = "é: 1\né: 2\n";
         let err = parse_documents(text).unwrap_err();
         assert!(err.message.contains("duplicate mapping key"), "{err:?}");
-        assert!(text.is_char_boundary(err.offset) && err.offset > 3, "{err:?}");
+        assert!(
+            text.is_char_boundary(err.offset) && err.offset > 3,
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use crate::harness::{tree, Run, Test};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 /// Everything a failed build must leave alone: out/, the stores, and a folder outside.
 struct Snapshot {
@@ -421,6 +422,98 @@ fn an_adopted_sops_secret_with_broken_metadata_is_refused() {
         &[
             "stackc::render::plaintext_secret",
             "its SOPS metadata is not well-formed",
+        ],
+    );
+}
+
+// ---- 3: runaway memory ----
+
+/// `stackc build` under a hard address-space limit (4 GB), so that a guard that failed shows
+/// as a crash of this process, not as a machine swapping.
+fn build_limited(t: &Test) -> Run {
+    let output = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 4000000 && exec \"$0\" build",
+            env!("CARGO_BIN_EXE_stackc"),
+        ])
+        .current_dir(t.path())
+        .env("NO_COLOR", "1")
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env("HOME", t.path().join(".home"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run stackc under ulimit");
+    Run { output }
+}
+
+/// Appends `text` to the basic stack's Service template.
+fn append(t: &Test, text: &str) {
+    let path = "templates/deployment/service.yaml.j2";
+    let template = t.read(path);
+    t.write(path, &format!("{template}{text}"));
+}
+
+#[test]
+fn a_string_doubling_in_a_loop_is_stopped_at_the_memory_budget() {
+    let t = Test::basic();
+    refused(
+        &t,
+        |t| {
+            append(
+                t,
+                "{% set s = namespace(v=\"x\" * 32) %}{% for i in range(40) %}{% set s.v = s.v ~ s.v %}{% endfor %}\n",
+            );
+        },
+        build_limited,
+        &[
+            "stackc::render::out_of_memory",
+            "templates/deployment/service.yaml.j2 (service web in environment",
+            "used more than 512 MiB of memory",
+        ],
+    );
+}
+
+#[test]
+fn a_yaml_alias_bomb_in_rendered_output_is_stopped_at_the_alias() {
+    let t = Test::basic();
+    let mut bomb = String::from("---\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..9 {
+        let refs = vec![format!("*l{}", level - 1); 10].join(", ");
+        let _ = writeln!(bomb, "l{level}: &l{level} [{refs}]");
+    }
+    let err = refused(
+        &t,
+        |t| append(t, &bomb),
+        build_limited,
+        &[
+            "stackc::render::invalid_yaml",
+            "templates/deployment/service.yaml.j2 rendered invalid YAML (service web in environment",
+            "expands to more than 1000000 values",
+            "[templates/deployment/service.yaml.j2 (rendered):",
+        ],
+    );
+    assert!(!err.contains("out_of_memory"), "{err}");
+}
+
+#[test]
+fn a_template_rendering_without_bound_is_stopped_at_the_size_limit() {
+    let t = Test::basic();
+    refused(
+        &t,
+        |t| {
+            append(
+                t,
+                "{% for i in range(100000) %}{{ \"x\" * 1000 }}\n{% endfor %}",
+            );
+        },
+        build_limited,
+        &[
+            "stackc::render::template",
+            "templates/deployment/service.yaml.j2 (service web in environment",
+            "the template rendered more than 16 MiB",
+            "[templates/deployment/service.yaml.j2:1:1]",
         ],
     );
 }
