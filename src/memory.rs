@@ -25,12 +25,25 @@ const BUDGET_BYTES: isize = 512 << 20;
 /// The counting allocator: [`System`], plus a per-thread live-byte count and the budget check.
 pub struct Counting;
 
-thread_local! {
+/// One thread's count, in one thread-local so that an allocation touches it once.
+struct Counter {
     /// Bytes allocated minus bytes freed on this thread (memory freed by another thread than
     /// the one that allocated it makes this drift, which only loosens the budget).
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    /// The open scope on this thread: its id (0: none) and the live count when it opened.
-    static SCOPE: Cell<(usize, isize)> = const { Cell::new((0, 0)) };
+    live: Cell<isize>,
+    /// The live count past which the open scope is over budget (`isize::MAX`: no scope).
+    limit: Cell<isize>,
+    /// The open scope's id (0: none).
+    scope: Cell<usize>,
+}
+
+thread_local! {
+    static COUNTER: Counter = const {
+        Counter {
+            live: Cell::new(0),
+            limit: Cell::new(isize::MAX),
+            scope: Cell::new(0),
+        }
+    };
 }
 
 /// Whether a watcher runs (budgets are enforced only then: a parked thread needs one).
@@ -44,30 +57,29 @@ static LABELS: Mutex<BTreeMap<usize, String>> = Mutex::new(BTreeMap::new());
 
 impl Counting {
     /// Counts `size` more bytes on this thread; `false` when that passes the open scope's
-    /// budget (the scope is then recorded as tripped). Never allocates.
+    /// budget (the scope is then recorded as tripped). Never allocates. Sizes fit in `isize`
+    /// (`Layout` guarantees it), so the sums cannot overflow in practice.
     #[inline]
     fn grow(size: usize) -> bool {
-        let size = isize::try_from(size).unwrap_or(isize::MAX);
-        let live = LIVE.get().saturating_add(size);
-        let (scope, start) = SCOPE.get();
-        if scope != 0
-            && live.saturating_sub(start) > BUDGET_BYTES
-            && WATCHING.load(Ordering::Relaxed)
-        {
-            let _ = TRIPPED.compare_exchange(0, scope, Ordering::SeqCst, Ordering::SeqCst);
-            return false;
-        }
-        LIVE.set(live);
-        true
+        COUNTER.with(|c| {
+            let live = c.live.get().wrapping_add_unsigned(size);
+            if live > c.limit.get() && WATCHING.load(Ordering::Relaxed) {
+                let _ =
+                    TRIPPED.compare_exchange(0, c.scope.get(), Ordering::SeqCst, Ordering::SeqCst);
+                return false;
+            }
+            c.live.set(live);
+            true
+        })
     }
 
     #[inline]
     fn shrink(size: usize) {
-        let size = isize::try_from(size).unwrap_or(isize::MAX);
-        LIVE.set(LIVE.get().saturating_sub(size));
+        COUNTER.with(|c| c.live.set(c.live.get().wrapping_sub_unsigned(size)));
     }
 
     /// Parks the thread whose scope tripped until the watcher ends the process.
+    #[cold]
     fn park() -> ! {
         loop {
             std::thread::sleep(Duration::from_secs(1));
@@ -119,6 +131,7 @@ unsafe impl GlobalAlloc for Counting {
 /// A budgeted scope on the current thread, closed when dropped.
 pub struct Guard {
     id: usize,
+    /// The enclosing scope's id and limit, restored when this one closes.
     outer: (usize, isize),
 }
 
@@ -131,8 +144,14 @@ impl Guard {
         if let Ok(mut labels) = LABELS.lock() {
             labels.insert(id, label);
         }
-        let outer = SCOPE.get();
-        SCOPE.set((id, LIVE.get()));
+        let outer = COUNTER.with(|c| {
+            let outer = (c.scope.get(), c.limit.get());
+            c.scope.set(id);
+            // An inner scope never widens the enclosing one's budget.
+            c.limit
+                .set(c.live.get().saturating_add(BUDGET_BYTES).min(outer.1));
+            outer
+        });
         Guard { id, outer }
     }
 }
@@ -140,7 +159,10 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         // Closed before the label is removed: removing may free memory inside the scope.
-        SCOPE.set(self.outer);
+        COUNTER.with(|c| {
+            c.scope.set(self.outer.0);
+            c.limit.set(self.outer.1);
+        });
         if let Ok(mut labels) = LABELS.lock() {
             labels.remove(&self.id);
         }
