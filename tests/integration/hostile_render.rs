@@ -476,6 +476,25 @@ fn a_string_doubling_in_a_loop_is_stopped_at_the_memory_budget() {
 }
 
 #[test]
+fn a_list_doubling_in_a_macro_is_stopped_at_the_memory_budget() {
+    let t = Test::basic();
+    refused(
+        &t,
+        |t| {
+            append(
+                t,
+                "{% macro grow(n) %}{% set l = namespace(v=[\"x\" * 64]) %}{% for i in range(n) %}{% set l.v = l.v + l.v %}{% endfor %}{{ l.v | length }}{% endmacro %}# {{ grow(40) }}\n",
+            );
+        },
+        build_limited,
+        &[
+            "stackc::render::out_of_memory",
+            "templates/deployment/service.yaml.j2 (service web in environment",
+        ],
+    );
+}
+
+#[test]
 fn a_yaml_alias_bomb_in_rendered_output_is_stopped_at_the_alias() {
     let t = Test::basic();
     let mut bomb = String::from("---\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
