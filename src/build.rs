@@ -266,7 +266,6 @@ impl<'s> Engine<'s> {
             }
         }
         let objects = self.renderer.render_with_context(env, service, &ctx)?;
-        check_unique(&env.name, &objects)?;
         let files: Vec<(String, Vec<u8>)> = objects
             .iter()
             .map(|o| (o.path.clone(), crate::yaml::to_yaml(&o.body).into_bytes()))
@@ -366,37 +365,10 @@ pub fn render_objects(
         }
     }
     for (env, objects) in &out {
-        if let Err(e) = check_unique(env, objects) {
+        if let Err(e) = crate::render::check_unique(stack, env, objects) {
             errors.extend(e);
         }
     }
     errors.truncate(MAX_REPORTED);
     errors.into_result(out)
-}
-
-fn check_unique(env: &str, objects: &[RenderedObject]) -> Result<(), Diagnostics> {
-    let mut errors = Diagnostics::new();
-    let mut seen: BTreeMap<&crate::object::ObjectId, &RenderedObject> = BTreeMap::new();
-    let mut paths: BTreeMap<&str, &RenderedObject> = BTreeMap::new();
-    let owner =
-        |o: &RenderedObject| format!("service {}", o.service.as_deref().unwrap_or("stackc"));
-    for object in objects {
-        if let Some(first) = seen.insert(&object.id, object) {
-            errors.push(RenderError::DuplicateObject {
-                object: object.id.to_string(),
-                env: env.to_string(),
-                first: owner(first),
-                second: owner(object),
-            });
-        } else if let Some(first) = paths.insert(&object.path, object) {
-            // Same kind and name under different apiVersions would share a file.
-            errors.push(RenderError::DuplicateObject {
-                object: format!("{} (file {})", object.id, object.path),
-                env: env.to_string(),
-                first: owner(first),
-                second: owner(object),
-            });
-        }
-    }
-    errors.into_result(())
 }

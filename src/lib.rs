@@ -14,6 +14,7 @@ pub mod emit;
 pub mod graph;
 pub mod hook;
 pub mod init;
+pub mod memory;
 pub mod model;
 pub mod object;
 pub mod promote;

@@ -1,6 +1,7 @@
 //! A rendered Kubernetes object: what templates produce, what `emit` writes one file each,
 //! and what `diff` compares.
 
+use crate::source::FileId;
 use crate::value::Value;
 use std::fmt;
 
@@ -55,4 +56,21 @@ pub struct RenderedObject {
     pub service: Option<String>,
     /// Path of its file relative to `out/<env>/`, with `/` separators.
     pub path: String,
+    /// The template or manifest document it came from; `None` for objects stackc generates
+    /// (namespaces, Flux, sealed Secrets) or reads back from out/.
+    pub origin: Option<Origin>,
+}
+
+/// Where a rendered object was written by the user: a document of a template or manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The file as the user names it: `templates/deployment/web.yaml.j2`, `manifests/x.yaml`.
+    pub name: String,
+    /// The file in [`crate::source::Sources`], to show it in diagnostics.
+    pub file: FileId,
+    /// 1-based index of the document among the non-empty documents of the text.
+    pub document: usize,
+    /// Byte offset and length of the document in the file (for a template, of the source
+    /// text that rendered it, as far as the `---` lines tell).
+    pub span: (usize, usize),
 }

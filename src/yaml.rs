@@ -4,8 +4,11 @@
 //! sops, kustomize, `PyYAML`) reads back exactly the value we meant.
 
 use crate::value::{Map, Value};
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::Yaml;
 
 /// A YAML syntax error with its 1-based position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,66 +20,325 @@ pub struct YamlError {
     pub column: usize,
 }
 
+/// The largest text [`parse_documents`] reads.
+pub const MAX_TEXT_BYTES: usize = 64 << 20;
+/// The most values one text may produce, aliases expanded (an alias bomb of 9 levels of 10
+/// would produce a billion).
+pub const MAX_NODES: usize = 1_000_000;
+/// The most bytes of scalar text one text may produce, aliases expanded.
+pub const MAX_SCALAR_BYTES: usize = 64 << 20;
+/// How deeply collections may nest (our emitter and every reader recurse).
+pub const MAX_DEPTH: usize = 128;
+
 /// Parses every document of a (multi-document) YAML text. Empty documents are dropped.
+///
+/// The tree is built from the parser's events by our own loader (not `YamlLoader`, which
+/// clones every aliased subtree without limit): expanding aliases is budgeted by
+/// [`MAX_NODES`] and [`MAX_SCALAR_BYTES`], and nesting by [`MAX_DEPTH`].
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| {
-        let marker = e.marker();
-        // yaml-rust2 counts characters; map back to a byte offset for spans.
-        let offset = text
-            .char_indices()
-            .nth(marker.index())
-            .map_or(text.len(), |(i, _)| i);
-        YamlError {
-            message: e.info().to_string(),
-            offset,
-            line: marker.line(),
-            column: marker.col() + 1,
-        }
-    })?;
-    let mut out = Vec::with_capacity(docs.len());
-    for doc in docs {
-        let value = convert(doc).map_err(|message| YamlError {
-            message,
-            offset: 0,
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(YamlError {
+            message: format!(
+                "the text is {} MiB; at most {} MiB of YAML is read",
+                text.len() >> 20,
+                MAX_TEXT_BYTES >> 20
+            ),
+            offset: MAX_TEXT_BYTES,
             line: 1,
             column: 1,
-        })?;
-        if value != Value::Null {
-            out.push(value);
-        }
+        });
     }
-    Ok(out)
+    let mut loader = Loader::default();
+    let parsed = Parser::new_from_str(text).load(&mut loader, true);
+    // A loader error comes first in the text: the parser only reads on past it.
+    if let Some((message, mark)) = loader.error {
+        return Err(error_at(text, message, mark));
+    }
+    if let Err(e) = parsed {
+        return Err(error_at(text, e.info().to_string(), *e.marker()));
+    }
+    Ok(loader.docs)
 }
 
-fn convert(yaml: Yaml) -> Result<Value, String> {
+fn error_at(text: &str, message: String, marker: Marker) -> YamlError {
+    // yaml-rust2 counts characters; map back to a byte offset for spans.
+    let offset = text
+        .char_indices()
+        .nth(marker.index())
+        .map_or(text.len(), |(i, _)| i);
+    YamlError {
+        message,
+        offset,
+        line: marker.line(),
+        column: marker.col() + 1,
+    }
+}
+
+/// What producing a value cost: values and scalar bytes, and its depth.
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    nodes: usize,
+    bytes: usize,
+}
+
+/// A collection being built.
+enum Frame {
+    List {
+        items: Vec<Value>,
+        anchor: usize,
+        start: Cost,
+    },
+    Map {
+        map: Map,
+        /// The key read, waiting for its value.
+        key: Option<String>,
+        anchor: usize,
+        start: Cost,
+    },
+}
+
+/// An anchored value, ready to be copied where an alias names it.
+struct Anchored {
+    value: Value,
+    /// Its text as a mapping key, when it is a scalar that can be one.
+    key: Option<String>,
+    cost: Cost,
+    depth: usize,
+}
+
+/// Builds values from parser events, under a budget.
+#[derive(Default)]
+struct Loader {
+    docs: Vec<Value>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Anchored>,
+    spent: Cost,
+    /// The deepest nesting below each open collection, for the depth of anchored ones.
+    depths: Vec<usize>,
+    error: Option<(String, Marker)>,
+}
+
+impl MarkedEventReceiver for Loader {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(message) = self.event(event) {
+            self.error = Some((message, mark));
+        }
+    }
+}
+
+impl Loader {
+    fn event(&mut self, event: Event) -> Result<(), String> {
+        match event {
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
+            Event::DocumentEnd => {
+                // Whatever was not closed belongs to a document the parser reported broken.
+                self.stack.clear();
+                self.depths.clear();
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                self.expect_value("a list or map")?;
+                if self.stack.len() >= MAX_DEPTH {
+                    return Err(format!("collections nest deeper than {MAX_DEPTH} levels"));
+                }
+                self.charge(Cost { nodes: 1, bytes: 0 })?;
+                let start = self.spent;
+                self.stack
+                    .push(if matches!(event, Event::SequenceStart(..)) {
+                        Frame::List {
+                            items: Vec::new(),
+                            anchor,
+                            start,
+                        }
+                    } else {
+                        Frame::Map {
+                            map: Map::new(),
+                            key: None,
+                            anchor,
+                            start,
+                        }
+                    });
+                self.depths.push(0);
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = self.stack.pop() else {
+                    return Err("unbalanced YAML events".to_string());
+                };
+                let below = self.depths.pop().unwrap_or(0);
+                let (value, anchor, start) = match frame {
+                    Frame::List {
+                        items,
+                        anchor,
+                        start,
+                    } => (Value::List(items), anchor, start),
+                    Frame::Map {
+                        map, anchor, start, ..
+                    } => (Value::Map(map), anchor, start),
+                };
+                let cost = Cost {
+                    nodes: self.spent.nodes - start.nodes + 1,
+                    bytes: self.spent.bytes - start.bytes,
+                };
+                self.insert(value, None, anchor, cost, below + 1)?;
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let yaml = if style == TScalarStyle::Plain {
+                    resolve_plain(text, tag.as_ref())
+                } else {
+                    Yaml::String(text)
+                };
+                let key = match &yaml {
+                    Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+                    Yaml::Integer(i) => Some(i.to_string()),
+                    Yaml::Boolean(b) => Some(b.to_string()),
+                    Yaml::Null => Some("null".to_string()),
+                    _ => None,
+                };
+                let value = scalar(yaml)?;
+                let cost = Cost {
+                    nodes: 1,
+                    bytes: key.as_ref().map_or(0, String::len),
+                };
+                self.charge(cost)?;
+                self.insert(value, key, anchor, cost, 0)?;
+            }
+            Event::Alias(id) => {
+                let Some(anchored) = self.anchors.get(&id) else {
+                    return Err("unknown YAML alias".to_string());
+                };
+                let (cost, depth) = (anchored.cost, anchored.depth);
+                if self.stack.len() + depth > MAX_DEPTH {
+                    return Err(format!(
+                        "this alias nests collections deeper than {MAX_DEPTH} levels"
+                    ));
+                }
+                // Charged before copying, so that a bomb is stopped before it allocates.
+                self.charge(cost)?;
+                let Some(anchored) = self.anchors.get(&id) else {
+                    return Err("unknown YAML alias".to_string());
+                };
+                let (value, key) = (anchored.value.clone(), anchored.key.clone());
+                self.insert(value, key, 0, cost, depth)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a collection where a mapping key is expected.
+    fn expect_value(&self, what: &str) -> Result<(), String> {
+        match self.stack.last() {
+            Some(Frame::Map { key: None, .. }) => Err(format!("unsupported mapping key: {what}")),
+            _ => Ok(()),
+        }
+    }
+
+    fn charge(&mut self, cost: Cost) -> Result<(), String> {
+        self.spent.nodes += cost.nodes;
+        self.spent.bytes += cost.bytes;
+        if self.spent.nodes > MAX_NODES {
+            return Err(format!(
+                "the text expands to more than {MAX_NODES} values (an alias repeated too often?)"
+            ));
+        }
+        if self.spent.bytes > MAX_SCALAR_BYTES {
+            return Err(format!(
+                "the text expands to more than {} MiB of values (an alias repeated too often?)",
+                MAX_SCALAR_BYTES >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    /// Places a finished value in its parent (or as a document), remembering its anchor.
+    fn insert(
+        &mut self,
+        value: Value,
+        key: Option<String>,
+        anchor: usize,
+        cost: Cost,
+        depth: usize,
+    ) -> Result<(), String> {
+        if anchor > 0 {
+            self.anchors.insert(
+                anchor,
+                Anchored {
+                    value: value.clone(),
+                    key: key.clone(),
+                    cost,
+                    depth,
+                },
+            );
+        }
+        if let Some(below) = self.depths.last_mut() {
+            *below = (*below).max(depth);
+        }
+        match self.stack.last_mut() {
+            None => {
+                if value != Value::Null {
+                    self.docs.push(value);
+                }
+            }
+            Some(Frame::List { items, .. }) => items.push(value),
+            Some(Frame::Map { map, key: slot, .. }) => match slot.take() {
+                None => {
+                    let Some(key) = key else {
+                        return Err(format!("unsupported mapping key {}", value.type_name()));
+                    };
+                    if map.contains_key(&key) {
+                        return Err(format!("duplicate mapping key `{key}`"));
+                    }
+                    *slot = Some(key);
+                }
+                Some(key) => {
+                    map.insert(key, value);
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+/// What a plain scalar is, by its tag or (untagged) by the YAML 1.2 core schema, exactly as
+/// `yaml-rust2`'s own loader reads it.
+fn resolve_plain(text: String, tag: Option<&Tag>) -> Yaml {
+    let Some(tag) = tag else {
+        return Yaml::from_str(&text);
+    };
+    if tag.handle != "tag:yaml.org,2002:" {
+        return Yaml::String(text);
+    }
+    match tag.suffix.as_str() {
+        "bool" => match text.as_str() {
+            "true" | "True" | "TRUE" => Yaml::Boolean(true),
+            "false" | "False" | "FALSE" => Yaml::Boolean(false),
+            _ => Yaml::BadValue,
+        },
+        "int" => text.parse::<i64>().map_or(Yaml::BadValue, Yaml::Integer),
+        "float" => {
+            if parse_real(&text).is_ok() {
+                Yaml::Real(text)
+            } else {
+                Yaml::BadValue
+            }
+        }
+        "null" => match text.as_str() {
+            "~" | "null" => Yaml::Null,
+            _ => Yaml::BadValue,
+        },
+        _ => Yaml::String(text),
+    }
+}
+
+fn scalar(yaml: Yaml) -> Result<Value, String> {
     Ok(match yaml {
         Yaml::Null => Value::Null,
         Yaml::Boolean(b) => Value::Bool(b),
         Yaml::Integer(i) => Value::Int(i),
         Yaml::Real(text) => Value::Float(parse_real(&text)?),
         Yaml::String(s) => Value::String(s),
-        Yaml::Array(items) => {
-            Value::List(items.into_iter().map(convert).collect::<Result<_, _>>()?)
-        }
-        Yaml::Hash(entries) => {
-            let mut map = Map::with_capacity(entries.len());
-            for (k, v) in entries {
-                let key = match k {
-                    Yaml::String(s) | Yaml::Real(s) => s,
-                    Yaml::Integer(i) => i.to_string(),
-                    Yaml::Boolean(b) => b.to_string(),
-                    Yaml::Null => "null".to_string(),
-                    other => return Err(format!("unsupported mapping key {other:?}")),
-                };
-                if map.contains_key(&key) {
-                    return Err(format!("duplicate mapping key `{key}`"));
-                }
-                map.insert(key, convert(v)?);
-            }
-            Value::Map(map)
-        }
-        Yaml::Alias(_) => return Err("unresolved YAML alias".to_string()),
-        Yaml::BadValue => return Err("invalid YAML value".to_string()),
+        _ => return Err("invalid YAML value".to_string()),
     })
 }
 
@@ -495,6 +757,129 @@ mod tests {
         assert_eq!(
             to_yaml(&value),
             "spec:\n  containers:\n    - name: web\n      image: nginx\n"
+        );
+    }
+
+    /// The previous loader (`YamlLoader`, then a conversion), for comparison.
+    fn via_yaml_loader(text: &str) -> Option<Vec<Value>> {
+        fn convert(yaml: Yaml) -> Option<Value> {
+            Some(match yaml {
+                Yaml::Array(items) => {
+                    Value::List(items.into_iter().map(convert).collect::<Option<_>>()?)
+                }
+                Yaml::Hash(entries) => {
+                    let mut map = Map::new();
+                    for (k, v) in entries {
+                        let key = match k {
+                            Yaml::String(s) | Yaml::Real(s) => s,
+                            Yaml::Integer(i) => i.to_string(),
+                            Yaml::Boolean(b) => b.to_string(),
+                            Yaml::Null => "null".to_string(),
+                            _ => return None,
+                        };
+                        if map.insert(key, convert(v)?).is_some() {
+                            return None;
+                        }
+                    }
+                    Value::Map(map)
+                }
+                other => scalar(other).ok()?,
+            })
+        }
+        let docs = yaml_rust2::YamlLoader::load_from_str(text).ok()?;
+        let docs: Vec<Value> = docs.into_iter().map(convert).collect::<Option<_>>()?;
+        Some(docs.into_iter().filter(|v| *v != Value::Null).collect())
+    }
+
+    #[test]
+    fn the_loader_reads_what_yaml_loader_read() {
+        for text in [
+            "a: 1\nb: [x, 2.5, true, null, ~, \"q\", '1']\n",
+            "---\n---\na: 1\n...\n---\n# c\n---\n- 1\n- {x: y}\n",
+            "base: &b {k: v, n: [1, 2]}\nuse: *b\nlist: &l [a, b]\nagain: *l\n",
+            "1: one\n1.50: x\ntrue: t\nnull: n\n? &k key\n: v\n*k2: w\n",
+            "i: !!int 12\nf: !!float 1.5\ns: !!str 12\nb: !!bool true\nn: !!null null\nc: !custom x\n",
+            "f: 1e3\ng: .inf\nh: -.Inf\nj: .nan\nk: 0x1f\nl: 0o17\nm: +12\n",
+            "block: |\n  line\n  two\nfold: >-\n  a\n  b\nempty:\n",
+            "a: &x 1\nb: *x\nc: &x 2\nd: *x\n",
+            "",
+            "# only a comment\n",
+            "héllo: wörld\n",
+        ] {
+            let text = text.replace("*k2", "k2");
+            let ours = parse_documents(&text).expect("parses");
+            // Compared as text: NaN is not equal to itself.
+            assert_eq!(
+                format!("{:?}", Some(ours)),
+                format!("{:?}", via_yaml_loader(&text)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_match_the_old_loader() {
+        for text in [
+            "a: 1\na: 2\n",
+            "1: a\n\"1\": b\n",
+            "? [a]\n: b\n",
+            "x: !!int abc\n",
+            "a: [b\n",
+        ] {
+            assert!(parse_documents(text).is_err(), "{text}");
+            assert!(via_yaml_loader(text).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_alias_bomb_is_stopped_at_an_alias() {
+        let mut text = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..9 {
+            let prev = level - 1;
+            let refs = vec![format!("*l{prev}"); 10].join(", ");
+            let _ = writeln!(text, "l{level}: &l{level} [{refs}]");
+        }
+        let err = parse_documents(&text).unwrap_err();
+        assert!(err.message.contains("more than 1000000 values"), "{err:?}");
+        assert_eq!(&text[err.offset..=err.offset], "*", "{err:?}");
+        assert!(err.line >= 6, "{err:?}");
+    }
+
+    #[test]
+    fn long_scalars_repeated_by_aliases_are_stopped() {
+        let big = "y".repeat(1 << 20);
+        let refs = vec!["*s"; 100].join(", ");
+        let text = format!("s: &s {big}\nl: [{refs}]\n");
+        let err = parse_documents(&text).unwrap_err();
+        assert!(err.message.contains("MiB of values"), "{err:?}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_also_through_aliases() {
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let err = parse_documents(&deep).unwrap_err();
+        assert!(err.message.contains("deeper than"), "{err:?}");
+        let half = MAX_DEPTH / 2 + 1;
+        let nested = format!("{}{}", "[".repeat(half), "]".repeat(half));
+        let text = format!(
+            "a: &a {nested}\nb: {}*a{}\n",
+            "[".repeat(half),
+            "]".repeat(half)
+        );
+        let err = parse_documents(&text).unwrap_err();
+        assert!(err.message.contains("deeper than"), "{err:?}");
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert!(parse_documents(&ok).is_ok());
+    }
+
+    #[test]
+    fn error_offsets_are_bytes() {
+        let text = "é: 1\né: 2\n";
+        let err = parse_documents(text).unwrap_err();
+        assert!(err.message.contains("duplicate mapping key"), "{err:?}");
+        assert!(
+            text.is_char_boundary(err.offset) && err.offset > 3,
+            "{err:?}"
         );
     }
 

@@ -408,6 +408,7 @@ impl<'a> Sides<'a> {
                 body,
                 service: service_of(path),
                 path: path.to_string(),
+                origin: None,
             });
         }
         Ok((objects, views))
@@ -493,6 +494,7 @@ fn layout_objects(stack: &Stack, env: &str) -> Result<Vec<RenderedObject>, Diagn
                 body,
                 service: None,
                 path: path.clone(),
+                origin: None,
             });
         }
     }
@@ -536,6 +538,7 @@ fn secret_object(plan: &SecretPlan, layer: &str, fingerprint: Option<String>) ->
         body,
         service: None,
         path: emit::secret_path(layer, &plan.namespace, &plan.name),
+        origin: None,
     }
 }
 

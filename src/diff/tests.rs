@@ -19,6 +19,7 @@ fn object(service: Option<&str>, yaml: &str) -> RenderedObject {
         body,
         service: service.map(str::to_string),
         path,
+        origin: None,
     }
 }
 

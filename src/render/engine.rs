@@ -28,6 +28,7 @@ pub fn environment(templates: &BTreeMap<String, TemplateFile>) -> Environment<'s
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_fuel(Some(FUEL));
+    super::strict::install(&mut env);
     env.add_filter("to_yaml", to_yaml);
     env
 }
@@ -48,6 +49,7 @@ fn to_yaml(
         None => indent,
     };
     kwargs.assert_all_used()?;
+    super::strict::refuse_undefined("filter", "to_yaml", std::slice::from_ref(&value))?;
     let json = serde_json::to_value(&value).map_err(|e| {
         Error::new(
             ErrorKind::InvalidOperation,

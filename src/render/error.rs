@@ -94,4 +94,73 @@ pub enum RenderError {
         first: String,
         second: String,
     },
+
+    /// Two documents of the stack render the same object; both are shown, each in its file.
+    #[error("{object} is rendered twice in environment {env}: by {first} and by {second}")]
+    #[diagnostic(
+        code(stackc::render::duplicate_object),
+        help("two objects with the same kind, namespace and name would overwrite each other (and `kubectl kustomize` refuses them); remove one")
+    )]
+    Duplicate {
+        object: String,
+        env: String,
+        first: String,
+        second: String,
+        #[source_code]
+        src: Src,
+        #[label("rendered again here")]
+        span: SourceSpan,
+        #[related]
+        sites: Vec<Site>,
+    },
+
+    #[error(
+        "{origin} ({unit}): document {index} is the Namespace `{name}`, which stackc generates"
+    )]
+    #[diagnostic(
+        code(stackc::render::generated_namespace),
+        help("stackc writes one Namespace object for every namespace its services and secrets use; remove this one from {origin}")
+    )]
+    GeneratedNamespace {
+        origin: String,
+        unit: String,
+        index: usize,
+        name: String,
+        #[source_code]
+        src: Src,
+        #[label("this document")]
+        span: SourceSpan,
+        #[related]
+        sites: Vec<Site>,
+    },
+
+    #[error("{origin} ({unit}): document {index} is {name}, which stackc did not seal: {problem}")]
+    #[diagnostic(
+        code(stackc::render::plaintext_secret),
+        help("declare it in stacks.kdl with `secret \"name\" namespace=... {{ key ... }}` and set its values with `stackc secret set`, so that stackc seals it; or adopt an existing SOPS-encrypted manifest, encrypted to this environment's recipients")
+    )]
+    PlaintextSecret {
+        origin: String,
+        unit: String,
+        index: usize,
+        name: String,
+        problem: String,
+        /// The document with its values blanked: a diagnostic never shows a secret.
+        #[source_code]
+        src: Src,
+        #[label("this Secret")]
+        span: SourceSpan,
+    },
+}
+
+/// A place shown beside a diagnostic, in its own file.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{message}")]
+pub struct Site {
+    pub message: String,
+    #[source_code]
+    pub src: Src,
+    #[label("{label}")]
+    pub span: SourceSpan,
+    pub label: String,
 }

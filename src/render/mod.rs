@@ -5,11 +5,19 @@
 mod context;
 mod engine;
 mod error;
+mod limit;
 mod objects;
+mod secrets;
+mod strict;
+mod unique;
 
 pub use engine::FUEL;
+
+/// The most text one template may render (its objects are parsed and kept in memory).
+pub const MAX_RENDERED_BYTES: usize = 16 << 20;
 pub use error::RenderError;
 pub use objects::{object_path, objects_from_yaml};
+pub use unique::check_unique;
 
 use crate::diagnostics::Diagnostics;
 use crate::model::{Stack, Tracked, TrackedValue};
@@ -23,6 +31,8 @@ use minijinja::{Environment, ErrorKind};
 pub struct Renderer<'s> {
     stack: &'s Stack,
     env: Environment<'static>,
+    /// The namespaces stackc writes a Namespace for, which no document may bring again.
+    generated: std::collections::BTreeSet<String>,
 }
 
 impl<'s> Renderer<'s> {
@@ -31,6 +41,7 @@ impl<'s> Renderer<'s> {
         Renderer {
             stack,
             env: engine::environment(&stack.templates),
+            generated: unique::generated_namespaces(stack),
         }
     }
 
@@ -99,6 +110,7 @@ impl<'s> Renderer<'s> {
             ),
         ]);
         let mut errors = Diagnostics::new();
+        let _guard = crate::memory::Guard::enter(format!("the settings of {unit}"));
         let settings = self.interpolate(&service.settings, "", &base, &unit, &mut errors);
         errors.into_result(map([
             ("project", context::project(model)),
@@ -130,12 +142,32 @@ impl<'s> Renderer<'s> {
         let mut errors = Diagnostics::new();
         if let Some(template) = &service.template {
             for name in self.entry_templates(template) {
-                let rendered = self.env.get_template(name).and_then(|t| t.render(ctx));
+                // One budgeted scope per template: its render and the parse of what it wrote.
+                let _guard = crate::memory::Guard::enter(format!("templates/{name} ({unit})"));
+                let mut out = limit::Limited::new(MAX_RENDERED_BYTES);
+                let rendered = self
+                    .env
+                    .get_template(name)
+                    .and_then(|t| t.render_captured_to(ctx, &mut out).map(drop));
+                let overflowed = out.overflowed();
+                let rendered = rendered.map(|()| out.into_string());
+                let Some(source) = self.stack.templates.get(name) else {
+                    continue;
+                };
                 match rendered {
-                    Ok(text) => match objects_from_yaml(&text, name, &unit, service) {
+                    Ok(text) => match objects_from_yaml(
+                        &text,
+                        name,
+                        &unit,
+                        service,
+                        (source.file, &source.text),
+                    ) {
                         Ok(found) => objects.extend(found),
                         Err(e) => errors.extend(e),
                     },
+                    Err(e) if overflowed => {
+                        errors.push(self.oversize_error(&e, name, &unit));
+                    }
                     Err(e) => errors.push(self.template_error(&e, name, &unit)),
                 }
             }
@@ -145,9 +177,20 @@ impl<'s> Renderer<'s> {
                 continue;
             };
             let text = self.stack.sources.file(*file).text.clone();
-            match objects_from_yaml(&text, manifest, &unit, service) {
+            let _guard = crate::memory::Guard::enter(format!("{manifest} ({unit})"));
+            match objects_from_yaml(&text, manifest, &unit, service, (*file, &text)) {
                 Ok(found) => objects.extend(found),
                 Err(e) => errors.extend(e),
+            }
+        }
+        if errors.is_empty() {
+            if let Err(e) = secrets::check_secrets(self.stack, env, &unit, &objects)
+                .and_then(|()| {
+                    unique::check_generated(self.stack, &self.generated, &unit, &objects)
+                })
+                .and_then(|()| check_unique(self.stack, &env.name, &objects))
+            {
+                errors.extend(e);
             }
         }
         errors.into_result(objects)
@@ -208,6 +251,30 @@ impl<'s> Renderer<'s> {
             src: located.source,
             span: located.span,
         }
+    }
+
+    /// A render stopped by [`MAX_RENDERED_BYTES`] (minijinja does not say which line was
+    /// writing, so the label is on the template).
+    fn oversize_error(&self, error: &minijinja::Error, entry: &str, unit: &str) -> RenderError {
+        let mut report = self.template_error(error, entry, unit);
+        if let RenderError::Template {
+            message,
+            label,
+            help,
+            ..
+        } = &mut report
+        {
+            *message = format!(
+                "the template rendered more than {} MiB",
+                MAX_RENDERED_BYTES >> 20
+            );
+            *label = "this template".to_string();
+            *help = Some(
+                "a template renders a few objects; is a loop or a string growing without bound?"
+                    .to_string(),
+            );
+        }
+        report
     }
 
     fn template_error(&self, error: &minijinja::Error, entry: &str, unit: &str) -> RenderError {

@@ -3,18 +3,21 @@
 
 use super::RenderError;
 use crate::diagnostics::Diagnostics;
-use crate::object::{ObjectId, RenderedObject};
+use crate::object::{ObjectId, Origin, RenderedObject};
 use crate::resolve::ResolvedService;
+use crate::source::FileId;
 use crate::value::Value;
 use miette::NamedSource;
 use std::sync::Arc;
 
-/// Parses rendered (or plain) YAML into objects of `service`.
+/// Parses rendered (or plain) YAML into objects of `service`; `file` is the template or
+/// manifest it came from, with its source text (for a manifest, `text` itself).
 pub fn objects_from_yaml(
     text: &str,
     origin: &str,
     unit: &str,
     service: &ResolvedService,
+    file: (FileId, &str),
 ) -> Result<Vec<RenderedObject>, Diagnostics> {
     let (template, source_name) = if origin.ends_with(".j2") {
         (
@@ -38,6 +41,10 @@ pub fn objects_from_yaml(
     // parser (a `---` inside a block scalar), labels fall back to the top of the text.
     let spans = document_spans(text);
     let located = spans.len() == docs.len();
+    // The same cut over the template source, when it has as many documents as it rendered.
+    let file_spans = document_spans(file.1);
+    let file_located = file_spans.len() == docs.len();
+    let origin_name = template.clone();
     let mut errors = Diagnostics::new();
     let mut objects = Vec::new();
     for (index, body) in docs.into_iter().enumerate() {
@@ -81,18 +88,29 @@ pub fn objects_from_yaml(
             continue;
         }
         let path = object_path(&service.layer, &service.namespace, Some(&service.name), &id);
+        let (from, to) = if file_located {
+            file_spans[index]
+        } else {
+            (0, file.1.find('\n').unwrap_or(file.1.len()))
+        };
         objects.push(RenderedObject {
             id,
             body,
             service: Some(service.name.clone()),
             path,
+            origin: Some(Origin {
+                name: origin_name.clone(),
+                file: file.0,
+                document: index + 1,
+                span: (from, to - from),
+            }),
         });
     }
     errors.into_result(objects)
 }
 
 /// The byte ranges of the non-empty documents of a YAML text, cut at `---` lines.
-fn document_spans(text: &str) -> Vec<(usize, usize)> {
+pub(super) fn document_spans(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut start = 0;
     let mut offset = 0;

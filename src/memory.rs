@@ -1,0 +1,210 @@
+//! A memory budget for user-controlled work. Fuel bounds the instructions a template runs,
+//! not the memory it takes: `{% set s.v = s.v ~ s.v %}` in a loop of 40 doubles a string to
+//! terabytes in 40 instructions. So the binary's global allocator ([`Counting`]) keeps a
+//! per-thread count of live bytes, and [`Guard::enter`] opens a scope (one template render
+//! and its YAML parse) that may grow that count by at most [`BUDGET`] bytes.
+//!
+//! An allocation that would pass the budget is not made, and nothing is allocated to report
+//! it: the allocator records which scope tripped in an atomic and parks its thread. A watcher
+//! thread ([`watch`], started by `main`) notices within milliseconds, prints a diagnostic
+//! naming the scope and exits with code 2. Rendering happens before anything is written, so
+//! out/ is left as it was. Without a watcher (library use, unit tests) nothing is enforced.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How much one guarded scope may grow its thread's live memory.
+pub const BUDGET: usize = 512 << 20;
+/// [`BUDGET`] as the signed type the live counts use.
+const BUDGET_BYTES: isize = 512 << 20;
+
+/// The counting allocator: [`System`], plus a per-thread live-byte count and the budget check.
+pub struct Counting;
+
+/// One thread's count, in one thread-local so that an allocation touches it once.
+struct Counter {
+    /// Bytes allocated minus bytes freed on this thread (memory freed by another thread than
+    /// the one that allocated it makes this drift, which only loosens the budget).
+    live: Cell<isize>,
+    /// The live count past which the open scope is over budget (`isize::MAX`: no scope).
+    limit: Cell<isize>,
+    /// The open scope's id (0: none).
+    scope: Cell<usize>,
+}
+
+thread_local! {
+    static COUNTER: Counter = const {
+        Counter {
+            live: Cell::new(0),
+            limit: Cell::new(isize::MAX),
+            scope: Cell::new(0),
+        }
+    };
+}
+
+/// Whether a watcher runs (budgets are enforced only then: a parked thread needs one).
+static WATCHING: AtomicBool = AtomicBool::new(false);
+/// The id of the scope that passed its budget (0: none).
+static TRIPPED: AtomicUsize = AtomicUsize::new(0);
+/// Ids for scopes.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+/// The label of every open scope, by id (written only outside the allocator).
+static LABELS: Mutex<BTreeMap<usize, String>> = Mutex::new(BTreeMap::new());
+
+impl Counting {
+    /// Counts `size` more bytes on this thread; `false` when that passes the open scope's
+    /// budget (the scope is then recorded as tripped). Never allocates. Sizes fit in `isize`
+    /// (`Layout` guarantees it), so the sums cannot overflow in practice.
+    #[inline]
+    fn grow(size: usize) -> bool {
+        COUNTER.with(|c| {
+            let live = c.live.get().wrapping_add_unsigned(size);
+            if live > c.limit.get() && WATCHING.load(Ordering::Relaxed) {
+                let _ =
+                    TRIPPED.compare_exchange(0, c.scope.get(), Ordering::SeqCst, Ordering::SeqCst);
+                return false;
+            }
+            c.live.set(live);
+            true
+        })
+    }
+
+    #[inline]
+    fn shrink(size: usize) {
+        COUNTER.with(|c| c.live.set(c.live.get().wrapping_sub_unsigned(size)));
+    }
+
+    /// Parks the thread whose scope tripped until the watcher ends the process.
+    #[cold]
+    fn park() -> ! {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the only
+// additions are updates of two const-initialized, destructor-free thread-locals (which never
+// allocate) and, over budget, parking the thread instead of allocating. Sizes passed to
+// `shrink` are those of blocks `System` allocated for us.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !Self::grow(layout.size()) {
+            Self::park();
+        }
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if !Self::grow(layout.size()) {
+            Self::park();
+        }
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        Self::shrink(layout.size());
+        // SAFETY: `ptr` was allocated by `System` with `layout` (all our blocks are).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            if !Self::grow(new_size - layout.size()) {
+                Self::park();
+            }
+        } else {
+            Self::shrink(layout.size() - new_size);
+        }
+        // SAFETY: forwarded unchanged; `ptr` and `layout` come from our `alloc`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// A budgeted scope on the current thread, closed when dropped.
+pub struct Guard {
+    id: usize,
+    /// The enclosing scope's id and limit, restored when this one closes.
+    outer: (usize, isize),
+}
+
+impl Guard {
+    /// Opens a scope; `label` says what runs in it (`templates/x.yaml.j2 (service web in
+    /// environment dev)`), for the diagnostic if it passes the budget.
+    pub fn enter(label: impl Into<String>) -> Guard {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let label = label.into();
+        if let Ok(mut labels) = LABELS.lock() {
+            labels.insert(id, label);
+        }
+        let outer = COUNTER.with(|c| {
+            let outer = (c.scope.get(), c.limit.get());
+            c.scope.set(id);
+            // An inner scope never widens the enclosing one's budget.
+            c.limit
+                .set(c.live.get().saturating_add(BUDGET_BYTES).min(outer.1));
+            outer
+        });
+        Guard { id, outer }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        // Closed before the label is removed: removing may free memory inside the scope.
+        COUNTER.with(|c| {
+            c.scope.set(self.outer.0);
+            c.limit.set(self.outer.1);
+        });
+        if let Ok(mut labels) = LABELS.lock() {
+            labels.remove(&self.id);
+        }
+    }
+}
+
+/// A scope used more memory than its budget allows.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{label} used more than {} MiB of memory", BUDGET >> 20)]
+#[diagnostic(
+    code(stackc::render::out_of_memory),
+    help("a template or document may grow memory by at most {} MiB; is a string or a list growing in a loop (`s ~ s`), or a YAML alias repeated?", BUDGET >> 20)
+)]
+pub struct OverBudget {
+    pub label: String,
+}
+
+/// Starts the watcher thread that reports a tripped scope and exits with code 2; from then
+/// on budgets are enforced. `report` prints the diagnostic.
+pub fn watch(report: fn(&OverBudget)) {
+    let started = std::thread::Builder::new()
+        .name("stackc-memory".into())
+        .spawn(move || loop {
+            let id = TRIPPED.load(Ordering::SeqCst);
+            if id != 0 {
+                // try_lock: the parked thread may have tripped while holding the lock.
+                let label = (0..20)
+                    .find_map(|_| match LABELS.try_lock() {
+                        Ok(labels) => Some(labels.get(&id).cloned()),
+                        Err(_) => {
+                            std::thread::sleep(Duration::from_millis(5));
+                            None
+                        }
+                    })
+                    .flatten()
+                    .unwrap_or_else(|| "a template".to_string());
+                report(&OverBudget { label });
+                std::process::exit(2);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        });
+    if started.is_ok() {
+        WATCHING.store(true, Ordering::SeqCst);
+    }
+}
