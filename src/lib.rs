@@ -10,6 +10,7 @@ pub mod cli;
 pub mod diagnostics;
 pub mod diff;
 pub mod emit;
+pub mod fs;
 pub mod model;
 pub mod object;
 pub mod render;

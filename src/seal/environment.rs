@@ -134,10 +134,20 @@ pub struct Sealed {
     pub stale: Vec<String>,
     /// What sealing did to the store or could not do, for the user (never a value).
     pub notes: Vec<String>,
+    /// The store's new bytes, when sealing changed it (generated values, new recipients).
+    /// Nothing is written here: the build writes it only once every environment planned.
+    pub store: Option<StoreUpdate>,
+}
+
+/// A secret store to rewrite: its path and new bytes (ciphertext only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreUpdate {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
 }
 
 /// The sealed Secret manifests of one environment. Fills missing `generate=N` values into
-/// the store first (unless `check`, which writes nothing).
+/// the store first (unless `check`), returning the store's new bytes: this writes nothing.
 pub fn seal_environment(
     stack: &Stack,
     env: &ResolvedEnvironment,
@@ -163,7 +173,8 @@ pub fn seal_environment(
             Ok(mut open) => {
                 let generated = seal::fill_generated(&plans, &mut open)?;
                 if !generated.is_empty() || stale_recipients {
-                    open.write(&seal_env.recipients)?;
+                    let text = open.render(&seal_env.recipients)?;
+                    let path = seal::store_path(&stack.root, &env.name);
                     for (secret, key) in &generated {
                         out.notes.push(format!(
                             "generated {}/{secret}/{key} into {}",
@@ -176,7 +187,12 @@ pub fn seal_environment(
                             seal_env.store_display
                         ));
                     }
-                    store = load_store(stack, &env.name)?;
+                    // Sealing goes on from the new store, as if it were on disk already.
+                    store = Store::from_text(&path, Some(text.clone()))?;
+                    out.store = Some(StoreUpdate {
+                        path,
+                        bytes: text.into_bytes(),
+                    });
                 }
             }
             // Without an identity the store cannot change; sealing then says what is missing.
