@@ -7,5 +7,6 @@ mod diff;
 mod errors;
 mod example;
 mod explain;
+mod hostile_engine;
 mod incremental;
 mod secrets;
