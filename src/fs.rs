@@ -376,3 +376,81 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     let tree = Tree::open_with_staging(dir, ".")?;
     tree.write(tree.root(), name, bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, tempfile::TempDir) {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("victim"), "outside").unwrap();
+        (root, outside)
+    }
+
+    #[test]
+    fn a_link_on_a_folder_path_is_refused_and_nothing_is_created_beyond_it() {
+        let (root, outside) = setup();
+        std::fs::create_dir(root.path().join("out")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("out/dev")).unwrap();
+        let tree = Tree::open(root.path()).unwrap();
+        match tree.dir("out/dev/apps") {
+            Err(FsError::Symlink { path }) => assert_eq!(path, "out/dev"),
+            other => panic!("not refused: {:?}", other.err()),
+        }
+        assert!(!outside.path().join("apps").exists());
+        assert_eq!(
+            first_symlink(root.path(), "out/dev/apps").as_deref(),
+            Some("out/dev")
+        );
+    }
+
+    #[test]
+    fn writing_over_a_link_replaces_the_link_and_never_follows_it() {
+        let (root, outside) = setup();
+        let tree = Tree::open(root.path()).unwrap();
+        let dir = tree.dir("out/dev").unwrap();
+        let link = root.path().join("out/dev/file.yaml");
+        std::os::unix::fs::symlink(outside.path().join("victim"), &link).unwrap();
+        tree.write(&dir, "file.yaml", b"mine").unwrap();
+        assert_eq!(std::fs::read_to_string(&link).unwrap(), "mine");
+        assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("victim")).unwrap(),
+            "outside"
+        );
+        std::os::unix::fs::symlink(outside.path().join("victim"), root.path().join("out/dev/x"))
+            .unwrap();
+        assert!(tree.remove_file(&dir, "x").unwrap());
+        assert!(outside.path().join("victim").exists());
+    }
+
+    #[test]
+    fn a_link_swapped_in_after_a_folder_was_opened_is_not_followed() {
+        let (root, outside) = setup();
+        let tree = Tree::open(root.path()).unwrap();
+        let dev = tree.dir("out/dev").unwrap();
+        // Swap the folder for a link to the outside while the build holds its handle.
+        std::fs::rename(root.path().join("out/dev"), root.path().join("out/moved")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("out/dev")).unwrap();
+        tree.write(&dev, "a.yaml", b"a").unwrap();
+        assert!(root.path().join("out/moved/a.yaml").exists());
+        assert!(!outside.path().join("a.yaml").exists());
+        assert!(matches!(tree.dir("out/dev"), Err(FsError::Symlink { .. })));
+    }
+
+    #[test]
+    fn clearing_the_staging_folder_removes_only_temp_files() {
+        let (root, _outside) = setup();
+        let tree = Tree::open(root.path()).unwrap();
+        let staging = root.path().join(STAGING);
+        std::fs::write(staging.join(".stackc-tmp-1-0"), "").unwrap();
+        std::fs::write(staging.join("other"), "").unwrap();
+        tree.clear_staging().unwrap();
+        assert!(!staging.join(".stackc-tmp-1-0").exists());
+        assert!(staging.join("other").exists());
+        std::fs::remove_file(staging.join("other")).unwrap();
+        tree.finish().unwrap();
+        assert!(!staging_left_over(root.path()));
+    }
+}
