@@ -157,24 +157,33 @@ impl<'s> Engine<'s> {
                 crate::fs::refuse_symlink(root, &rel.to_string_lossy())?;
             }
         }
-        let all: Vec<String> = stack
-            .model
-            .environments
-            .iter()
-            .map(|e| e.name.value.clone())
-            .collect();
+        // `--check` applies nothing: what the caches would remember is not needed.
+        let (caches, inputs) = if request.check {
+            (Vec::new(), InputStamps::default())
+        } else {
+            let all: Vec<String> = stack
+                .model
+                .environments
+                .iter()
+                .map(|e| e.name.value.clone())
+                .collect();
+            (
+                vec![
+                    (
+                        crate::model::PARSE_CACHE_FILE.to_string(),
+                        cache::encode(&stack.parse_cache),
+                    ),
+                    cache::environments_file(&all),
+                ],
+                InputStamps::record(stack, request.started_ns),
+            )
+        };
         Ok(Plan {
             root: root.clone(),
             envs,
             stores,
-            caches: vec![
-                (
-                    crate::model::PARSE_CACHE_FILE.to_string(),
-                    cache::encode(&stack.parse_cache),
-                ),
-                cache::environments_file(&all),
-            ],
-            inputs: InputStamps::record(stack, request.started_ns),
+            caches,
+            inputs,
             notes,
         })
     }
