@@ -1,19 +1,21 @@
 //! The build engine: resolve, then for every service x environment render unit decide from
 //! its blake3 key and the stat data of its files whether it can be skipped, render the rest
-//! in parallel (rayon), and lay out each environment's files. Apart from reading the stack
-//! and stat-ing `out/`, it is pure: writing is `emit::apply`'s job, so `build`, `build
-//! --check` and `diff` share it.
+//! in parallel (rayon), seal the Secrets, lay out each environment's files and compare them
+//! with `out/`. [`Engine::plan`] turns all of it into an [`emit::Plan`]: apart from reading
+//! the stack, the stores, the caches and `out/`, it is pure, and it refuses a symbolic link
+//! on any path the plan would write. Writing is `emit::apply`'s job alone, so a build that
+//! fails in any environment changes no file, and `build --check` is the same plan, unapplied.
 
-use crate::cache::{unit_key, EnvCache, InputStamps, Stamp, TemplateDeps, UnitRecord};
+use crate::cache::{self, unit_key, EnvCache, InputStamps, OutMemory, TemplateDeps, UnitRecord};
 use crate::diagnostics::Diagnostics;
-use crate::emit::{self, Content, EnvLayout, Files};
+use crate::emit::{self, Content, EnvLayout, EnvPlan, Plan};
 use crate::model::Stack;
 use crate::object::RenderedObject;
 use crate::render::{RenderError, Renderer};
 use crate::resolve::{Resolved, ResolvedEnvironment};
 use rayon::prelude::*;
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A shared template that fails fails in every unit; past this many reports, more say nothing new.
@@ -31,63 +33,6 @@ pub struct Engine<'s> {
     service_sources: BTreeMap<String, blake3::Hash>,
     /// Units rendered so far, for the progress line.
     pub progress: AtomicUsize,
-}
-
-/// One environment, planned: its wanted files and what the cache should remember.
-pub struct EnvPlan {
-    pub env: String,
-    pub files: Files,
-    pub rendered: usize,
-    pub skipped: usize,
-    pub records: BTreeMap<String, UnitRecord>,
-}
-
-impl EnvPlan {
-    /// The cache after this plan was applied to `dir`: unit records, and stamps for every
-    /// file (fresh ones only for files written or not verified by stat).
-    pub fn next_cache(
-        &self,
-        dir: &Path,
-        old: &EnvCache,
-        written: &[String],
-        inputs: &InputStamps,
-    ) -> EnvCache {
-        let plan = self;
-        let written: std::collections::BTreeSet<&str> =
-            written.iter().map(String::as_str).collect();
-        let stamps = plan
-            .files
-            .par_iter()
-            .filter_map(|(path, content)| {
-                let hash = content.hash();
-                let reusable = old.stamps.get(path).filter(|s| {
-                    !written.contains(path.as_str())
-                        && s.hash == *hash.as_bytes()
-                        && (matches!(content, Content::Kept(_))
-                            || s.matches(&dir.join(path), old.saved_at_ns))
-                });
-                let stamp = match reusable {
-                    Some(stamp) => *stamp,
-                    None => Stamp::take(&dir.join(path), hash)?,
-                };
-                Some((path.clone(), stamp))
-            })
-            .collect();
-        let mut stamps: std::collections::BTreeMap<String, Stamp> = stamps;
-        let index = dir.join(emit::INDEX_FILE);
-        if let Some(stamp) = std::fs::read(&index)
-            .ok()
-            .and_then(|bytes| Stamp::take(&index, blake3::hash(&bytes)))
-        {
-            stamps.insert(emit::INDEX_FILE.to_string(), stamp);
-        }
-        EnvCache {
-            units: plan.records.clone(),
-            stamps,
-            saved_at_ns: 0,
-            inputs: inputs.clone(),
-        }
-    }
 }
 
 enum UnitOutcome {
@@ -144,19 +89,119 @@ impl<'s> Engine<'s> {
         hasher.finalize().to_hex().to_string()
     }
 
+    /// Plans a build: every selected environment's files, sealed Secrets, store updates,
+    /// cache updates and notes, with nothing written. With `check`, no store changes (values
+    /// are not generated) and Secrets that would change without an identity count as stale.
+    pub fn plan(&self, request: &Request<'_>) -> Result<Plan, Diagnostics> {
+        let stack = self.stack;
+        let root = &stack.root;
+        let cache_dir = root.join(crate::CACHE_DIR);
+        let out = root.join("out");
+        if !request.check {
+            crate::fs::refuse_symlink(root, crate::fs::STAGING)?;
+        }
+        let selected: Vec<&ResolvedEnvironment> = request
+            .resolved
+            .environments
+            .iter()
+            .filter(|e| request.environments.contains(&e.name))
+            .collect();
+        // Environments are independent: plan them side by side (units inside are parallel too).
+        let results: Vec<Result<(EnvPlan, crate::seal::environment::Sealed), Diagnostics>> =
+            selected
+                .par_iter()
+                .map(|env| {
+                    crate::fs::refuse_symlink(root, &format!("out/{}", env.name))?;
+                    let cache = cache::load(&cache_dir, &env.name);
+                    let dir = out.join(&env.name);
+                    let mut sealed = crate::seal::environment::seal_environment(
+                        stack,
+                        env,
+                        &dir,
+                        request.identities,
+                        request.check,
+                    )?;
+                    let files = std::mem::take(&mut sealed.files);
+                    let plan = self.plan_env(env, cache, &dir, files, &sealed)?;
+                    refuse_links(root, &plan)?;
+                    Ok((plan, sealed))
+                })
+                .collect();
+        let mut errors = Diagnostics::new();
+        let mut envs = Vec::new();
+        let mut stores = Vec::new();
+        let mut notes = Vec::new();
+        for result in results {
+            match result {
+                Ok((plan, sealed)) => {
+                    notes.extend(sealed.notes);
+                    for path in &plan.changes.edited {
+                        notes.push(format!(
+                            "warning: out/{}/{path} was edited by hand; restoring it",
+                            plan.env
+                        ));
+                    }
+                    if let Some(store) = sealed.store {
+                        stores.push(store);
+                    }
+                    envs.push(plan);
+                }
+                Err(e) => errors.extend(e),
+            }
+        }
+        errors.truncate(MAX_REPORTED);
+        errors.into_result(())?;
+        if !request.check {
+            for store in &stores {
+                let rel = store.path.strip_prefix(root).unwrap_or(&store.path);
+                crate::fs::refuse_symlink(root, &rel.to_string_lossy())?;
+            }
+        }
+        // `--check` applies nothing: what the caches would remember is not needed.
+        let (caches, inputs) = if request.check {
+            (Vec::new(), InputStamps::default())
+        } else {
+            let all: Vec<String> = stack
+                .model
+                .environments
+                .iter()
+                .map(|e| e.name.value.clone())
+                .collect();
+            (
+                vec![
+                    (
+                        crate::model::PARSE_CACHE_FILE.to_string(),
+                        cache::encode(&stack.parse_cache),
+                    ),
+                    cache::environments_file(&all),
+                ],
+                InputStamps::record(stack, request.started_ns),
+            )
+        };
+        Ok(Plan {
+            root: root.clone(),
+            envs,
+            stores,
+            caches,
+            inputs,
+            notes,
+        })
+    }
+
     /// Plans one environment against its cache and its folder in `out/`.
-    pub fn plan(
+    fn plan_env(
         &self,
         env: &ResolvedEnvironment,
-        cache: &EnvCache,
+        cache: EnvCache,
         dir: &Path,
         secrets: Vec<(String, Vec<u8>)>,
+        sealing: &crate::seal::environment::Sealed,
     ) -> Result<EnvPlan, Diagnostics> {
         let services = &self.stack.model.services;
         let outcomes: Vec<Result<UnitOutcome, Diagnostics>> = services
             .par_iter()
             .map(|service| {
-                let outcome = self.unit(env, &service.name.value, cache, dir);
+                let outcome = self.unit(env, &service.name.value, &cache, dir);
                 self.progress.fetch_add(1, Ordering::Relaxed);
                 outcome
             })
@@ -220,12 +265,28 @@ impl<'s> Engine<'s> {
                 .join("flux-system/flux-system/kustomization.yaml")
                 .is_file(),
         });
+        let memory = OutMemory { dir, cache: &cache };
+        let mut changes = emit::compare(&env.name, dir, &files, &memory)?;
+        // Sealed Secrets that changed but cannot be resealed without an identity are stale;
+        // those whose bytes are not what stackc recorded were edited by hand.
+        for path in &sealing.stale {
+            if !changes.missing.contains(path) && !changes.stale.contains(path) {
+                changes.stale.push(path.clone());
+            }
+        }
+        for path in &sealing.edited {
+            if !changes.edited.contains(path) {
+                changes.edited.push(path.clone());
+            }
+        }
         Ok(EnvPlan {
             env: env.name.clone(),
             files,
+            changes,
             rendered,
             skipped,
             records,
+            old_cache: cache,
         })
     }
 
@@ -290,6 +351,59 @@ impl<'s> Engine<'s> {
             })
         })
     }
+}
+
+/// What to plan: the resolved environments, the selection, where identities are, and
+/// whether this is `--check`.
+pub struct Request<'a> {
+    pub resolved: &'a Resolved,
+    /// The environments to build (checked names).
+    pub environments: &'a [String],
+    pub identities: &'a [PathBuf],
+    pub check: bool,
+    /// When the build began reading its inputs (an input modified since is unsettled).
+    pub started_ns: i128,
+}
+
+/// Refuses a symbolic link on any path the plan of one environment would write or prune, or
+/// compare through: every folder holding a wanted or pruned file, and every file not kept
+/// from the cache (kept files were verified by `lstat` already). Nothing has been written.
+fn refuse_links(root: &Path, plan: &EnvPlan) -> Result<(), Diagnostics> {
+    let dir = root.join("out").join(&plan.env);
+    let mut folders: BTreeSet<&str> = BTreeSet::new();
+    for path in plan.files.keys().chain(&plan.changes.extra) {
+        let mut path = path.as_str();
+        while let Some((parent, _)) = path.rsplit_once('/') {
+            if !folders.insert(parent) {
+                break;
+            }
+            path = parent;
+        }
+    }
+    let files = plan
+        .files
+        .iter()
+        .filter(|(_, c)| matches!(c, Content::Bytes(_)))
+        .map(|(p, _)| p.as_str())
+        .chain(plan.changes.extra.iter().map(String::as_str))
+        .chain(std::iter::once(emit::INDEX_FILE));
+    let candidates: Vec<&str> = folders.into_iter().chain(files).collect();
+    let mut links: Vec<String> = candidates
+        .par_iter()
+        .filter(|rel| {
+            std::fs::symlink_metadata(dir.join(rel)).is_ok_and(|m| m.file_type().is_symlink())
+        })
+        .map(|rel| format!("out/{}/{rel}", plan.env))
+        .collect();
+    links.sort();
+    // A link below another link is the same problem: name the outermost.
+    links.dedup_by(|later, earlier| later.starts_with(&format!("{earlier}/")));
+    let mut errors = Diagnostics::new();
+    for path in links {
+        errors.push(crate::fs::FsError::Symlink { path });
+    }
+    errors.truncate(MAX_REPORTED);
+    errors.into_result(())
 }
 
 /// Hash of every input that is not a service declaration: `stacks.kdl` with the service

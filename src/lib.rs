@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod diff;
 pub mod edit;
 pub mod emit;
+pub mod fs;
 pub mod graph;
 pub mod hook;
 pub mod init;

@@ -75,6 +75,22 @@ impl InputStamps {
         stamps
     }
 
+    /// Records that the build itself rewrote the input file `name` (a secret store) with
+    /// bytes of this hash, so the next no-op check does not take that for an edit; the folder
+    /// it sits in changed with it.
+    pub fn restamp(&mut self, root: &Path, name: &str, hash: blake3::Hash) {
+        if let Some(stamp) = Stamp::take(&root.join(name), hash) {
+            self.files.insert(name.to_string(), stamp);
+        }
+        self.absent.retain(|a| a != name);
+        if let Some((dir, _)) = name.rsplit_once('/') {
+            self.absent.retain(|a| a != dir);
+            if let Some(stamp) = super::dir_stat(&root.join(dir)) {
+                self.dirs.insert(dir.to_string(), stamp);
+            }
+        }
+    }
+
     /// Whether every input is as recorded (by stat; racy files by content).
     pub fn unchanged(&self, root: &Path, saved_at_ns: i128) -> bool {
         use rayon::prelude::*;

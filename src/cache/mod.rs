@@ -205,11 +205,12 @@ impl WrittenBefore for OutMemory<'_> {
 /// The file listing every environment of the stack at the last build.
 const ENVIRONMENTS_FILE: &str = "environments";
 
-/// Remembers the stack's environments, so a no-op `stackc build` knows them without parsing.
-pub fn save_environments(cache_dir: &Path, envs: &[String]) -> Result<(), IoError> {
+/// The environments file's name and bytes: the stack's environments, so a no-op `stackc
+/// build` knows them without parsing.
+pub fn environments_file(envs: &[String]) -> (String, Vec<u8>) {
     let mut text = envs.join("\n");
     text.push('\n');
-    crate::emit::write_atomic(&cache_dir.join(ENVIRONMENTS_FILE), text.as_bytes())
+    (ENVIRONMENTS_FILE.to_string(), text.into_bytes())
 }
 
 /// The no-op check: when `requested` (or, if empty, every environment of the last build) is
@@ -231,7 +232,11 @@ pub fn up_to_date(
     } else {
         requested.to_vec()
     };
-    if envs.is_empty() || envs.iter().any(|e| !known.contains(e)) {
+    // A build killed mid-write left temp files: the next build removes them.
+    if envs.is_empty()
+        || envs.iter().any(|e| !known.contains(e))
+        || crate::fs::staging_left_over(root)
+    {
         return None;
     }
     let mut units = 0;
@@ -245,9 +250,14 @@ pub fn up_to_date(
     Some((envs.len(), units))
 }
 
+/// The name of an environment's cache file in the cache folder.
+pub fn cache_file_name(env: &str) -> String {
+    format!("{env}.cache")
+}
+
 /// The cache file of an environment.
 fn cache_path(cache_dir: &Path, env: &str) -> std::path::PathBuf {
-    cache_dir.join(format!("{env}.cache"))
+    cache_dir.join(cache_file_name(env))
 }
 
 /// Loads an environment's cache; anything unreadable yields an empty cache.
@@ -275,16 +285,17 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> 
     serde_json::from_slice(body).ok()
 }
 
-/// Saves an environment's cache atomically.
+/// Saves an environment's cache atomically (outside a build; a build saves through its plan).
 pub fn save(cache_dir: &Path, env: &str, cache: &mut EnvCache) -> Result<(), IoError> {
     cache.saved_at_ns = now_ns();
     save_file(&cache_path(cache_dir, env), cache)
 }
 
-/// Writes a cache file: a header naming the format, the stackc version and the blake3 hash
+/// A cache file's bytes: a header naming the format, the stackc version and the blake3 hash
 /// of the body, then the body as JSON.
-pub(crate) fn save_file<T: Serialize>(path: &Path, value: &T) -> Result<(), IoError> {
-    let body = serde_json::to_vec(value).map_err(|e| IoError::new("encode", path, e.into()))?;
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing maps with string keys and plain structs cannot fail.
+    let body = serde_json::to_vec(value).unwrap_or_default();
     let mut bytes = format!(
         "{MAGIC} {FORMAT} {} {}\n",
         env!("CARGO_PKG_VERSION"),
@@ -292,7 +303,19 @@ pub(crate) fn save_file<T: Serialize>(path: &Path, value: &T) -> Result<(), IoEr
     )
     .into_bytes();
     bytes.extend_from_slice(&body);
-    crate::emit::write_atomic(path, &bytes)
+    bytes
+}
+
+/// Writes a cache file (see [`encode`]).
+pub(crate) fn save_file<T: Serialize>(path: &Path, value: &T) -> Result<(), IoError> {
+    crate::fs::write_file(path, &encode(value)).map_err(|e| match e {
+        crate::fs::FsError::Io(e) => e,
+        crate::fs::FsError::Symlink { path } => IoError::new(
+            "write",
+            &path,
+            std::io::Error::other("a symbolic link is on the path"),
+        ),
+    })
 }
 
 #[cfg(test)]

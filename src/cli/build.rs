@@ -1,12 +1,11 @@
-//! `stackc build`: render `out/` (or, with `--check`, verify it without writing).
+//! `stackc build`: plan every selected environment, then apply the plan to `out/` (or, with
+//! `--check`, report how `out/` differs from it without writing anything).
 
 use super::{GlobalArgs, Session};
-use crate::build::{Engine, EnvPlan};
-use crate::cache::{self, EnvCache, InputStamps, OutMemory};
+use crate::build::{Engine, Request};
 use crate::diagnostics::Diagnostics;
-use crate::emit::{self, EnvChanges};
+use crate::emit::{EnvChanges, Plan};
 use clap::Args;
-use rayon::prelude::*;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -27,14 +26,10 @@ pub struct BuildArgs {
     pub jobs: Option<usize>,
 }
 
-/// An environment's plan, the cache it was planned against, and what sealing found (the
-/// Secrets `--check` found stale without an identity, and the store update to write).
-type Planned = (EnvPlan, EnvCache, crate::seal::environment::Sealed);
-
 /// Runs `stackc build`.
 pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostics> {
     let started = Instant::now();
-    let started_ns = cache::now_ns();
+    let started_ns = crate::cache::now_ns();
     super::set_jobs(args.jobs)?;
     let root = &global.root;
     let cache_dir = root.join(crate::CACHE_DIR);
@@ -42,191 +37,94 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     let _lock = if args.check || !root.join("stacks.kdl").is_file() {
         None
     } else {
+        // The lock file is the first thing a build writes: never through a link.
+        crate::fs::refuse_symlink(root, &format!("{}/build.lock", crate::CACHE_DIR))?;
         Some(super::session::lock_dir(&cache_dir)?)
     };
     // Nothing changed since the last build, by stat alone: no need to parse anything.
     if let Some((envs, units)) =
-        cache::up_to_date(root, &cache_dir, &root.join("out"), &args.environments)
+        crate::cache::up_to_date(root, &cache_dir, &root.join("out"), &args.environments)
     {
-        if args.check {
-            if !global.quiet {
-                eprintln!("out/ is up to date ({envs} environments)");
-            }
+        if !global.quiet && args.check {
+            eprintln!("out/ is up to date ({envs} environments)");
         } else if !global.quiet {
             eprintln!(
                 "built {envs} environment{}: 0 units rendered, {units} skipped; 0 files written, 0 pruned in {:.2}s (nothing changed)",
-                if envs == 1 { "" } else { "s" },
+                plural(envs),
                 started.elapsed().as_secs_f64()
             );
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let timings = std::env::var_os("STACKC_TIMINGS").is_some();
-    let phase = |name: &str| {
-        if timings {
-            eprintln!(
-                "[{:>7.1} ms] {name}",
-                started.elapsed().as_secs_f64() * 1000.0
-            );
-        }
-    };
-    phase("no-op check");
     let session = Session::open_lazy(global)?;
-    phase("load");
-    let envs = session.select_environments(&args.environments)?;
+    let environments = session.select_environments(&args.environments)?;
     let engine = Engine::new(&session.stack)?;
-    let cache_dir = session.cache_dir();
-    let out = session.out_dir();
-    let selected: Vec<_> = session
-        .resolved
-        .environments
-        .iter()
-        .filter(|e| envs.contains(&e.name))
-        .collect();
-    let total: usize = selected.len() * session.stack.model.services.len();
-
-    // Render everything first; nothing is written unless every environment rendered.
-    // Environments are independent: plan them side by side (units inside are parallel too).
-    let plans = with_progress(global, &engine, total, || {
-        let results: Vec<Result<Planned, Diagnostics>> = selected
-            .par_iter()
-            .map(|env| {
-                let cache = cache::load(&cache_dir, &env.name);
-                let dir = out.join(&env.name);
-                let mut sealed = crate::seal::environment::seal_environment(
-                    &session.stack,
-                    env,
-                    &dir,
-                    &global.identities,
-                    args.check,
-                )?;
-                let plan = engine.plan(env, &cache, &dir, std::mem::take(&mut sealed.files))?;
-                Ok((plan, cache, sealed))
-            })
-            .collect();
-        let mut errors = Diagnostics::new();
-        let mut plans = Vec::new();
-        for result in results {
-            match result {
-                Ok(plan) => plans.push(plan),
-                Err(e) => errors.extend(e),
-            }
-        }
-        errors.into_result(plans)
-    })?;
-
-    phase("render and seal");
-    let compared: Vec<Result<EnvChanges, Diagnostics>> = plans
-        .par_iter()
-        .map(|(plan, cache, unsealed)| {
-            let dir = out.join(&plan.env);
-            let memory = OutMemory { dir: &dir, cache };
-            let mut env_changes = emit::compare(&plan.env, &dir, &plan.files, &memory)?;
-            for path in &unsealed.stale {
-                if !env_changes.missing.contains(path) {
-                    env_changes.stale.push(path.clone());
-                }
-            }
-            for path in &unsealed.edited {
-                if !env_changes.edited.contains(path) {
-                    env_changes.edited.push(path.clone());
-                }
-            }
-            Ok(env_changes)
-        })
-        .collect();
-    let changes: Vec<EnvChanges> = compared.into_iter().collect::<Result<_, _>>()?;
-
-    phase("compare");
+    let request = Request {
+        resolved: &session.resolved,
+        environments: &environments,
+        identities: &global.identities,
+        check: args.check,
+        started_ns,
+    };
+    let total = environments.len() * session.stack.model.services.len();
+    let plan = with_progress(global, &engine, total, || engine.plan(&request))?;
+    phase(started, "plan");
     if args.check {
-        return Ok(report_check(global, &changes));
+        return Ok(report_check(global, &plan));
     }
-
-    let inputs = InputStamps::record(&session.stack, started_ns);
-    // Caches only cost speed when they cannot be saved.
-    if let Err(e) = session.stack.parse_cache.save(&cache_dir) {
-        eprintln!("warning: {e}");
-    }
-    if let Err(e) = cache::save_environments(
-        &cache_dir,
-        &session
-            .stack
-            .model
-            .environments
-            .iter()
-            .map(|e| e.name.value.clone())
-            .collect::<Vec<_>>(),
-    ) {
-        eprintln!("warning: {e}");
-    }
-    // `-q` prints only errors: a restored hand edit is a warning.
-    let plans_and_changes = plans.iter().map(|(plan, _, _)| plan).zip(&changes);
-    for (plan, changes) in plans_and_changes.filter(|_| !global.quiet) {
-        for path in &changes.edited {
-            eprintln!(
-                "warning: out/{}/{path} was edited by hand; restoring it",
-                plan.env
-            );
-        }
-    }
-    // Every environment planned: only now may a store change (generated values, new
-    // recipients), right before the out/ files sealed from it.
-    for (_, _, sealed) in &plans {
-        if let Some(update) = &sealed.store {
-            update.write().map_err(Diagnostics::from)?;
-        }
-        // Said once it is true (a failed build generated nothing), in environment order.
-        if !global.quiet {
-            for note in &sealed.notes {
-                eprintln!("{note}");
-            }
-        }
-    }
-    let applied: Vec<Result<Vec<String>, Diagnostics>> = plans
-        .par_iter()
-        .zip(&changes)
-        .map(|((plan, old_cache, _), changes)| {
-            let dir = out.join(&plan.env);
-            let paths = emit::apply(&dir, &plan.files, changes)?;
-            let mut new_cache = plan.next_cache(&dir, old_cache, &paths, &inputs);
-            // A cache that cannot be saved only costs speed next time.
-            if let Err(e) = cache::save(&cache_dir, &plan.env, &mut new_cache) {
-                eprintln!("warning: {e}");
-            }
-            Ok(paths)
-        })
-        .collect();
-    let (mut written, mut pruned, mut rendered, mut skipped) = (0, 0, 0, 0);
-    for (((plan, _, _), changes), paths) in plans.iter().zip(&changes).zip(applied) {
-        let paths = paths?;
-        if global.verbose {
-            for path in &paths {
-                eprintln!("wrote out/{}/{path}", plan.env);
-            }
-            for path in &changes.extra {
-                eprintln!("pruned out/{}/{path}", plan.env);
-            }
-        }
-        written += paths.len();
-        pruned += changes.extra.len();
-        rendered += plan.rendered;
-        skipped += plan.skipped;
-    }
-    phase("write and remember");
+    let (applied, notes) = crate::emit::apply(&plan)?;
+    phase(started, "apply");
     if !global.quiet {
+        for note in plan.notes.iter().chain(&notes) {
+            eprintln!("{note}");
+        }
+    }
+    let (written, pruned) = applied.iter().fold((0, 0), |(w, p), done| {
+        if global.verbose {
+            for path in &done.written {
+                eprintln!("wrote out/{}/{path}", done.env);
+            }
+            for path in &done.pruned {
+                eprintln!("pruned out/{}/{path}", done.env);
+            }
+        }
+        (w + done.written.len(), p + done.pruned.len())
+    });
+    if !global.quiet {
+        let rendered: usize = plan.envs.iter().map(|e| e.rendered).sum();
+        let skipped: usize = plan.envs.iter().map(|e| e.skipped).sum();
         eprintln!(
             "built {} environment{}: {rendered} units rendered, {skipped} skipped; {written} files written, {pruned} pruned in {:.2}s",
-            plans.len(),
-            if plans.len() == 1 { "" } else { "s" },
+            plan.envs.len(),
+            plural(plan.envs.len()),
             started.elapsed().as_secs_f64()
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_check(global: &GlobalArgs, all_changes: &[EnvChanges]) -> ExitCode {
+/// With `STACKC_TIMINGS` set, the time since the start at the end of each phase.
+fn phase(started: Instant, name: &str) {
+    if std::env::var_os("STACKC_TIMINGS").is_some() {
+        eprintln!(
+            "[{:>7.1} ms] {name}",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn report_check(global: &GlobalArgs, plan: &Plan) -> ExitCode {
+    let all_changes: Vec<&EnvChanges> = plan.envs.iter().map(|e| &e.changes).collect();
     let mut clean = true;
-    for changes in all_changes {
+    for changes in &all_changes {
         for (label, paths) in [
             ("missing", &changes.missing),
             ("stale", &changes.stale),

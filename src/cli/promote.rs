@@ -251,15 +251,6 @@ fn unified(file: &str, before: &str, after: &str) -> String {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Diagnostics> {
-    use std::io::Write as _;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| IoError::new("create folder", dir, e))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| IoError::new("create a temporary file in", dir, e))?;
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| IoError::new("write", temp.path(), e))?;
-    temp.persist(path)
-        .map_err(|e| IoError::new("write", path, e.error))?;
-    Ok(())
+    // Through folder handles that refuse symlinks, temp file and rename, like every write.
+    crate::fs::write_file(path, bytes).map_err(Diagnostics::from)
 }

@@ -1,7 +1,6 @@
-//! Bringing `out/<env>/` to the wanted state: compare, then write only files whose bytes
-//! change (temp file + rename in the same folder, so a reader never sees half a file), prune
-//! files stackc wrote before and no longer produces (listed in `.stackc-files`), and never
-//! touch a file stackc did not write.
+//! Comparing `out/<env>/` with the wanted state: which files are missing, stale, edited by
+//! hand, or extra (written by stackc before, listed in `.stackc-files`, and no longer
+//! produced: the only files a build prunes). Writing is `apply`'s.
 //!
 //! `.stackc-files` (the index) is committed with `out/` and records the blake3 hash of every
 //! file stackc wrote. It is what makes `build --check` catch any byte change on a fresh clone
@@ -12,8 +11,7 @@
 use super::layout::{Content, Files, INDEX_FILE};
 use crate::diagnostics::{Diagnostics, IoError};
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What differs between the wanted tree and the disk.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -214,79 +212,6 @@ pub fn index_bytes(files: &Files) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Applies `changes` to `dir`: writes missing and stale files, prunes extra ones, and
-/// rewrites the index. Returns the paths written.
-pub fn apply(dir: &Path, files: &Files, changes: &EnvChanges) -> Result<Vec<String>, Diagnostics> {
-    use rayon::prelude::*;
-    let to_write: Vec<&String> = changes.missing.iter().chain(&changes.stale).collect();
-    let errors: Vec<IoError> = to_write
-        .par_iter()
-        .filter_map(|path| match files.get(path.as_str())? {
-            Content::Bytes(bytes) => write_atomic(&dir.join(path.as_str()), bytes).err(),
-            Content::Kept(_) => None,
-        })
-        .collect();
-    let mut diagnostics = Diagnostics::new();
-    for e in errors {
-        diagnostics.push(e);
-    }
-    if !diagnostics.is_empty() {
-        return Err(diagnostics);
-    }
-    for path in &changes.extra {
-        let full = dir.join(path);
-        if let Err(e) = std::fs::remove_file(&full) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return Err(IoError::new("remove", &full, e).into());
-            }
-        }
-        remove_empty_parents(dir, &full);
-    }
-    let index = index_bytes(files);
-    let index_path = dir.join(INDEX_FILE);
-    if std::fs::read(&index_path).ok().as_deref() != Some(index.as_slice()) {
-        write_atomic(&index_path, &index).map_err(Diagnostics::from)?;
-    }
-    // The index is written just above; the count is of the environment's own files.
-    Ok(to_write
-        .into_iter()
-        .filter(|path| path.as_str() != INDEX_FILE)
-        .cloned()
-        .collect())
-}
-
-/// Removes the now-empty folders between `file` and `root`.
-fn remove_empty_parents(root: &Path, file: &Path) {
-    let mut current: Option<PathBuf> = file.parent().map(Path::to_path_buf);
-    while let Some(folder) = current {
-        if folder == root || !folder.starts_with(root) || std::fs::remove_dir(&folder).is_err() {
-            break;
-        }
-        current = folder.parent().map(Path::to_path_buf);
-    }
-}
-
-/// Writes `bytes` to `path` through a temp file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| IoError::new("create folder", dir, e))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".stackc-")
-        .tempfile_in(dir)
-        .map_err(|e| IoError::new("create a temp file in", dir, e))?;
-    temp.write_all(bytes)
-        .map_err(|e| IoError::new("write", temp.path(), e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| IoError::new("set permissions of", path, e))?;
-    }
-    temp.persist(path)
-        .map_err(|e| IoError::new("replace", path, e.error))?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,9 +276,9 @@ mod tests {
             let Content::Bytes(bytes) = content else {
                 unreachable!()
             };
-            write_atomic(&dir.path().join(path), bytes).unwrap();
+            std::fs::write(dir.path().join(path), bytes).unwrap();
         }
-        write_atomic(&dir.path().join(INDEX_FILE), &index_bytes(&old)).unwrap();
+        std::fs::write(dir.path().join(INDEX_FILE), index_bytes(&old)).unwrap();
         std::fs::write(dir.path().join("edited.yaml"), "by hand\n").unwrap();
         let wanted: Files = [
             ("same.yaml", "a\n"),

@@ -135,7 +135,8 @@ pub struct ParseCache {
     pub runs: HashMap<String, Vec<Item>>,
 }
 
-const CACHE_FILE: &str = "parse.cache";
+/// The parse cache's file name in the cache folder.
+pub const CACHE_FILE: &str = "parse.cache";
 
 impl ParseCache {
     /// Loads the cache of `cache_dir`; anything unreadable or from another stackc is empty.

@@ -12,7 +12,7 @@ mod settings;
 mod validate;
 
 pub use error::ModelError;
-pub use fragment::ParseCache;
+pub use fragment::{ParseCache, CACHE_FILE as PARSE_CACHE_FILE};
 pub use load::{load, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
 pub use settings::{Tracked, TrackedValue};

@@ -10,6 +10,7 @@ mod explain;
 mod getting_started;
 mod graph;
 mod hook;
+mod hostile_engine;
 mod hostile_render;
 mod hostile_secrets;
 mod incremental;

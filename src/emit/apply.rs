@@ -1,0 +1,245 @@
+//! A build's plan and the one function that carries it out. Planning (`build::Engine::plan`)
+//! reads the stack, the caches and `out/` and decides everything: the wanted files of each
+//! environment and how they differ from disk, the secret stores to rewrite, the caches to
+//! save and what to tell the user. [`apply`] then does all the writing, and nothing else
+//! writes: so a build that fails anywhere in planning changes no file at all.
+//!
+//! Writing goes through [`crate::fs::Tree`] (folder handles opened without following links,
+//! temp files in a staging folder, renames into place): stores first, then each
+//! environment's files, prunes and index, then the caches (which describe what was written,
+//! so they come last; a build killed before them only costs the next build some checking).
+
+use super::layout::{Content, Files, INDEX_FILE};
+use super::write::{index_bytes, EnvChanges};
+use crate::cache::{EnvCache, InputStamps, Stamp, UnitRecord};
+use crate::diagnostics::Diagnostics;
+use crate::fs::{DirHandle, FsError, Tree};
+use crate::seal::environment::StoreUpdate;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// One environment, planned: its wanted files, how `out/<env>` differs from them, and what
+/// the cache should remember.
+pub struct EnvPlan {
+    pub env: String,
+    pub files: Files,
+    /// What differs between `files` and `out/<env>`.
+    pub changes: EnvChanges,
+    pub rendered: usize,
+    pub skipped: usize,
+    pub records: BTreeMap<String, UnitRecord>,
+    /// The cache this environment was planned against (its stamps are reused).
+    pub old_cache: EnvCache,
+}
+
+/// Everything a build changes, decided before anything is written.
+pub struct Plan {
+    /// The stack root: every path below is relative to it.
+    pub root: PathBuf,
+    pub envs: Vec<EnvPlan>,
+    /// Secret stores to rewrite (generated values, new recipients).
+    pub stores: Vec<StoreUpdate>,
+    /// Cache files other than the environments' (by name in `.stackc-cache/`).
+    pub caches: Vec<(String, Vec<u8>)>,
+    /// The inputs the build read, for the next no-op check.
+    pub inputs: InputStamps,
+    /// What to tell the user, in a fixed order (environment order, then as found).
+    pub notes: Vec<String>,
+}
+
+/// What [`apply`] did to one environment.
+pub struct Applied {
+    pub env: String,
+    pub written: Vec<String>,
+    pub pruned: Vec<String>,
+}
+
+/// Carries out a plan: the only function of a build that writes. Returns what it did per
+/// environment, and notes (caches that could not be saved cost only speed, so they are
+/// warnings, not errors).
+pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
+    let tree = Tree::open(&plan.root)?;
+    tree.clear_staging()?;
+    let mut inputs = plan.inputs.clone();
+    for store in &plan.stores {
+        let rel = store.path.strip_prefix(&plan.root).unwrap_or(&store.path);
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
+        let handle = tree.dir(dir)?;
+        tree.write(&handle, name, &store.bytes)?;
+        inputs.restamp(&plan.root, &rel, blake3::hash(&store.bytes));
+    }
+    let mut applied = Vec::new();
+    for env in &plan.envs {
+        applied.push(apply_env(&tree, env)?);
+    }
+    let mut notes = Vec::new();
+    let saved_at = crate::cache::now_ns();
+    let caches: Vec<(String, Vec<u8>)> = plan
+        .envs
+        .par_iter()
+        .zip(&applied)
+        .map(|(env, done)| {
+            let dir = plan.root.join("out").join(&env.env);
+            let mut cache = next_cache(env, &dir, &done.written, &inputs);
+            cache.saved_at_ns = saved_at;
+            (
+                crate::cache::cache_file_name(&env.env),
+                crate::cache::encode(&cache),
+            )
+        })
+        .collect();
+    // A cache that cannot be saved only costs speed next time.
+    match tree.dir(crate::CACHE_DIR) {
+        Ok(cache_dir) => {
+            for (name, bytes) in plan.caches.iter().chain(&caches) {
+                if let Err(e) = tree.write(&cache_dir, name, bytes) {
+                    notes.push(format!("warning: {e}"));
+                }
+            }
+        }
+        Err(e) => notes.push(format!("warning: {e}")),
+    }
+    tree.finish()?;
+    Ok((applied, notes))
+}
+
+/// A file's name in its folder, and its bytes.
+type NamedBytes<'a> = (&'a str, &'a [u8]);
+
+/// Writes one environment's missing and stale files, prunes its extra ones and rewrites its
+/// index.
+fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
+    let changes = &env.changes;
+    let env_dir = tree.dir(&format!("out/{}", env.env))?;
+    let to_write: Vec<&String> = changes.missing.iter().chain(&changes.stale).collect();
+    // One folder handle per folder, opened once for all its files; folders in parallel.
+    let mut by_folder: BTreeMap<&str, Vec<NamedBytes<'_>>> = BTreeMap::new();
+    for path in &to_write {
+        if let Some(Content::Bytes(bytes)) = env.files.get(path.as_str()) {
+            let (folder, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+            by_folder
+                .entry(folder)
+                .or_default()
+                .push((name, bytes.as_slice()));
+        }
+    }
+    let folders: Vec<(&str, Vec<NamedBytes<'_>>)> = by_folder.into_iter().collect();
+    let errors: Vec<FsError> = folders
+        .par_iter()
+        .filter_map(|(folder, files)| {
+            let write = || -> Result<(), FsError> {
+                let dir = tree.subdir(&env_dir, folder)?;
+                for (name, bytes) in files {
+                    tree.write(&dir, name, bytes)?;
+                }
+                Ok(())
+            };
+            write().err()
+        })
+        .collect();
+    let mut diagnostics = Diagnostics::new();
+    for e in errors {
+        diagnostics.push(e);
+    }
+    diagnostics.into_result(())?;
+    let mut emptied: BTreeSet<&str> = BTreeSet::new();
+    for path in &changes.extra {
+        let (folder, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+        if let Some(dir) = tree.existing_subdir(&env_dir, folder)? {
+            tree.remove_file(&dir, name)?;
+        }
+        if !folder.is_empty() {
+            emptied.insert(folder);
+        }
+    }
+    // Deepest first, so a folder is tried after its subfolders.
+    let mut emptied: Vec<&str> = emptied.into_iter().collect();
+    emptied.sort_by_key(|f| std::cmp::Reverse(f.matches('/').count()));
+    let mut tried = BTreeSet::new();
+    for folder in emptied {
+        remove_empty_parents(tree, &env_dir, folder, &mut tried)?;
+    }
+    let index = index_bytes(&env.files);
+    let index_path = tree_path(tree, &env_dir, INDEX_FILE);
+    if std::fs::read(index_path).ok().as_deref() != Some(index.as_slice()) {
+        tree.write(&env_dir, INDEX_FILE, &index)?;
+    }
+    Ok(Applied {
+        env: env.env.clone(),
+        // The index is bookkeeping, written above: the count is of the environment's files.
+        written: to_write
+            .into_iter()
+            .filter(|path| path.as_str() != INDEX_FILE)
+            .cloned()
+            .collect(),
+        pruned: changes.extra.clone(),
+    })
+}
+
+fn tree_path(tree: &Tree, dir: &DirHandle, name: &str) -> PathBuf {
+    tree.root_path().join(dir.path()).join(name)
+}
+
+/// Removes `folder` (relative to `env_dir`) and its parents while they are empty.
+fn remove_empty_parents<'a>(
+    tree: &Tree,
+    env_dir: &DirHandle,
+    folder: &'a str,
+    tried: &mut BTreeSet<&'a str>,
+) -> Result<(), FsError> {
+    let mut current = folder;
+    loop {
+        if !tried.insert(current) {
+            return Ok(());
+        }
+        let (parent, name) = current.rsplit_once('/').unwrap_or(("", current));
+        let Some(dir) = tree.existing_subdir(env_dir, parent)? else {
+            return Ok(());
+        };
+        if !tree.remove_empty_dir(&dir, name) || parent.is_empty() {
+            return Ok(());
+        }
+        current = parent;
+    }
+}
+
+/// The cache after `env` was applied to `dir`: unit records, and stamps for every file
+/// (fresh ones only for files written or not verified by stat).
+fn next_cache(env: &EnvPlan, dir: &Path, written: &[String], inputs: &InputStamps) -> EnvCache {
+    let old = &env.old_cache;
+    let written: BTreeSet<&str> = written.iter().map(String::as_str).collect();
+    let stamps: BTreeMap<String, Stamp> = env
+        .files
+        .par_iter()
+        .filter_map(|(path, content)| {
+            let hash = content.hash();
+            let reusable = old.stamps.get(path).filter(|s| {
+                !written.contains(path.as_str())
+                    && s.hash == *hash.as_bytes()
+                    && (matches!(content, Content::Kept(_))
+                        || s.matches(&dir.join(path), old.saved_at_ns))
+            });
+            let stamp = match reusable {
+                Some(stamp) => *stamp,
+                None => Stamp::take(&dir.join(path), hash)?,
+            };
+            Some((path.clone(), stamp))
+        })
+        .collect();
+    let mut stamps = stamps;
+    let index = dir.join(INDEX_FILE);
+    if let Some(stamp) = std::fs::read(&index)
+        .ok()
+        .and_then(|bytes| Stamp::take(&index, blake3::hash(&bytes)))
+    {
+        stamps.insert(INDEX_FILE.to_string(), stamp);
+    }
+    EnvCache {
+        units: env.records.clone(),
+        stamps,
+        saved_at_ns: 0,
+        inputs: inputs.clone(),
+    }
+}
