@@ -37,7 +37,16 @@ pub struct Engine<'s> {
 
 enum UnitOutcome {
     Kept(UnitRecord),
-    Rendered(UnitRecord, Vec<(String, Vec<u8>)>),
+    Rendered(UnitRecord, Vec<(String, Vec<u8>)>, Vec<RenderedObject>),
+}
+
+/// How an object's identity is remembered in a unit's record.
+fn identity_key(object: &RenderedObject) -> String {
+    let id = &object.id;
+    format!(
+        "{}/{}/{}/{}",
+        id.api_version, id.kind, id.namespace, id.name
+    )
 }
 
 impl<'s> Engine<'s> {
@@ -211,6 +220,8 @@ impl<'s> Engine<'s> {
         let mut records = BTreeMap::new();
         let (mut rendered, mut skipped) = (0, 0);
         let mut owners: BTreeMap<String, &str> = BTreeMap::new();
+        let mut identities: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        let mut fresh: BTreeMap<&str, Vec<RenderedObject>> = BTreeMap::new();
         for (service, outcome) in services.iter().zip(outcomes) {
             let service = service.name.as_str();
             let record = match outcome {
@@ -228,14 +239,18 @@ impl<'s> Engine<'s> {
                     }
                     record
                 }
-                Ok(UnitOutcome::Rendered(record, files)) => {
+                Ok(UnitOutcome::Rendered(record, files, objects)) => {
                     rendered += 1;
                     for (path, bytes) in files {
                         object_files.insert(path, Content::Bytes(bytes));
                     }
+                    fresh.insert(service, objects);
                     record
                 }
             };
+            for id in &record.objects {
+                identities.entry(id.clone()).or_default().push(service);
+            }
             for (path, _) in &record.files {
                 if let Some(first) = owners.insert(path.clone(), service) {
                     errors.push(RenderError::DuplicateObject {
@@ -247,6 +262,29 @@ impl<'s> Engine<'s> {
                 }
             }
             records.insert(service.to_string(), record);
+        }
+        // One object rendered by two units: render both (a kept unit too) so that the
+        // diagnostic can name both sources.
+        let clashing: BTreeSet<&str> = identities
+            .values()
+            .filter(|owners| owners.len() > 1)
+            .flatten()
+            .copied()
+            .collect();
+        if errors.is_empty() && !clashing.is_empty() {
+            let mut objects = Vec::new();
+            for service in &clashing {
+                match fresh.remove(service) {
+                    Some(found) => objects.extend(found),
+                    None => {
+                        let resolved = crate::resolve::resolve_one(self.stack, &env.name, service)?;
+                        objects.extend(self.renderer.render_service(env, &resolved)?);
+                    }
+                }
+            }
+            if let Err(e) = crate::render::check_unique(self.stack, &env.name, &objects) {
+                errors.extend(e);
+            }
         }
         errors.truncate(MAX_REPORTED);
         if !errors.is_empty() {
@@ -338,8 +376,9 @@ impl<'s> Engine<'s> {
                 .iter()
                 .map(|(p, b)| (p.clone(), blake3::hash(b).to_hex().to_string()))
                 .collect(),
+            objects: objects.iter().map(identity_key).collect(),
         };
-        Ok(UnitOutcome::Rendered(record, files))
+        Ok(UnitOutcome::Rendered(record, files, objects))
     }
 
     /// Whether every file a unit wrote last time is still on disk exactly as written.

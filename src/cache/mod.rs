@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const MAGIC: &str = "stackc-cache";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// What one environment's last build rendered and wrote.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -58,6 +58,10 @@ pub struct UnitRecord {
     /// service declarations. Equal source keys skip even resolving the unit.
     #[serde(default)]
     pub source: String,
+    /// The identity (`apiVersion/kind/namespace/name`) of every object the unit renders, so
+    /// that two units rendering one object are caught even when one of them is kept.
+    #[serde(default)]
+    pub objects: Vec<String>,
 }
 
 /// What a file looked like right after stackc wrote or verified it.
@@ -332,6 +336,7 @@ mod tests {
                 source: String::new(),
                 key: "k".into(),
                 files: vec![("a.yaml".into(), "h".into())],
+                objects: vec!["v1/ConfigMap/web/a".into()],
             },
         );
         save(dir.path(), "dev", &mut cache).unwrap();

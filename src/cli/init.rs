@@ -111,7 +111,7 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitCode, Diagnostics
     };
     let recipients: Option<BTreeMap<String, String>> = keys.as_ref().map(|k| {
         k.iter()
-            .map(|(env, (recipient, _))| (env.clone(), recipient.clone()))
+            .map(|key| (key.env.clone(), key.recipient.clone()))
             .collect()
     });
     let mut created = Vec::new();
@@ -134,8 +134,13 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitCode, Diagnostics
         }
         match &keys {
             Some(keys) => {
-                for (env, (recipient, place)) in keys {
-                    eprintln!("{env}: identity {recipient} written to {}", place.display());
+                for key in keys {
+                    eprintln!(
+                        "{}: identity {} written to {}",
+                        key.env,
+                        key.recipient,
+                        key.place.display()
+                    );
                 }
             }
             None => eprintln!(
@@ -150,12 +155,19 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitCode, Diagnostics
     Ok(ExitCode::SUCCESS)
 }
 
-/// One new identity per environment, stored outside the stack: (recipient, where it went).
+/// An identity `init` made: its environment, its recipient and where the private key went.
+struct NewIdentity {
+    env: String,
+    recipient: String,
+    place: PathBuf,
+}
+
+/// One new identity per environment, stored outside the stack.
 fn make_keys(
     stack: &Path,
     project: &str,
     keys_dir: Option<&Path>,
-) -> Result<Vec<(String, (String, PathBuf))>, Diagnostics> {
+) -> Result<Vec<NewIdentity>, Diagnostics> {
     let mut out = Vec::new();
     if let Some(dir) = keys_dir {
         std::fs::create_dir_all(dir).map_err(|e| IoError::new("create folder", dir, e))?;
@@ -171,7 +183,11 @@ fn make_keys(
         for env in ENVIRONMENTS {
             let path = dir.join(format!("{project}-{env}.agekey"));
             let key = crate::seal::keygen(Some(&path))?;
-            out.push((env.to_string(), (key.recipient, path)));
+            out.push(NewIdentity {
+                env: env.to_string(),
+                recipient: key.recipient,
+                place: path,
+            });
         }
         return Ok(out);
     }
@@ -181,7 +197,11 @@ fn make_keys(
         if let Some(text) = &key.file_text {
             crate::seal::append_private(&keys_txt, text)?;
         }
-        out.push((env.to_string(), (key.recipient, keys_txt.clone())));
+        out.push(NewIdentity {
+            env: env.to_string(),
+            recipient: key.recipient,
+            place: keys_txt.clone(),
+        });
     }
     Ok(out)
 }

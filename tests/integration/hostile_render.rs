@@ -200,7 +200,6 @@ fn a_template_and_a_manifest_rendering_one_object_are_both_named() {
 }
 
 #[test]
-#[ignore = "needs Engine::plan (stream D) to compare object identities across units"]
 fn two_services_rendering_one_object_are_both_named() {
     let t = Test::basic();
     refused(
@@ -226,6 +225,36 @@ fn two_services_rendering_one_object_are_both_named() {
             "service worker (manifests/shared.yaml, document 1)",
             "service api is declared here",
             "service worker is declared here",
+        ],
+    );
+}
+
+#[test]
+fn a_new_service_rendering_the_object_of_a_kept_unit_is_caught() {
+    let t = Test::basic().file(
+        "manifests/shared.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: web\n",
+    );
+    let text = t.read("stacks.kdl");
+    t.write(
+        "stacks.kdl",
+        &format!("{text}\nservice \"api\" layer=\"apps\" namespace=\"web\" {{\n    manifests \"manifests/shared.yaml\"\n}}\n"),
+    );
+    // api is built (and cached); worker comes later and renders api's object too.
+    refused(
+        &t,
+        |t| {
+            let text = t.read("stacks.kdl");
+            t.write(
+                "stacks.kdl",
+                &format!("{text}\nservice \"worker\" layer=\"apps\" namespace=\"web\" {{\n    manifests \"manifests/shared.yaml\"\n}}\n"),
+            );
+        },
+        build,
+        &[
+            "stackc::render::duplicate_object",
+            "service api (manifests/shared.yaml, document 1)",
+            "service worker (manifests/shared.yaml, document 1)",
         ],
     );
 }
