@@ -133,18 +133,23 @@ fn check_staged(global: &GlobalArgs) -> Result<ExitCode, Diagnostics> {
                     .map(|e| format!(":(glob){prefix}**/*.{e}")),
             )
             .collect();
-        let clean = if git::work_tree_differs(&top, &specs)? {
+        let snapshot;
+        let root = if git::work_tree_differs(&top, &specs)? {
             // What is committed is not the work tree: check a snapshot of the index.
-            let snapshot = tempfile::tempdir()
+            snapshot = tempfile::tempdir()
                 .map_err(|e| IoError::new("create a temporary folder", "/tmp", e))?;
             git::export_index(&top, &specs, snapshot.path())?;
-            build_check(global, &snapshot.path().join(&stack_dir))?
+            snapshot.path().join(&stack_dir)
         } else {
             // The work tree is what is staged: the usual stat-fast check, cache and all.
-            build_check(global, &global.root)?
+            global.root.clone()
         };
-        if !clean {
+        if !run_stackc(global, &root, &["build", "--check"])? {
             refused.push(StaleOut);
+        }
+        // The rules print their own findings.
+        if !run_stackc(global, &root, &["check"])? {
+            refused.push(RulesFailed);
         }
     }
     if refused.is_empty() {
@@ -155,9 +160,9 @@ fn check_staged(global: &GlobalArgs) -> Result<ExitCode, Diagnostics> {
     Ok(ExitCode::from(1))
 }
 
-/// Runs `stackc build --check` on `root` as its own process (its listing goes to stdout);
-/// whether `out/` is current.
-fn build_check(global: &GlobalArgs, root: &Path) -> Result<bool, Diagnostics> {
+/// Runs `stackc ARGS` (`build --check`, `check`) on `root` as its own process (its output
+/// goes to the hook's); whether it found nothing (exit 0) or something (exit 1).
+fn run_stackc(global: &GlobalArgs, root: &Path, args: &[&str]) -> Result<bool, Diagnostics> {
     let exe = std::env::current_exe().map_err(|e| IoError::new("find", "stackc", e))?;
     let mut command = Command::new(exe);
     command.arg("-q").arg("-C").arg(root);
@@ -165,9 +170,9 @@ fn build_check(global: &GlobalArgs, root: &Path) -> Result<bool, Diagnostics> {
         command.arg("--identity").arg(identity);
     }
     let status = command
-        .args(["build", "--check"])
+        .args(args)
         .status()
-        .map_err(|e| IoError::new("run", "stackc build --check", e))?;
+        .map_err(|e| IoError::new("run", format!("stackc {}", args.join(" ")), e))?;
     match status.code() {
         Some(0) => Ok(true),
         Some(1) => Ok(false),
@@ -175,9 +180,18 @@ fn build_check(global: &GlobalArgs, root: &Path) -> Result<bool, Diagnostics> {
     }
 }
 
-/// `build --check` could not check (its diagnostics are above).
+/// `stackc check` found errors (its findings are above).
 #[derive(Debug, Error, Diagnostic)]
-#[error("`stackc build --check` failed on the staged stack")]
+#[error("`stackc check` found errors in the staged stack")]
+#[diagnostic(
+    code(stackc::hook::check_failed_rules),
+    help("fix what the rules above point at (or allow a rule with `allow \"ID\" reason=\"...\"`), then commit again")
+)]
+pub struct RulesFailed;
+
+/// `build --check` or `check` could not check (its diagnostics are above).
+#[derive(Debug, Error, Diagnostic)]
+#[error("stackc could not check the staged stack")]
 #[diagnostic(
     code(stackc::hook::check_failed),
     help("fix the errors above (they describe the staged files), then commit again")

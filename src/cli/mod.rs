@@ -64,6 +64,8 @@ pub enum Command {
     Man,
     /// Install, remove or run the git pre-commit hook.
     Hook(hook::HookArgs),
+    /// Run every validation rule over the stack (exit 1 when one finds an error).
+    Check(check::CheckArgs),
     /// Scaffold a new stack (or copy a built-in template into templates/).
     Init(init::InitArgs),
     /// Copy a service's pinned versions from one environment into the next (edits the KDL).
@@ -87,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Hook(args) => hook::run(&cli.global, args),
         Command::Promote(args) => promote::run(&cli.global, args),
         Command::Init(args) => init::run(&cli.global, args),
+        Command::Check(args) => check::run(&cli.global, args),
     };
     match outcome {
         Ok(code) => code,
@@ -125,6 +128,7 @@ pub fn report(diagnostics: &Diagnostics) {
 
 pub mod bootstrap;
 pub mod build;
+pub mod check;
 pub mod completions;
 pub mod diff;
 pub mod explain;

@@ -97,6 +97,11 @@ impl Shift for Item {
                 e.domain.shift(by);
                 e.recipients.shift(by);
                 e.settings.shift(by);
+                for allow in &mut e.allows {
+                    allow.rule.shift(by);
+                    allow.reason.shift(by);
+                    allow.span.shift(by);
+                }
                 e.span.shift(by);
             }
             Item::Secret(s) => {
@@ -117,6 +122,11 @@ impl Shift for Item {
                 s.uses_secrets.shift(by);
                 s.manifests.shift(by);
                 s.promotable.shift(by);
+                for allow in &mut s.allows {
+                    allow.rule.shift(by);
+                    allow.reason.shift(by);
+                    allow.span.shift(by);
+                }
                 s.settings.shift(by);
                 for block in &mut s.env_blocks {
                     block.env.shift(by);

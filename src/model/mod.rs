@@ -68,6 +68,15 @@ pub struct Layer {
     pub span: Span,
 }
 
+/// `allow "rule-id" reason="why"`: a `stackc check` rule switched off for one service or one
+/// environment, with the reason written down.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Allow {
+    pub rule: Named,
+    pub reason: Option<Named>,
+    pub span: Span,
+}
+
 /// `environment "name" wave=N promotes-from="env" domain="..." { recipients ...; settings }`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Environment {
@@ -78,6 +87,8 @@ pub struct Environment {
     pub recipients: Vec<Named>,
     pub settings: Settings,
     pub overlay: Option<Overlay>,
+    /// Rules allowed for the whole environment.
+    pub allows: Vec<Allow>,
     pub span: Span,
 }
 
@@ -88,6 +99,8 @@ pub struct Overlay {
     pub settings: Settings,
     pub recipients: Vec<Named>,
     pub services: Vec<ServiceOverride>,
+    /// Rules allowed for the whole environment (in the reviewed file).
+    pub allows: Vec<Allow>,
 }
 
 /// `service "name" { settings }` inside an overlay file.
@@ -140,6 +153,8 @@ pub struct Service {
     /// Dotted setting paths (`values.app.version`) that `stackc promote` copies between
     /// environments, besides the image tag and the chart version.
     pub promotable: Vec<Named>,
+    /// Rules allowed for this service in every environment.
+    pub allows: Vec<Allow>,
     pub settings: Settings,
     pub env_blocks: Vec<EnvBlock>,
     pub span: Span,

@@ -205,10 +205,16 @@ impl<'a> Parser<'a> {
         let wave = self.int_prop(node, "wave").map_or(0, |(w, _)| w);
         let promotes_from = self.string_prop(node, "promotes-from");
         let domain = self.string_prop(node, "domain");
-        let (settings, extra) = self.settings_block(node, "an environment", &["recipients"]);
+        let (settings, extra) =
+            self.settings_block(node, "an environment", &["recipients", "allow"]);
         let mut recipients = Vec::new();
+        let mut allows = Vec::new();
         for child in extra {
-            recipients.extend(self.recipients(child));
+            if child.name().value() == "allow" {
+                allows.extend(self.allow(child));
+            } else {
+                recipients.extend(self.recipients(child));
+            }
         }
         Some(Environment {
             name,
@@ -218,6 +224,19 @@ impl<'a> Parser<'a> {
             recipients,
             settings,
             overlay: None,
+            allows,
+            span: self.span(node.span()),
+        })
+    }
+
+    /// `allow "rule-id" reason="why"` (the rule id is checked by `check`, which knows them).
+    pub(super) fn allow(&mut self, node: &KdlNode) -> Option<super::Allow> {
+        self.shape(node, 1, &["reason"])?;
+        let rule = self.string_arg(node, 0, "rule id")?;
+        let reason = self.string_prop(node, "reason");
+        Some(super::Allow {
+            rule,
+            reason,
             span: self.span(node.span()),
         })
     }
@@ -310,6 +329,7 @@ impl<'a> Parser<'a> {
                 "uses-secret",
                 "manifests",
                 "promotable",
+                "allow",
                 "env",
             ],
         );
@@ -322,6 +342,7 @@ impl<'a> Parser<'a> {
             uses_secrets: Vec::new(),
             manifests: Vec::new(),
             promotable: Vec::new(),
+            allows: Vec::new(),
             settings,
             env_blocks: Vec::new(),
             span: self.span(node.span()),
@@ -349,6 +370,7 @@ impl<'a> Parser<'a> {
                             .extend(self.string_args(child, "manifests"));
                     }
                 }
+                "allow" => service.allows.extend(self.allow(child)),
                 "promotable" => {
                     if self.shape(child, usize::MAX, &[]).is_some() {
                         for path in self.string_args(child, "promotable") {
@@ -396,7 +418,7 @@ impl<'a> Parser<'a> {
     pub(super) fn overlay(&mut self, chunks: &[Chunk]) -> Overlay {
         let mut overlay = Overlay::default();
         let mut allowed: Vec<&str> = SETTING_NODES.to_vec();
-        allowed.extend(["recipients", "service"]);
+        allowed.extend(["recipients", "service", "allow"]);
         for (base, doc) in chunks {
             self.base = *base;
             for node in doc.nodes() {
@@ -405,6 +427,7 @@ impl<'a> Parser<'a> {
                         let found = self.recipients(node);
                         overlay.recipients.extend(found);
                     }
+                    "allow" => overlay.allows.extend(self.allow(node)),
                     "service" => {
                         if self.shape_with_children(node, 1, &[]).is_none() {
                             continue;

@@ -78,6 +78,7 @@ pub const SETTING_NODES: &[&str] = &[
     "port",
     "ingress",
     "tcp-route",
+    "policy",
     "values",
 ];
 
@@ -174,6 +175,13 @@ impl Parser<'_> {
                     ("port", Kind::Int),
                     ("entry-point", Kind::Str),
                 ],
+                span,
+            ),
+            // The thresholds `stackc check` holds this layer's services to.
+            "policy" => self.record(
+                node,
+                None,
+                &[("min-replicas", Kind::Int), ("anti-affinity", Kind::Str)],
                 span,
             ),
             "values" => self

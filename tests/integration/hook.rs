@@ -258,3 +258,18 @@ fn the_pre_commit_framework_runs_the_same_checks() {
     assert!(out.status.success(), "{all}");
     assert!(all.contains("Passed"), "{all}");
 }
+
+#[test]
+fn the_hook_runs_the_check_rules_on_what_is_staged() {
+    let t = repo();
+    t.run(&["hook", "install"]).success();
+    // A `latest` image in production: out/ rebuilt and staged, but a rule refuses it.
+    t.edit("stacks.kdl", "tag=\"1.27\"", "tag=\"latest\"");
+    t.run(&["build"]).success();
+    git(&t, &["add", "-A"]);
+    let out = git_in(t.path(), &["commit", "-q", "-m", "latest"]);
+    assert!(!out.status.success(), "a rule's error was committed");
+    let err = stderr(&out);
+    assert!(err.contains("stackc::check::pinned"), "{err}");
+    assert!(err.contains("stackc::hook::check_failed_rules"), "{err}");
+}

@@ -3,6 +3,7 @@
 mod harness;
 
 mod build;
+mod check;
 mod diff;
 mod errors;
 mod example;

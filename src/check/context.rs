@@ -1,0 +1,72 @@
+//! What the rules read: the stack, and per environment its resolved services, its rendered
+//! objects and its folder in out/ (for what only the written files can tell).
+
+use crate::model::{Stack, Tracked, TrackedValue};
+use crate::object::RenderedObject;
+use crate::resolve::{ResolvedEnvironment, ResolvedService};
+use crate::value::Value;
+use std::path::PathBuf;
+
+/// Everything the rules look at.
+pub struct Context<'a> {
+    pub stack: &'a Stack,
+    pub envs: Vec<EnvCheck<'a>>,
+}
+
+/// One environment.
+pub struct EnvCheck<'a> {
+    pub env: &'a ResolvedEnvironment,
+    pub objects: Vec<RenderedObject>,
+    /// `out/<env>` (it may not exist yet).
+    pub out_dir: PathBuf,
+}
+
+impl Context<'_> {
+    /// `span` when it is in the user's files; else the service's declaration (a value from
+    /// the built-in defaults has nothing of the user's to point at).
+    pub fn user_span(
+        &self,
+        service: &ResolvedService,
+        span: crate::source::Span,
+    ) -> crate::source::Span {
+        if self.stack.sources.file(span.file).name.starts_with('<') {
+            service.span
+        } else {
+            span
+        }
+    }
+}
+
+impl EnvCheck<'_> {
+    /// The resolved services of the environment.
+    pub fn services(&self) -> &[ResolvedService] {
+        &self.env.services
+    }
+
+    /// The objects of one kind.
+    pub fn objects_of<'o>(&'o self, kind: &'o str) -> impl Iterator<Item = &'o RenderedObject> {
+        self.objects.iter().filter(move |o| o.id.kind == kind)
+    }
+}
+
+/// The tracked value at a dotted path of a service's resolved settings.
+pub fn setting<'s>(service: &'s ResolvedService, path: &str) -> Option<&'s Tracked> {
+    let mut node = &service.settings;
+    for segment in path.split('.') {
+        match &node.value {
+            TrackedValue::Map(entries) => node = entries.get(segment)?,
+            _ => return None,
+        }
+    }
+    Some(node)
+}
+
+/// A setting's plain value.
+pub fn setting_value(service: &ResolvedService, path: &str) -> Option<Value> {
+    setting(service, path).map(Tracked::to_value)
+}
+
+/// How an object is named in findings: `Kind namespace/name`.
+pub fn object_label(object: &RenderedObject) -> String {
+    object.id.to_string()
+}

@@ -1,0 +1,126 @@
+//! The registry: every rule of `stackc check`, in the order `--list` prints them.
+
+mod images;
+mod ingress;
+mod persistence;
+mod policy;
+mod resources;
+mod secrets;
+mod unique;
+
+use super::{Context, EnvCheck, Finding, Severity};
+
+/// One rule: an id (`stackc::check::<id>` in diagnostics), a severity, a one-line
+/// description and the check itself, run once per environment.
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub description: &'static str,
+    pub check: fn(&Context<'_>, &EnvCheck<'_>) -> Vec<Finding>,
+}
+
+/// Every rule.
+pub const RULES: &[Rule] = &[
+    Rule {
+        id: "secret-encrypted",
+        severity: Severity::Error,
+        description: "every Secret in out/ is SOPS-encrypted, with apiVersion, kind and metadata readable",
+        check: secrets::encrypted,
+    },
+    Rule {
+        id: "secret-reference",
+        severity: Severity::Error,
+        description: "every secret an object references is declared in its namespace, with every key referenced",
+        check: secrets::references,
+    },
+    Rule {
+        id: "persistence",
+        severity: Severity::Error,
+        description: "stateful services (persistence, or a database chart) have persistence with a size",
+        check: persistence::persistence,
+    },
+    Rule {
+        id: "tcp-route",
+        severity: Severity::Error,
+        description: "every database service has a TCP route",
+        check: persistence::tcp_route,
+    },
+    Rule {
+        id: "ingress-tls",
+        severity: Severity::Error,
+        description: "every Ingress has TLS for each host, the cert-manager annotation, and a Certificate or issuer for it",
+        check: ingress::tls,
+    },
+    Rule {
+        id: "replicas",
+        severity: Severity::Error,
+        description: "replicas and pod anti-affinity meet the environment's policy (production: 3 and required, staging: 2 and preferred)",
+        check: policy::replicas,
+    },
+    Rule {
+        id: "no-debug",
+        severity: Severity::Error,
+        description: "no debug settings in production",
+        check: policy::no_debug,
+    },
+    Rule {
+        id: "resources",
+        severity: Severity::Error,
+        description: "every container has CPU and memory requests and limits, and requests <= limits",
+        check: resources::resources,
+    },
+    Rule {
+        id: "pinned",
+        severity: Severity::Error,
+        description: "images and charts are pinned in staging and production (no `latest`, no missing tag, no version range)",
+        check: images::pinned,
+    },
+    Rule {
+        id: "unique-hosts",
+        severity: Severity::Error,
+        description: "Ingress hosts and TCP routes are unique in an environment",
+        check: unique::hosts,
+    },
+];
+
+/// What an environment's name says about its policy: production-like, staging-like, other.
+pub(crate) fn tier(env: &str) -> Tier {
+    match env {
+        "production" | "prod" | "prd" => Tier::Production,
+        "staging" | "stage" | "stg" | "preprod" => Tier::Staging,
+        _ => Tier::Other,
+    }
+}
+
+/// The policy tiers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Tier {
+    Production,
+    Staging,
+    Other,
+}
+
+/// Charts of databases: stateful, reached over TCP.
+pub(crate) const DATABASE_CHARTS: &[&str] = &[
+    "postgresql",
+    "postgresql-ha",
+    "postgres",
+    "mysql",
+    "mariadb",
+    "mariadb-galera",
+    "redis",
+    "redis-cluster",
+    "valkey",
+    "keydb",
+    "mongodb",
+    "mongodb-sharded",
+    "cassandra",
+    "couchdb",
+    "clickhouse",
+    "influxdb",
+    "influxdb2",
+    "neo4j",
+    "etcd",
+    "cockroachdb",
+    "scylla",
+];
