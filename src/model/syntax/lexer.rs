@@ -984,10 +984,15 @@ impl<'a> Cursor<'a> {
         let mut magnitude = Some(0);
         self.digits(&mut magnitude);
         let mut float = false;
+        // Each part of a float must fit an i128, as the reference parser requires.
+        let mut parts_fit = true;
         if self.byte() == Some(b'.') {
             self.pos += 1;
             float = true;
-            if !self.digits(&mut None) {
+            let mut fraction = Some(0);
+            let had = self.digits(&mut fraction);
+            parts_fit &= fraction.is_some();
+            if !had {
                 let end = self.char_end(self.pos).max(self.pos);
                 return Err(self.fail(
                     start,
@@ -1004,7 +1009,10 @@ impl<'a> Cursor<'a> {
             if matches!(self.byte(), Some(b'+' | b'-')) {
                 self.pos += 1;
             }
-            if !self.digits(&mut None) {
+            let mut exponent = Some(0);
+            let had = self.digits(&mut exponent);
+            parts_fit &= exponent.is_some();
+            if !had {
                 let end = self.char_end(self.pos).max(self.pos);
                 return Err(self.fail(
                     start,
@@ -1017,6 +1025,15 @@ impl<'a> Cursor<'a> {
         }
         if !float {
             return Ok(self.integer(start, magnitude, negative));
+        }
+        if !(parts_fit && magnitude.is_some()) {
+            return Err(self.fail(
+                start,
+                self.pos,
+                "float literal too long",
+                "a part of this number has more than 38 digits",
+                Some("the integer part, the fraction and the exponent of a float must each fit in 128 bits"),
+            ));
         }
         let text: String = self
             .text

@@ -27,6 +27,8 @@ struct Pending {
     end: usize,
     discard: bool,
     phase: Phase,
+    /// The real children block just closed: a `/-` may follow it without a space.
+    glue_ok: bool,
 }
 
 /// An open `{`: the nodes read inside it so far and the node it belongs to.
@@ -68,8 +70,11 @@ pub(super) fn parse(text: &str) -> Result<Document, SyntaxError> {
 fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
     let mut top: Vec<Node> = Vec::new();
     let mut frames: Vec<Frame> = Vec::new();
+    // Whether reading stopped early (an error that swallowed the rest, or too many errors).
+    let mut stopped = false;
     loop {
         if p.line_space().is_err() {
+            stopped = true;
             break;
         }
         let pending = match p.byte() {
@@ -101,6 +106,7 @@ fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
                     });
                     owner.phase = Phase::Children;
                 }
+                owner.glue_ok = !frame.discard;
                 owner
             }
             Some(_) => match node_head(p) {
@@ -109,6 +115,7 @@ fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
                     if recover(p, fail) {
                         continue;
                     }
+                    stopped = true;
                     break;
                 }
             },
@@ -130,6 +137,7 @@ fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
                     if recover(p, fail) {
                         continue;
                     }
+                    stopped = true;
                     break;
                 }
                 p.node_terminator();
@@ -151,6 +159,7 @@ fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
                         &format!("this `{{` is nested more than {MAX_DEPTH} blocks deep"),
                         Some("flatten the structure; stacks.kdl never needs this much nesting"),
                     );
+                    stopped = true;
                     break;
                 }
                 p.pos += 1;
@@ -163,6 +172,7 @@ fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
             }
             Err(fail) => {
                 if !recover(p, fail) {
+                    stopped = true;
                     break;
                 }
             }
@@ -170,7 +180,7 @@ fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
     }
     // Only the innermost unclosed block is reported: the outer ones are unclosed because of it.
     if let Some(frame) = frames.last() {
-        if p.errors.is_empty() || p.pos >= p.bytes.len() {
+        if !stopped {
             let open = frame.open;
             let end = p.bytes.len();
             p.fail(
@@ -291,6 +301,7 @@ fn node_head(p: &mut Cursor<'_>) -> Lex<Pending> {
         end: p.pos,
         discard,
         phase: Phase::Entries,
+        glue_ok: false,
     })
 }
 
@@ -301,7 +312,9 @@ fn node_tail(p: &mut Cursor<'_>, n: &mut Pending) -> Lex<Tail> {
     // parser (where the second `/-` is part of the entry the first one comments out).
     let mut skip = 0usize;
     let mut skip_at = 0usize;
+    let mut chained = false;
     loop {
+        let glue_ok = std::mem::take(&mut n.glue_ok);
         let spaced = p.node_space()? || skip > 0;
         if p.at_node_end() {
             if skip > 0 {
@@ -312,7 +325,8 @@ fn node_tail(p: &mut Cursor<'_>, n: &mut Pending) -> Lex<Tail> {
         let at = p.pos;
         match p.byte() {
             Some(b'{') => {
-                if skip > 1 {
+                // `/- /- 1 {}`: a chain of slashdashes comments out entries only.
+                if skip > 1 || (skip == 1 && chained) {
                     return Err(dangling_slashdash(p, skip_at));
                 }
                 if skip == 0 && n.phase == Phase::Children {
@@ -327,7 +341,7 @@ fn node_tail(p: &mut Cursor<'_>, n: &mut Pending) -> Lex<Tail> {
                 return Ok(Tail::Open { discard: skip == 1 });
             }
             Some(b'/') if p.byte_at(1) == Some(b'-') => {
-                if !spaced && n.phase != Phase::Children {
+                if !spaced && !glue_ok {
                     return Err(p.fail(
                         at,
                         at + 2,
@@ -341,10 +355,20 @@ fn node_tail(p: &mut Cursor<'_>, n: &mut Pending) -> Lex<Tail> {
                 if skip == 0 {
                     skip_at = at;
                 }
+                chained = skip > 0;
                 skip += 1;
             }
+            Some(b'=') => {
+                return Err(p.fail(
+                    at,
+                    at + 1,
+                    "unexpected `=`",
+                    "no property name before it",
+                    Some("a property is a string, `=`, then a value: `key=1`, `\"my key\"=1`"),
+                ));
+            }
             _ => {
-                entry_after_blocks(p, n, at)?;
+                entry_after_blocks(p, n, if skip > 0 { skip_at } else { at })?;
                 if !spaced {
                     let end = p.char_end(at);
                     return Err(p.fail(
@@ -358,6 +382,7 @@ fn node_tail(p: &mut Cursor<'_>, n: &mut Pending) -> Lex<Tail> {
                 let e = entry(p)?;
                 if skip > 0 {
                     skip -= 1;
+                    chained &= skip > 0;
                 } else {
                     n.end = p.pos;
                     n.node.entries.push(e);
