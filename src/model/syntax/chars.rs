@@ -14,13 +14,8 @@ pub(super) fn is_newline(c: char) -> bool {
 pub(super) fn is_space(c: char) -> bool {
     matches!(
         c,
-        '\t' | ' '
-            | '\u{A0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}'
+        '\t' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}'
     )
 }
 
@@ -50,10 +45,10 @@ pub(super) fn is_ident_char(c: char) -> bool {
 /// `identifier-char` for ASCII bytes: everything printable but `\/(){}[];"#=` and space.
 pub(super) const IDENT_ASCII: [bool; 128] = {
     let mut table = [false; 128];
-    let mut b = 0x21;
+    let mut b: u8 = 0x21;
     while b < 0x7F {
-        table[b] = !matches!(
-            b as u8,
+        table[b as usize] = !matches!(
+            b,
             b'\\' | b'/' | b'(' | b')' | b'{' | b'}' | b'[' | b']' | b';' | b'"' | b'#' | b'='
         );
         b += 1;

@@ -77,16 +77,36 @@ impl<'a> Cursor<'a> {
     }
 
     /// Records an error and returns the failure to propagate.
-    pub fn fail(&mut self, start: usize, end: usize, message: &str, label: &str, help: Option<&str>) -> Fail {
+    pub fn fail(
+        &mut self,
+        start: usize,
+        end: usize,
+        message: &str,
+        label: &str,
+        help: Option<&str>,
+    ) -> Fail {
         if self.errors.len() < MAX_ERRORS {
-            self.errors
-                .push(SyntaxDiagnostic::new(span(start, end), message, label, help));
+            self.errors.push(SyntaxDiagnostic::new(
+                span(start, end),
+                message,
+                label,
+                help,
+            ));
         }
-        Fail { fatal: self.errors.len() >= MAX_ERRORS }
+        Fail {
+            fatal: self.errors.len() >= MAX_ERRORS,
+        }
     }
 
     /// Like `fail`, but nothing after this can be read (the rest of the input was swallowed).
-    pub fn fatal(&mut self, start: usize, end: usize, message: &str, label: &str, help: Option<&str>) -> Fail {
+    pub fn fatal(
+        &mut self,
+        start: usize,
+        end: usize,
+        message: &str,
+        label: &str,
+        help: Option<&str>,
+    ) -> Fail {
         self.fail(start, end, message, label, help);
         self.pos = self.bytes.len();
         Fail { fatal: true }
@@ -326,7 +346,8 @@ impl<'a> Cursor<'a> {
         if matches!(self.bytes.get(p), Some(b'+' | b'-')) {
             p += 1;
         }
-        if self.bytes.get(p) == Some(&b'.') && self.bytes.get(p + 1).is_some_and(u8::is_ascii_digit) {
+        if self.bytes.get(p) == Some(&b'.') && self.bytes.get(p + 1).is_some_and(u8::is_ascii_digit)
+        {
             while self.pos < self.bytes.len() && self.peek().is_some_and(is_ident_char) {
                 self.pos = self.char_end(self.pos);
             }
@@ -392,7 +413,7 @@ impl<'a> Cursor<'a> {
             // Copy the plain run in one go.
             let run = self.pos;
             while let Some(&b) = self.bytes.get(self.pos) {
-                if b == b'"' || b == b'\\' || b < 0x20 || b >= 0x7F {
+                if b == b'"' || b == b'\\' || !(0x20..0x7F).contains(&b) {
                     break;
                 }
                 self.pos += 1;
@@ -439,7 +460,10 @@ impl<'a> Cursor<'a> {
         self.fail(
             at,
             end,
-            &format!("the code point U+{:04X} may not appear in a KDL document", u32::from(c)),
+            &format!(
+                "the code point U+{:04X} may not appear in a KDL document",
+                u32::from(c)
+            ),
             "disallowed code point",
             Some("write it as an escape in a quoted string (`\\u{...}`) if it is meant"),
         )
@@ -600,7 +624,11 @@ impl<'a> Cursor<'a> {
                         }
                         q += n;
                     }
-                    p = if q > p + 1 { q } else { self.char_end(p + 1).max(p + 1) };
+                    p = if q > p + 1 {
+                        q
+                    } else {
+                        self.char_end(p + 1).max(p + 1)
+                    };
                     continue;
                 }
                 if c == '"' && self.starts_with(p, "\"\"\"") {
@@ -696,12 +724,12 @@ impl<'a> Cursor<'a> {
             self.pos += 3;
             self.pos += self.newline_len(self.pos);
             closing.push_str("\"\"\"");
-            closing.extend(std::iter::repeat('#').take(hashes));
+            closing.extend(std::iter::repeat_n('#', hashes));
             return self.raw_multi_line(start, &closing);
         }
         self.pos += 1;
         closing.push('"');
-        closing.extend(std::iter::repeat('#').take(hashes));
+        closing.extend(std::iter::repeat_n('#', hashes));
         let body = self.pos;
         loop {
             let Some(c) = self.peek() else {
@@ -730,7 +758,11 @@ impl<'a> Cursor<'a> {
             }
             self.pos += c.len_utf8();
         }
-        let value = self.text.get(body..self.pos).unwrap_or_default().to_string();
+        let value = self
+            .text
+            .get(body..self.pos)
+            .unwrap_or_default()
+            .to_string();
         self.pos += closing.len();
         if value == "\"" {
             return Err(self.fail(
@@ -955,7 +987,14 @@ impl<'a> Cursor<'a> {
             magnitude
         };
         value.map_or_else(
-            || Value::IntegerTooLarge(self.text.get(start..self.pos).unwrap_or_default().to_string()),
+            || {
+                Value::IntegerTooLarge(
+                    self.text
+                        .get(start..self.pos)
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            },
             Value::Integer,
         )
     }
@@ -1043,8 +1082,8 @@ impl<'a> Cursor<'a> {
             .filter(|&c| c != '_')
             .collect();
         // Any digits-dot-digits-exponent text parses; an out-of-range one becomes ±inf.
-        text.parse::<f64>().map(Value::Float).map_err(|_| {
-            self.fail(start, self.pos, "invalid number", "not a number", None)
-        })
+        text.parse::<f64>()
+            .map(Value::Float)
+            .map_err(|_| self.fail(start, self.pos, "invalid number", "not a number", None))
     }
 }

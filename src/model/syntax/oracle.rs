@@ -99,8 +99,7 @@ fn theirs(nodes: &[kdl::KdlNode]) -> Vec<TNode> {
 
 fn has_big(nodes: &[TNode]) -> bool {
     nodes.iter().any(|n| {
-        n.entries.iter().any(|e| e.2 == TValue::Big)
-            || n.children.as_deref().is_some_and(has_big)
+        n.entries.iter().any(|e| e.2 == TValue::Big) || n.children.as_deref().is_some_and(has_big)
     })
 }
 
@@ -158,7 +157,9 @@ fn stricter_terminator(text: &str, e: &super::SyntaxError, reference: &kdl::KdlD
     let mut error = e.clone();
     // Each round fixes one spot (we report one error per line).
     for _ in 0..8 {
-        let [d] = error.diagnostics.as_slice() else { return false };
+        let [d] = error.diagnostics.as_slice() else {
+            return false;
+        };
         let message = d.message.as_deref().unwrap_or_default();
         if ![
             "unexpected character after a value",
@@ -173,7 +174,9 @@ fn stricter_terminator(text: &str, e: &super::SyntaxError, reference: &kdl::KdlD
             return false;
         };
         text = format!("{head}\n{tail}");
-        let Ok(r) = kdl::KdlDocument::parse_v2(&text) else { return false };
+        let Ok(r) = kdl::KdlDocument::parse_v2(&text) else {
+            return false;
+        };
         if theirs(r.nodes()) != want {
             return false;
         }
@@ -209,9 +212,9 @@ fn shrink_big_integers(text: &str) -> String {
 
 /// The kdl crate's compliance inputs, when its package sits in the cargo registry.
 fn kdl_test_inputs() -> Vec<(String, String)> {
-    let home = std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))
-    });
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
     let Some(home) = home else { return Vec::new() };
     let Ok(registries) = std::fs::read_dir(home.join("registry/src")) else {
         return Vec::new();
@@ -219,12 +222,17 @@ fn kdl_test_inputs() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for registry in registries.flatten() {
         let dir = registry.path().join("kdl-6.7.1/tests/test_cases/input");
-        let Ok(files) = std::fs::read_dir(&dir) else { continue };
+        let Ok(files) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut files: Vec<PathBuf> = files.flatten().map(|f| f.path()).collect();
         files.sort();
         for f in files {
             if let Ok(text) = std::fs::read_to_string(&f) {
-                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 out.push((name, text));
             }
         }
@@ -247,7 +255,12 @@ pub(super) fn generated_stack(n: usize) -> String {
             "service \"svc-{i:04}\" layer=\"apps\" namespace=\"team-{:02}\" template=\"web\" {{",
             i % 10
         );
-        let _ = writeln!(kdl, "    image \"ghcr.io/bench/svc-{i:04}\" tag=\"1.{}.{}\"", i % 20, i % 7);
+        let _ = writeln!(
+            kdl,
+            "    image \"ghcr.io/bench/svc-{i:04}\" tag=\"1.{}.{}\"",
+            i % 20,
+            i % 7
+        );
         kdl.push_str("    port 8080\n    ingress host=\"{{ service.name }}.{{ environment.domain }}\" tls=#true class=\"traefik\"\n");
         kdl.push_str("    values {\n        config {\n");
         let _ = writeln!(kdl, "            CACHE_TTL_SECONDS \"{}\"", 60 + i % 240);
@@ -296,16 +309,78 @@ impl Rng {
 
 /// Fragments worth splicing in: every piece of syntax, and the awkward code points.
 const FRAGMENTS: &[&str] = &[
-    "{", "}", "\"", "\"\"\"\n", "\n\"\"\"", "#", "##", "#\"", "\"#", "/-", "/- ", "/*", "*/",
-    "//", "\\", "\\\n", "\n", "\r\n", ";", "=", " = ", "(", ")", "(t)", " ", "\t", "0x", "0o",
-    "0b", "1.5e3", "1_000", "-", "+", ".", "-.5", "#true", "#false", "#null", "#inf", "#-inf",
-    "#nan", "true", "null", "\\u{1F600}", "\\u{D800}", "\\n", "\\s", "\\q", "\u{2028}",
-    "\u{85}", "\u{A0}", "\u{FEFF}", "\u{1}", "\u{7F}", "\u{200E}", "\u{3000}", "é", "x",
-    "123456789012345678901234567890123456789012", "[", "]", "a=1", " b ", "{}", " {\n",
+    "{",
+    "}",
+    "\"",
+    "\"\"\"\n",
+    "\n\"\"\"",
+    "#",
+    "##",
+    "#\"",
+    "\"#",
+    "/-",
+    "/- ",
+    "/*",
+    "*/",
+    "//",
+    "\\",
+    "\\\n",
+    "\n",
+    "\r\n",
+    ";",
+    "=",
+    " = ",
+    "(",
+    ")",
+    "(t)",
+    " ",
+    "\t",
+    "0x",
+    "0o",
+    "0b",
+    "1.5e3",
+    "1_000",
+    "-",
+    "+",
+    ".",
+    "-.5",
+    "#true",
+    "#false",
+    "#null",
+    "#inf",
+    "#-inf",
+    "#nan",
+    "true",
+    "null",
+    "\\u{1F600}",
+    "\\u{D800}",
+    "\\n",
+    "\\s",
+    "\\q",
+    "\u{2028}",
+    "\u{85}",
+    "\u{A0}",
+    "\u{FEFF}",
+    "\u{1}",
+    "\u{7F}",
+    "\u{200E}",
+    "\u{3000}",
+    "é",
+    "x",
+    "123456789012345678901234567890123456789012",
+    "[",
+    "]",
+    "a=1",
+    " b ",
+    "{}",
+    " {\n",
 ];
 
 fn char_boundaries(s: &str) -> Vec<usize> {
-    s.char_indices().map(|(i, _)| i).chain(std::iter::once(s.len())).collect()
+    s.char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(s.len()))
+        .collect()
 }
 
 fn mutate(rng: &mut Rng, text: &str) -> String {
@@ -412,7 +487,12 @@ fn agrees_with_kdl_on_mutations() {
         failures.is_empty(),
         "{} of {rounds} mutations disagree:\n{}",
         failures.len(),
-        failures.iter().take(10).cloned().collect::<Vec<_>>().join("\n----\n")
+        failures
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n----\n")
     );
 }
 
@@ -422,7 +502,25 @@ fn probe() {
     for text in std::env::var("KDL_PROBE").unwrap_or_default().split("@@") {
         let text = text.replace("\\n", "\n");
         println!("{text:?}");
-        println!("  kdl:  {:?}", kdl::KdlDocument::parse_v2(&text).map(|d| theirs(d.nodes())).map_err(|e| e.diagnostics.iter().map(|d| d.message.clone()).collect::<Vec<_>>()));
-        println!("  ours: {:?}", Document::parse(&text).map(|d| ours(d.nodes())).map_err(|e| e.diagnostics.iter().map(|d| d.message.clone()).collect::<Vec<_>>()));
+        println!(
+            "  kdl:  {:?}",
+            kdl::KdlDocument::parse_v2(&text)
+                .map(|d| theirs(d.nodes()))
+                .map_err(|e| e
+                    .diagnostics
+                    .iter()
+                    .map(|d| d.message.clone())
+                    .collect::<Vec<_>>())
+        );
+        println!(
+            "  ours: {:?}",
+            Document::parse(&text)
+                .map(|d| ours(d.nodes()))
+                .map_err(|e| e
+                    .diagnostics
+                    .iter()
+                    .map(|d| d.message.clone())
+                    .collect::<Vec<_>>())
+        );
     }
 }

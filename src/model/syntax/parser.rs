@@ -254,7 +254,7 @@ fn node_head(p: &mut Cursor<'_>) -> Lex<Pending> {
     let ty = if p.byte() == Some(b'(') {
         let ty = annotation(p)?;
         p.node_space()?;
-        Some(ty)
+        Some(Box::new(ty))
     } else {
         None
     };
@@ -461,7 +461,7 @@ fn entry(p: &mut Cursor<'_>) -> Lex<Entry> {
         let value = value(p, start)?;
         return Ok(Entry {
             name: None,
-            ty: Some(ty),
+            ty: Some(Box::new(ty)),
             value,
             span: span(start, p.pos),
         });
@@ -493,7 +493,7 @@ fn entry(p: &mut Cursor<'_>) -> Lex<Entry> {
     let ty = if p.byte() == Some(b'(') {
         let ty = annotation(p)?;
         p.node_space()?;
-        Some(ty)
+        Some(Box::new(ty))
     } else {
         None
     };

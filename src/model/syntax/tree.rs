@@ -13,10 +13,11 @@ pub struct Document {
     pub(super) span: SourceSpan,
 }
 
-/// One node: `(type)name entries... { children }`.
+/// One node: `(type)name entries... { children }`. (Type annotations are rare, so they are
+/// boxed: the tree is mostly nodes and entries, and their size is most of its cost.)
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
-    pub(super) ty: Option<Ident>,
+    pub(super) ty: Option<Box<Ident>>,
     pub(super) name: Ident,
     pub(super) entries: Vec<Entry>,
     pub(super) children: Option<Document>,
@@ -28,7 +29,7 @@ pub struct Node {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub(super) name: Option<Ident>,
-    pub(super) ty: Option<Ident>,
+    pub(super) ty: Option<Box<Ident>>,
     pub(super) value: Value,
     /// From the property name (or type annotation, or value) to the end of the value.
     pub(super) span: SourceSpan,
@@ -77,7 +78,7 @@ impl Node {
 
     /// The `(type)` annotation before the name.
     pub fn ty(&self) -> Option<&Ident> {
-        self.ty.as_ref()
+        self.ty.as_deref()
     }
 
     /// Arguments and properties, in source order (slashdashed ones left out).
@@ -122,7 +123,7 @@ impl Entry {
 
     /// The `(type)` annotation before the value.
     pub fn ty(&self) -> Option<&Ident> {
-        self.ty.as_ref()
+        self.ty.as_deref()
     }
 
     pub fn value(&self) -> &Value {
