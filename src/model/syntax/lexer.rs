@@ -455,7 +455,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn disallowed(&mut self, at: usize, c: char) -> Fail {
+    pub fn disallowed(&mut self, at: usize, c: char) -> Fail {
         let end = at + c.len_utf8();
         self.fail(
             at,

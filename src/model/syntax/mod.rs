@@ -6,6 +6,16 @@
 //! `lexer` reads tokens (strings, numbers, keywords, whitespace and comments), `parser` the
 //! node grammar on an explicit stack, `tree` holds the result and `error` the diagnostics.
 //! The differential tests in `oracle` hold it to the `kdl` crate on a corpus and on mutations.
+//!
+//! Where it differs from the `kdl` crate, on purpose:
+//! - an integer literal outside `i128` is a value, [`Value::IntegerTooLarge`], not a syntax
+//!   error, so the model can point at the one bad setting;
+//! - kdl lets a node end without a terminator where a slashdashed node may begin (after a
+//!   keyword glued to `/-`, after a slashdashed node's or children block's `}`); we ask for
+//!   the newline. Every text we accept, kdl accepts too (and reads the same way);
+//! - spans are tight: a node's runs from its type or name to its last entry or `}`, an
+//!   entry's from its key (or type, or value) to the end of its value, without the
+//!   surrounding whitespace kdl includes.
 
 mod chars;
 mod error;

@@ -149,15 +149,17 @@ pub(super) fn compare(text: &str) -> Result<bool, String> {
 /// slashdashed node may start: after a keyword glued to a `/-` (`#true/-x y` reads `/-x y` as
 /// a slashdashed *node*), after a slashdashed node's `{...}` (`/-a {}b` is node `b`), after a
 /// slashdashed children block (`a /-{}/-b` ends `a`). We require the
-/// newline there. True when our (only) complaint is that, and a newline at the spot makes
+/// newline there. True when our first complaint is that, and a newline at the spot makes
 /// both parsers agree with what kdl read.
 fn stricter_terminator(text: &str, e: &super::SyntaxError, reference: &kdl::KdlDocument) -> bool {
     let want = theirs(reference.nodes());
     let mut text = text.to_string();
     let mut error = e.clone();
-    // Each round fixes one spot (we report one error per line).
+    // Each round fixes one spot (recovery skips the rest of the line, so a second glued
+    // spot on it shows up only in the next round).
     for _ in 0..8 {
-        let [d] = error.diagnostics.as_slice() else {
+        // The first error is the one; recovery after it may echo more.
+        let Some(d) = error.diagnostics.first() else {
             return false;
         };
         let message = d.message.as_deref().unwrap_or_default();

@@ -261,6 +261,9 @@ fn node_head(p: &mut Cursor<'_>) -> Lex<Pending> {
     if !p.at_string() {
         let at = p.pos;
         let end = p.char_end(at).max(at + 1).min(p.bytes.len().max(at));
+        if let Some(c) = p.peek().filter(|&c| super::chars::is_disallowed(c)) {
+            return Err(p.disallowed(at, c));
+        }
         return Err(match p.byte() {
             Some(b'{') => p.fail(
                 at,
