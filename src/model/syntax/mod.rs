@@ -13,9 +13,9 @@
 //! - kdl lets a node end without a terminator where a slashdashed node may begin (after a
 //!   keyword glued to `/-`, after a slashdashed node's or children block's `}`); we ask for
 //!   the newline. Every text we accept, kdl accepts too (and reads the same way);
-//! - spans are tight: a node's runs from its type or name to its last entry or `}`, an
-//!   entry's from its key (or type, or value) to the end of its value, without the
-//!   surrounding whitespace kdl includes.
+//! - spans: names and entries span what kdl's do; a node's stops at its last entry or `}`
+//!   (kdl adds the trailing whitespace), and a children block's is the whole `{...}` (kdl's
+//!   covers only the nodes inside).
 
 mod chars;
 mod error;

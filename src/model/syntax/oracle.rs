@@ -526,3 +526,35 @@ fn probe() {
         );
     }
 }
+
+#[test]
+#[ignore = "a probe: prints both parsers' spans for the text in KDL_PROBE"]
+fn probe_spans() {
+    let text = std::env::var("KDL_PROBE")
+        .unwrap_or_default()
+        .replace("\\n", "\n");
+    if let (Ok(m), Ok(r)) = (Document::parse(&text), kdl::KdlDocument::parse_v2(&text)) {
+        for (a, b) in m.nodes().iter().zip(r.nodes()) {
+            let t = |s: miette::SourceSpan| {
+                text.get(s.offset()..s.offset() + s.len())
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            println!("node ours {:?} kdl {:?}", t(a.span()), t(b.span()));
+            println!(
+                "name ours {:?} kdl {:?}",
+                t(a.name().span()),
+                t(b.name().span())
+            );
+            for (x, y) in a.entries().iter().zip(b.entries()) {
+                println!("entry ours {:?} kdl {:?}", t(x.span()), t(y.span()));
+                if let (Some(p), Some(q)) = (x.name(), y.name()) {
+                    println!("key ours {:?} kdl {:?}", t(p.span()), t(q.span()));
+                }
+            }
+            if let (Some(p), Some(q)) = (a.children(), b.children()) {
+                println!("children ours {:?} kdl {:?}", t(p.span()), t(q.span()));
+            }
+        }
+    }
+}
