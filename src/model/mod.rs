@@ -9,6 +9,7 @@ mod load;
 mod names;
 mod parse;
 mod settings;
+pub mod syntax;
 mod validate;
 
 pub use error::ModelError;
