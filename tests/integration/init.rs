@@ -239,3 +239,43 @@ fn bootstrap_installs_only_the_environment_s_own_key_from_a_shared_keys_txt() {
         );
     }
 }
+
+#[test]
+fn a_fresh_stack_of_generated_secrets_needs_only_the_recipients() {
+    let t = Test::new();
+    // The keys go to a folder stackc does not look in: the build has no identity at all.
+    t.run(&["init", "app", "--keys", "--keys-dir", "vault"])
+        .success();
+    assert!(!t.path().join(".home/.config/sops/age/keys.txt").exists());
+    t.run(&["-C", "app", "build"]).success().stderr_has(&[
+        "generated dev/web-credentials/api-key into environments/dev.secrets.sops.yaml",
+    ]);
+    for env in ["dev", "staging", "production"] {
+        let key = t.path().join(format!("vault/app-{env}.agekey"));
+        let secret = t.path().join(format!(
+            "app/out/{env}/infrastructure/web/secret-web-credentials.yaml"
+        ));
+        assert!(sops_decrypt(&secret, &key).contains("api-key: "));
+    }
+    // Changing an existing store is where a key is really needed; the error says where
+    // stackc looked and how to give it one.
+    t.run_with_stdin(
+        &[
+            "-C",
+            "app",
+            "secret",
+            "rotate",
+            "dev",
+            "web-credentials",
+            "api-key",
+        ],
+        None,
+    )
+    .status(2)
+    .stderr_has(&[
+        "stackc::seal::no_identity",
+        "environments/dev.secrets.sops.yaml",
+        "looked in:",
+        "--identity FILE",
+    ]);
+}
