@@ -5,7 +5,7 @@ use super::{GlobalArgs, Session};
 use crate::build::{Engine, Request};
 use crate::diagnostics::Diagnostics;
 use crate::emit::{EnvChanges, Plan};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -24,6 +24,18 @@ pub struct BuildArgs {
     /// Render with this many threads, from 1 to 256 (default: all cores).
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
+    /// With --check: how to list the files (`json`: one document on standard output, for CI).
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text, requires = "check")]
+    pub format: CheckFormat,
+}
+
+/// The listings of `build --check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// `stale: out/dev/...` lines.
+    Text,
+    /// `{"version": 1, "clean": ..., "environments": [{"name", "missing", "stale", "extra", "edited"}]}`.
+    Json,
 }
 
 /// Runs `stackc build`.
@@ -41,9 +53,12 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         crate::fs::refuse_symlink(root, &format!("{}/build.lock", crate::CACHE_DIR))?;
         Some(super::session::lock_dir(&cache_dir)?)
     };
-    // Nothing changed since the last build, by stat alone: no need to parse anything.
-    if let Some((envs, units)) =
-        crate::cache::up_to_date(root, &cache_dir, &root.join("out"), &args.environments)
+    // Nothing changed since the last build, by stat alone: no need to parse anything. (A
+    // JSON listing names every environment, so it always plans.)
+    let shortcut = args.format == CheckFormat::Text;
+    if let Some((envs, units)) = shortcut
+        .then(|| crate::cache::up_to_date(root, &cache_dir, &root.join("out"), &args.environments))
+        .flatten()
     {
         if !global.quiet && args.check {
             eprintln!("out/ is up to date ({envs} environments)");
@@ -70,7 +85,10 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     let plan = with_progress(global, &engine, total, || engine.plan(&request))?;
     phase(started, "plan");
     if args.check {
-        return Ok(report_check(global, &plan));
+        return Ok(match args.format {
+            CheckFormat::Text => report_check(global, &plan),
+            CheckFormat::Json => report_check_json(&plan),
+        });
     }
     let (applied, notes) = crate::emit::apply(&plan)?;
     phase(started, "apply");
@@ -149,6 +167,39 @@ fn report_check(global: &GlobalArgs, plan: &Plan) -> ExitCode {
     }
     eprintln!("out/ is not what `stackc build` would write; run `stackc build`");
     ExitCode::from(1)
+}
+
+/// `build --check --format json`: every environment's missing, stale, extra and edited files.
+fn report_check_json(plan: &Plan) -> ExitCode {
+    let prefixed = |env: &str, paths: &[String]| -> Vec<String> {
+        paths.iter().map(|p| format!("out/{env}/{p}")).collect()
+    };
+    let mut clean = true;
+    let envs: Vec<serde_json::Value> = plan
+        .envs
+        .iter()
+        .map(|e| {
+            let c = &e.changes;
+            clean &= c.is_clean();
+            serde_json::json!({
+                "name": c.env,
+                "missing": prefixed(&c.env, &c.missing),
+                "stale": prefixed(&c.env, &c.stale),
+                "extra": prefixed(&c.env, &c.extra),
+                "edited": prefixed(&c.env, &c.edited),
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({ "version": 1, "clean": clean, "environments": envs });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+    );
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Runs `work`, showing a progress line on a terminal when it takes a while.

@@ -16,6 +16,19 @@ pub struct ExplainArgs {
     pub service: String,
     /// Only values at or under this dotted path (`resources.limits`, `anti-affinity`).
     pub path: Option<String>,
+    /// `json`: one document on standard output (`{"version", "environment", "service",
+    /// "values": [{"path", "value", "layers": [{"layer", "file", "line", "value"}]}]}`).
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+}
+
+/// The renderings of `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// Aligned columns, the value's layers lowest first, `*` on the one that wins.
+    Text,
+    /// JSON, for tools.
+    Json,
 }
 
 /// Runs `stackc explain`.
@@ -45,6 +58,7 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
     let sources = &session.stack.sources;
     let mut out = String::new();
     let mut found = false;
+    let mut json_values = Vec::new();
     let layer_width = service
         .provenance
         .under(&prefix)
@@ -65,6 +79,23 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
             .and_then(|s| lookup(s, path))
             .map_or_else(|| "(unset)".to_string(), crate::value::Value::to_display);
         found = true;
+        json_values.push(serde_json::json!({
+            "path": path,
+            "value": context
+                .get_path("service")
+                .and_then(|s| lookup(s, path))
+                .map_or(serde_json::Value::Null, |v| serde_json::to_value(v).unwrap_or_default()),
+            "layers": origins.iter().map(|o| {
+                let location = sources.location(o.span);
+                let (file, line) = location.rsplit_once(':').map_or((location.as_str(), ""), |(f, l)| (f, l));
+                serde_json::json!({
+                    "layer": o.layer.0,
+                    "file": file,
+                    "line": line.parse::<u64>().ok(),
+                    "value": serde_json::to_value(&o.value).unwrap_or_default(),
+                })
+            }).collect::<Vec<_>>(),
+        }));
         let _ = writeln!(out, "{path} = {final_value}");
         let last = origins.len().saturating_sub(1);
         for (i, origin) in origins.iter().enumerate() {
@@ -90,7 +121,21 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
         }
         .into());
     }
-    print!("{out}");
+    match args.format {
+        ExplainFormat::Text => print!("{out}"),
+        ExplainFormat::Json => {
+            let doc = serde_json::json!({
+                "version": 1,
+                "environment": env.name,
+                "service": service.name,
+                "values": json_values,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
