@@ -7,5 +7,6 @@ mod diff;
 mod errors;
 mod example;
 mod explain;
+mod hostile_model;
 mod incremental;
 mod secrets;

@@ -1,0 +1,108 @@
+//! Hostile `stacks.kdl` and overlay files against the example stack: truncated strings, deep
+//! nesting, numbers that do not fit, huge files. Each one is refused with exit 2 and a miette
+//! diagnostic that points at the text, never a panic or a signal, and every file of the stack
+//! (out/, the stores, the cache) and a folder outside it stay byte-identical.
+
+use crate::harness::{tree, Test};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A copy of the example stack (inputs and committed out/) in a temp dir.
+pub fn example() -> Test {
+    let t = Test::new();
+    for entry in [
+        "stacks.kdl",
+        "templates",
+        "environments",
+        "manifests",
+        "out",
+        "examples",
+    ] {
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(repo().join(entry))
+            .arg(t.path())
+            .status()
+            .expect("cp");
+        assert!(status.success());
+    }
+    t
+}
+
+/// Breaks the example with `break_it`, runs `stackc build`, and asserts it is refused: exit 2,
+/// every one of `expected` in stderr, no panic, and nothing changed in the stack or outside.
+#[track_caller]
+fn refused(break_it: impl FnOnce(&Test), expected: &[&str]) -> String {
+    let t = example();
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(outside.path().join("keep.txt"), "outside the stack\n").unwrap();
+    break_it(&t);
+    let stack_before = stack_tree(&t);
+    let outside_before = tree(outside.path());
+    let run = t.run(&["build"]);
+    let stderr = run.stderr();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    run.status(2).stderr_has(expected);
+    assert!(
+        stack_before == stack_tree(&t),
+        "a refused build changed a file of the stack"
+    );
+    assert!(
+        outside_before == tree(outside.path()),
+        "a refused build changed a file outside the stack"
+    );
+    stderr
+}
+
+/// Every file of the stack with its bytes, except the build lock (which `build` creates
+/// before it reads anything, and which holds no content).
+pub fn stack_tree(t: &Test) -> BTreeMap<String, Vec<u8>> {
+    let mut files = tree(t.path());
+    files.remove(".stackc-cache/build.lock");
+    files
+}
+
+#[test]
+fn unterminated_string_at_the_end_of_the_file_is_a_syntax_error() {
+    refused(
+        |t| t.write("stacks.kdl", "project \"x"),
+        &["stackc::model::syntax", "stacks.kdl:1:"],
+    );
+    // After valid nodes, and with a trailing backslash that escapes nothing.
+    refused(
+        |t| {
+            let text = t.read("stacks.kdl");
+            t.write("stacks.kdl", &format!("{text}service \"web"));
+        },
+        &["stackc::model::syntax", "stacks.kdl:"],
+    );
+    refused(
+        |t| {
+            let text = t.read("stacks.kdl");
+            t.write("stacks.kdl", &format!("{text}service \"web\\"));
+        },
+        &["stackc::model::syntax", "stacks.kdl:"],
+    );
+    refused(
+        |t| {
+            let text = t.read("stacks.kdl");
+            t.write("stacks.kdl", &format!("{text}service #\"web"));
+        },
+        &["stackc::model::syntax", "stacks.kdl:"],
+    );
+    refused(
+        |t| {
+            let text = t.read("environments/production.kdl");
+            t.write(
+                "environments/production.kdl",
+                &format!("{text}replicas \"3"),
+            );
+        },
+        &["stackc::model::syntax", "environments/production.kdl:"],
+    );
+}
