@@ -110,6 +110,20 @@ pub(super) fn skip_opaque(bytes: &[u8], i: usize) -> Option<usize> {
                     .map_or(len, |p| body + p + close.len()),
             )
         }
+        (b'"', _) if bytes[i..].starts_with(b"\"\"\"") => {
+            // Multi-line string: single quotes inside it are text.
+            let mut k = i + 3;
+            while k < len {
+                if bytes[k] == b'\\' {
+                    k += 2;
+                } else if bytes[k..].starts_with(b"\"\"\"") {
+                    return Some(k + 3);
+                } else {
+                    k += 1;
+                }
+            }
+            Some(len)
+        }
         (b'"', _) => {
             let mut k = i + 1;
             while let Some(b) = at(k) {
@@ -148,6 +162,12 @@ mod tests {
     }
 
     #[test]
+    fn never_cuts_inside_a_multi_line_string() {
+        let text = "a \"\"\"\nx \"y\nb 1\n\"\"\"\nc 2\n";
+        assert_eq!(pieces(text), ["a \"\"\"\nx \"y\nb 1\n\"\"\"\n", "c 2\n"]);
+    }
+
+    #[test]
     fn never_cuts_continuations_slashdash_or_raw_strings() {
         let text = "a 1 \\\n  2\n/-\nb 1\nc #\"x\ny\"#\nd {\n}\n";
         let cut = pieces(text);
@@ -174,6 +194,8 @@ mod tests {
             "a /* x",
             "a // x",
             "a \"\\\n",
+            "a \"\"\"\nx \"y\nb 1\n\"\"\"\nc 2\n",
+            "a \"\"\"\\",
         ] {
             assert_eq!(pieces(text).concat(), text);
         }

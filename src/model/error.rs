@@ -153,6 +153,39 @@ pub enum ModelError {
         help: Option<String>,
     },
 
+    #[error("blocks nest deeper than {limit} levels")]
+    #[diagnostic(
+        code(stackc::model::too_deep),
+        help("settings never need this depth; a missing `}}` or a generated file gone wrong is likely")
+    )]
+    TooDeep {
+        limit: usize,
+        #[source_code]
+        src: Src,
+        #[label("this `{{` opens level {}", limit + 1)]
+        span: SourceSpan,
+    },
+
+    #[error("one declaration takes more than {limit_kib} KiB")]
+    #[diagnostic(
+        code(stackc::model::too_large),
+        help("a top-level node with its children and the comments after it must stay under {limit_kib} KiB; a missing `}}` (everything after it becomes one block) is likely")
+    )]
+    RunTooLarge {
+        limit_kib: usize,
+        #[source_code]
+        src: Src,
+        #[label("this declaration starts here")]
+        span: SourceSpan,
+    },
+
+    #[error("{file} is larger than {limit} MiB")]
+    #[diagnostic(
+        code(stackc::model::too_large),
+        help("a 10,000-service stack is about 7 MB; split generated input or check that the file is what you meant")
+    )]
+    TooLarge { file: String, limit: u64 },
+
     #[error("no stacks.kdl in `{dir}`")]
     #[diagnostic(
         code(stackc::model::no_stack),

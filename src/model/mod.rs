@@ -4,14 +4,17 @@
 mod chunks;
 mod error;
 mod fragment;
+mod limits;
 mod load;
 mod names;
 mod parse;
 mod settings;
+mod syntax;
 mod validate;
 
 pub use error::ModelError;
 pub use fragment::ParseCache;
+pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use load::{load, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
 pub use settings::{Tracked, TrackedValue};

@@ -67,23 +67,13 @@ impl<'a> Parser<'a> {
         self.sources.named(self.file)
     }
 
-    /// Parses the whole file's KDL syntax; syntax errors become diagnostics.
+    /// Parses the whole file's KDL syntax (run by run, within the limits); syntax errors
+    /// become diagnostics.
     pub(super) fn document(&mut self) -> Option<Vec<Chunk>> {
-        let text = &self.sources.file(self.file).text;
-        match KdlDocument::parse(text) {
-            Ok(doc) => Some(vec![(0, doc)]),
-            Err(error) => {
-                for diag in error.diagnostics {
-                    self.errors.push(ModelError::Syntax {
-                        message: diag
-                            .message
-                            .unwrap_or_else(|| "invalid KDL syntax".to_string()),
-                        src: self.src(),
-                        span: diag.span,
-                        label: diag.label.unwrap_or_else(|| "here".to_string()),
-                        help: diag.help,
-                    });
-                }
+        match super::syntax::document(self.sources, self.file) {
+            Ok(chunks) => Some(chunks),
+            Err(errors) => {
+                self.errors.extend(errors);
                 None
             }
         }

@@ -106,3 +106,71 @@ fn unterminated_string_at_the_end_of_the_file_is_a_syntax_error() {
         &["stackc::model::syntax", "environments/production.kdl:"],
     );
 }
+
+/// `service "whoami"`'s `values` block in the example with `inner` inside it.
+fn nest_in_whoami_values(t: &Test, inner: &str) {
+    let text = t.read("stacks.kdl");
+    let at = text
+        .find("service \"whoami\"")
+        .expect("the example declares whoami");
+    let open = at + text[at..].find('{').expect("whoami has a block") + 1;
+    t.write(
+        "stacks.kdl",
+        &format!(
+            "{}\n    values {{ {inner} }}{}",
+            &text[..open],
+            &text[open..]
+        ),
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_at_the_brace_past_the_limit() {
+    let deep = format!("{}{}", "a { ".repeat(500), "}".repeat(500));
+    let err = refused(
+        |t| nest_in_whoami_values(t, &deep),
+        &["stackc::model::too_deep", "64 levels", "opens level 65"],
+    );
+    let line = example_line_of_whoami() + 1;
+    assert!(err.contains(&format!("stacks.kdl:{line}:")), "{err}");
+    // The same in an overlay, and unclosed at the end of the file.
+    refused(
+        |t| {
+            let text = t.read("environments/production.kdl");
+            t.write(
+                "environments/production.kdl",
+                &format!("{text}values {}\n", "{ a ".repeat(100_000)),
+            );
+        },
+        &["stackc::model::too_deep", "environments/production.kdl:"],
+    );
+}
+
+/// The line of `service "whoami"` in the example's stacks.kdl.
+fn example_line_of_whoami() -> usize {
+    let text = std::fs::read_to_string(repo().join("stacks.kdl")).unwrap();
+    let at = text.find("service \"whoami\"").unwrap();
+    text[..at].matches('\n').count() + 1
+}
+
+#[test]
+fn text_that_makes_the_kdl_parser_recurse_per_byte_is_refused_first() {
+    for (garbage, code) in [
+        ("}".repeat(100_000), "unmatched `}`"),
+        (
+            format!("a {}", "{}".repeat(100_000)),
+            "after the `}` of a block",
+        ),
+        ("/- ".repeat(100_000), "another slashdash"),
+        (format!("a {}", "\\ ".repeat(100_000)), "must end its line"),
+        ("/*".repeat(100_000), "more than 64 KiB"),
+    ] {
+        refused(
+            |t| {
+                let text = t.read("stacks.kdl");
+                t.write("stacks.kdl", &format!("{text}{garbage}\n"));
+            },
+            &["stackc::model::", code, "stacks.kdl:"],
+        );
+    }
+}
