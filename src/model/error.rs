@@ -84,6 +84,21 @@ pub enum ModelError {
         span: SourceSpan,
     },
 
+    #[error("`{what}` must be between {min} and {max}, found {found}")]
+    #[diagnostic(code(stackc::model::out_of_range))]
+    OutOfRange {
+        what: String,
+        min: i64,
+        max: i64,
+        found: String,
+        #[source_code]
+        src: Src,
+        #[label("not between {min} and {max}")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
     #[error("{kind} `{name}` is declared twice")]
     #[diagnostic(
         code(stackc::model::duplicate),

@@ -19,6 +19,9 @@ port 8080
 resources cpu="100m" memory="128Mi" cpu-limit="500m" memory-limit="256Mi"
 "#;
 
+/// The most diagnostics one load reports (rendering each one costs a pass over its file).
+const MAX_REPORTED: usize = 50;
+
 /// A template file, read whole.
 #[derive(Clone, Debug)]
 pub struct TemplateFile {
@@ -133,6 +136,8 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
     if errors.is_empty() {
         errors.extend(validate::validate(&model, &sources, &templates));
     }
+    // A generated file gone wrong can hold a million mistakes; nobody reads past the first.
+    errors.truncate(MAX_REPORTED);
     errors.into_result(Stack {
         root: root.to_path_buf(),
         sources,

@@ -8,6 +8,7 @@ mod limits;
 mod load;
 mod names;
 mod parse;
+pub mod ranges;
 mod settings;
 mod syntax;
 mod validate;

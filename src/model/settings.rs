@@ -91,10 +91,16 @@ impl Parser<'_> {
         }
         let span = self.span(node.span());
         let parsed = match name {
-            "replicas" | "port" => self
-                .only_args(node, 1, &[])
-                .and_then(|()| self.int_arg(node, 0, name))
-                .map(|(v, s)| Tracked::scalar(Value::Int(v), s)),
+            "replicas" | "port" => {
+                let range = if name == "port" {
+                    super::ranges::PORT
+                } else {
+                    super::ranges::REPLICAS
+                };
+                self.only_args(node, 1, &[])
+                    .and_then(|()| self.int_arg(node, 0, name, range))
+                    .map(|(v, s)| Tracked::scalar(Value::Int(v), s))
+            }
             "debug" => self
                 .only_args(node, 1, &[])
                 .and_then(|()| self.bool_arg(node, 0, name))
@@ -171,7 +177,7 @@ impl Parser<'_> {
                 None,
                 &[
                     ("host", Kind::Str),
-                    ("port", Kind::Int),
+                    ("port", Kind::Port),
                     ("entry-point", Kind::Str),
                 ],
                 span,
@@ -226,12 +232,9 @@ impl Parser<'_> {
             let value = match (kind, entry.value()) {
                 (Kind::Str, KdlValue::String(s)) => Value::from(s.as_str()),
                 (Kind::Bool, KdlValue::Bool(b)) => Value::Bool(*b),
-                (Kind::Int, KdlValue::Integer(i)) => match i64::try_from(*i) {
-                    Ok(i) => Value::Int(i),
-                    Err(_) => {
-                        self.wrong_type(prop, "an integer in range", entry.value(), entry_span);
-                        continue;
-                    }
+                (Kind::Port, _) => match self.int_entry(entry, prop, super::ranges::PORT) {
+                    Some((i, _)) => Value::Int(i),
+                    None => continue,
                 },
                 (kind, other) => {
                     self.wrong_type(prop, kind.describe(), other, entry_span);
@@ -382,6 +385,16 @@ impl Parser<'_> {
                     Value::Null
                 }
             },
+            // `1e999` reads as infinity; only `#inf`, `#-inf` and `#nan` may mean that.
+            KdlValue::Float(f) if !f.is_finite() && !self.snippet(span).contains('#') => {
+                self.wrong_type(
+                    "value",
+                    "a number that fits in 64 bits",
+                    entry.value(),
+                    span,
+                );
+                Value::Null
+            }
             KdlValue::Float(f) => Value::Float(*f),
             KdlValue::Bool(b) => Value::Bool(*b),
             KdlValue::Null => Value::Null,
@@ -394,7 +407,8 @@ impl Parser<'_> {
 #[derive(Clone, Copy)]
 enum Kind {
     Str,
-    Int,
+    /// A TCP port, in [`ranges::PORT`](super::ranges::PORT).
+    Port,
     Bool,
 }
 
@@ -402,7 +416,7 @@ impl Kind {
     fn describe(self) -> &'static str {
         match self {
             Kind::Str => "a string",
-            Kind::Int => "an integer",
+            Kind::Port => "a port number",
             Kind::Bool => "#true or #false",
         }
     }

@@ -174,3 +174,126 @@ fn text_that_makes_the_kdl_parser_recurse_per_byte_is_refused_first() {
         );
     }
 }
+
+/// The 1-based line of the first occurrence of `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> usize {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not found"));
+    text[..at].matches('\n').count() + 1
+}
+
+/// Replaces the first `from` in `path` by `to` and returns the line it is on.
+fn replace(t: &Test, path: &str, from: &str, to: &str) -> usize {
+    let text = t.read(path);
+    t.edit(path, from, to);
+    line_of(&text, from)
+}
+
+#[test]
+fn numbers_out_of_range_are_errors_at_their_span() {
+    for (path, from, to, message) in [
+        (
+            "stacks.kdl",
+            "replicas 3\n",
+            "port 18446744073709551616\n",
+            "`port` must be between 1 and 65535, found 18446744073709551616",
+        ),
+        (
+            "stacks.kdl",
+            "replicas 3\n",
+            "port 65536\n",
+            "`port` must be between 1 and 65535, found 65536",
+        ),
+        (
+            "stacks.kdl",
+            "replicas 3\n",
+            "port 0\n",
+            "`port` must be between 1 and 65535, found 0",
+        ),
+        (
+            "stacks.kdl",
+            "replicas 3\n",
+            "replicas 99999999999999999999999\n",
+            "`replicas` must be between 0 and 10000",
+        ),
+        (
+            "stacks.kdl",
+            "replicas 3\n",
+            "replicas -1\n",
+            "`replicas` must be between 0 and 10000, found -1",
+        ),
+        (
+            "stacks.kdl",
+            "replicas 3\n",
+            "replicas 2.5\n",
+            "`replicas` must be a non-negative integer",
+        ),
+        (
+            "stacks.kdl",
+            "wave=2",
+            "wave=-1",
+            "`wave` must be between 0 and 1000, found -1",
+        ),
+        (
+            "stacks.kdl",
+            "wave=2",
+            "wave=99999999999999999999",
+            "`wave` must be between 0 and 1000",
+        ),
+        (
+            "stacks.kdl",
+            "generate=32",
+            "generate=18446744073709551616",
+            "`generate` must be between 8 and 4096",
+        ),
+        (
+            "stacks.kdl",
+            "generate=32",
+            "generate=\"32\"",
+            "`generate` must be a non-negative integer",
+        ),
+        (
+            "stacks.kdl",
+            "replicas 3\n",
+            "values { big 9223372036854775808 }\n",
+            "an integer that fits in 64 bits",
+        ),
+        (
+            "stacks.kdl",
+            "replicas 3\n",
+            "values { big 1e999 }\n",
+            "a number that fits in 64 bits",
+        ),
+        (
+            "stacks.kdl",
+            "port=5432 entry-point",
+            "port=70000 entry-point",
+            "`port` must be between 1 and 65535, found 70000",
+        ),
+        (
+            "environments/production.kdl",
+            "debug #false\n",
+            "replicas 99999999999999999999999\n",
+            "`replicas` must be between 0 and 10000",
+        ),
+        (
+            "environments/production.kdl",
+            "debug #false\n",
+            "port 18446744073709551616\n",
+            "`port` must be between 1 and 65535",
+        ),
+    ] {
+        let mut line = 0;
+        refused(
+            |t| line = replace(t, path, from, to),
+            &[message, &format!("{path}:")],
+        );
+        let err = {
+            let t = example();
+            replace(&t, path, from, to);
+            t.run(&["build"]).stderr()
+        };
+        assert!(err.contains(&format!("{path}:{line}:")), "{to}: {err}");
+    }
+}
