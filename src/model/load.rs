@@ -148,6 +148,27 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
     })
 }
 
+/// Loads a stack made of `stacks.kdl` text and optional `environments/<env>.kdl` overlays
+/// (by environment name), through the same path as [`load`]: written to a fresh temporary
+/// directory, loaded, and removed. For fuzzing and tests that hold text, not a folder.
+pub fn load_text(stack: &[u8], overlays: &[(&str, &[u8])]) -> Result<Stack, Diagnostics> {
+    let dir = tempfile::tempdir().map_err(|e| IoError::new("create", Path::new("<temp>"), e))?;
+    let write = |relative: &str, bytes: &[u8]| {
+        let path = dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap_or(dir.path()))
+            .and_then(|()| std::fs::write(&path, bytes))
+            .map_err(|e| IoError::new("write", &path, e))
+    };
+    write("stacks.kdl", stack)?;
+    for (env, text) in overlays {
+        // Only plain names: the fuzzer chooses them too.
+        if super::is_dns_label(env) {
+            write(&format!("environments/{env}.kdl"), text)?;
+        }
+    }
+    load(dir.path())
+}
+
 /// One run of `stacks.kdl`, parsed: its text's hash, its declarations, its errors, its offset.
 type ParsedRun = (String, Vec<Item>, Diagnostics, isize);
 

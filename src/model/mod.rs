@@ -16,7 +16,7 @@ mod validate;
 pub use error::ModelError;
 pub use fragment::ParseCache;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
-pub use load::{load, Stack, TemplateFile};
+pub use load::{load, load_text, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
 pub use settings::{Tracked, TrackedValue};
 

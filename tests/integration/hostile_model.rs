@@ -147,7 +147,7 @@ fn deep_nesting_is_refused_at_the_brace_past_the_limit() {
 }
 
 /// The line of `service "whoami"` in the example's stacks.kdl.
-fn example_line_of_whoami() -> usize {
+pub fn example_line_of_whoami() -> usize {
     let text = std::fs::read_to_string(repo().join("stacks.kdl")).unwrap();
     let at = text.find("service \"whoami\"").unwrap();
     text[..at].matches('\n').count() + 1
@@ -296,4 +296,36 @@ fn numbers_out_of_range_are_errors_at_their_span() {
         };
         assert!(err.contains(&format!("{path}:{line}:")), "{to}: {err}");
     }
+}
+
+#[test]
+fn huge_files_are_refused_before_parsing() {
+    let comment = format!("// {}\n", "x".repeat(76));
+    let huge = comment.repeat(9 * 1024 * 1024 / comment.len() + 1);
+    refused(
+        |t| {
+            let text = t.read("stacks.kdl");
+            t.write("stacks.kdl", &format!("{text}{huge}"));
+        },
+        &[
+            "stackc::model::too_large",
+            "stacks.kdl is larger than 8 MiB",
+        ],
+    );
+    refused(
+        |t| t.write("environments/production.kdl", &huge),
+        &[
+            "stackc::model::too_large",
+            "environments/production.kdl is larger than 8 MiB",
+        ],
+    );
+    // Under the file limit, one node followed by 200 KB of comments is one run too large
+    // for the parser; the diagnostic points at the node.
+    let comments = comment.repeat(200 * 1024 / comment.len());
+    let err = refused(
+        |t| nest_in_whoami_values(t, &format!("x 1\n{comments}")),
+        &["stackc::model::too_large", "more than 64 KiB"],
+    );
+    let line = example_line_of_whoami();
+    assert!(err.contains(&format!("stacks.kdl:{line}:")), "{err}");
 }

@@ -9,4 +9,5 @@ mod example;
 mod explain;
 mod hostile_model;
 mod incremental;
+mod mutation;
 mod secrets;
