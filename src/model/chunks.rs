@@ -29,61 +29,17 @@ fn boundaries(text: &str) -> Vec<usize> {
     let mut depth = 0usize;
     let mut i = 0;
     let mut continued = false;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let mut nesting = 0;
-                while i < bytes.len() {
-                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
-                        nesting += 1;
-                        i += 2;
-                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
-                        nesting -= 1;
-                        i += 2;
-                        if nesting == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                continue;
-            }
+    while let Some(&byte) = bytes.get(i) {
+        if let Some(end) = skip_opaque(bytes, i) {
+            // A comment or string: nothing inside it is structure. A newline inside a
+            // multi-line string is not a boundary either.
+            i = end;
+            continue;
+        }
+        match byte {
             b'/' if bytes.get(i + 1) == Some(&b'-') => {
                 // A slashdash may comment out the next node across lines: no cut until it ends.
                 continued = true;
-            }
-            b'#' if bytes.get(i + 1) == Some(&b'"') || bytes.get(i + 1) == Some(&b'#') => {
-                // Raw string: #"..."#, ##"..."## (possibly multi-line).
-                let hashes = bytes[i..].iter().take_while(|b| **b == b'#').count();
-                if bytes.get(i + hashes) != Some(&b'"') {
-                    i += hashes;
-                    continue;
-                }
-                let close: Vec<u8> = std::iter::once(b'"')
-                    .chain(std::iter::repeat_n(b'#', hashes))
-                    .collect();
-                i += hashes + 1;
-                while i < bytes.len() && !bytes[i..].starts_with(&close) {
-                    i += 1;
-                }
-                i += close.len();
-                continue;
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
             }
             b'\\' => continued = true,
             b'{' => depth += 1,
@@ -98,12 +54,90 @@ fn boundaries(text: &str) -> Vec<usize> {
             b if !b.is_ascii_whitespace() => continued = false,
             _ => {}
         }
-        if bytes[i] == b'\n' && depth == 0 {
+        if byte == b'\n' && depth == 0 {
             continued = false;
         }
         i += 1;
     }
     out
+}
+
+/// When a comment or a string starts at `i`, the position just after it (at most the end of
+/// the text: an unterminated one runs to the end). Shared by every scan of raw KDL text, so
+/// they agree on what is structure and what is opaque.
+pub(super) fn skip_opaque(bytes: &[u8], i: usize) -> Option<usize> {
+    let len = bytes.len();
+    let at = |k: usize| bytes.get(k).copied();
+    match (at(i)?, at(i + 1)) {
+        (b'/', Some(b'/')) => {
+            let rest = &bytes[i..];
+            Some(rest.iter().position(|b| *b == b'\n').map_or(len, |p| i + p))
+        }
+        (b'/', Some(b'*')) => {
+            // Block comments nest in KDL; counted, not recursed.
+            let mut nesting = 0usize;
+            let mut k = i;
+            while k < len {
+                if at(k) == Some(b'/') && at(k + 1) == Some(b'*') {
+                    nesting += 1;
+                    k += 2;
+                } else if at(k) == Some(b'*') && at(k + 1) == Some(b'/') {
+                    nesting -= 1;
+                    k += 2;
+                    if nesting == 0 {
+                        return Some(k);
+                    }
+                } else {
+                    k += 1;
+                }
+            }
+            Some(len)
+        }
+        (b'#', Some(b'"' | b'#')) => {
+            // Raw string: #"..."#, ##"..."## (possibly multi-line).
+            let hashes = bytes[i..].iter().take_while(|b| **b == b'#').count();
+            if at(i + hashes) != Some(b'"') {
+                return None;
+            }
+            let close: Vec<u8> = std::iter::once(b'"')
+                .chain(std::iter::repeat_n(b'#', hashes))
+                .collect();
+            let body = i + hashes + 1;
+            Some(
+                bytes[body..]
+                    .windows(close.len())
+                    .position(|w| w == close.as_slice())
+                    .map_or(len, |p| body + p + close.len()),
+            )
+        }
+        (b'"', _) if bytes[i..].starts_with(b"\"\"\"") => {
+            // Multi-line string: single quotes inside it are text.
+            let mut k = i + 3;
+            while k < len {
+                if bytes[k] == b'\\' {
+                    k += 2;
+                } else if bytes[k..].starts_with(b"\"\"\"") {
+                    return Some(k + 3);
+                } else {
+                    k += 1;
+                }
+            }
+            Some(len)
+        }
+        (b'"', _) => {
+            let mut k = i + 1;
+            while let Some(b) = at(k) {
+                match b {
+                    b'"' => return Some(k + 1),
+                    // An escape takes the next byte with it (even a quote or a backslash).
+                    b'\\' => k += 2,
+                    _ => k += 1,
+                }
+            }
+            Some(len)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +162,12 @@ mod tests {
     }
 
     #[test]
+    fn never_cuts_inside_a_multi_line_string() {
+        let text = "a \"\"\"\nx \"y\nb 1\n\"\"\"\nc 2\n";
+        assert_eq!(pieces(text), ["a \"\"\"\nx \"y\nb 1\n\"\"\"\n", "c 2\n"]);
+    }
+
+    #[test]
     fn never_cuts_continuations_slashdash_or_raw_strings() {
         let text = "a 1 \\\n  2\n/-\nb 1\nc #\"x\ny\"#\nd {\n}\n";
         let cut = pieces(text);
@@ -147,8 +187,27 @@ mod tests {
             "a {\n",
             "}\n}\nx",
             "/* a\n/* b */\nc */ d 1\ne 2\n",
+            "project \"x",
+            "a \"\\",
+            "a #\"x",
+            "a ##",
+            "a /* x",
+            "a // x",
+            "a \"\\\n",
+            "a \"\"\"\nx \"y\nb 1\n\"\"\"\nc 2\n",
+            "a \"\"\"\\",
         ] {
             assert_eq!(pieces(text).concat(), text);
+        }
+    }
+
+    #[test]
+    fn every_truncation_of_every_construct_is_covered() {
+        // An unterminated string, comment or raw string at the end of the file once indexed
+        // past the end of the text.
+        let text = "a \"s\\\"t\" #\"r\"# ##\"q\"## /* b /* c */ */ // d\ne {\n f \"\\\\\"\n}\n";
+        for end in 0..=text.len() {
+            assert_eq!(pieces(&text[..end]).concat(), &text[..end]);
         }
     }
 }

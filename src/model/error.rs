@@ -84,6 +84,21 @@ pub enum ModelError {
         span: SourceSpan,
     },
 
+    #[error("`{what}` must be between {min} and {max}, found {found}")]
+    #[diagnostic(code(stackc::model::out_of_range))]
+    OutOfRange {
+        what: String,
+        min: i64,
+        max: i64,
+        found: String,
+        #[source_code]
+        src: Src,
+        #[label("not between {min} and {max}")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
     #[error("{kind} `{name}` is declared twice")]
     #[diagnostic(
         code(stackc::model::duplicate),
@@ -152,6 +167,39 @@ pub enum ModelError {
         #[help]
         help: Option<String>,
     },
+
+    #[error("blocks nest deeper than {limit} levels")]
+    #[diagnostic(
+        code(stackc::model::too_deep),
+        help("settings never need this depth; a missing `}}` or a generated file gone wrong is likely")
+    )]
+    TooDeep {
+        limit: usize,
+        #[source_code]
+        src: Src,
+        #[label("this `{{` opens level {}", limit + 1)]
+        span: SourceSpan,
+    },
+
+    #[error("one declaration takes more than {limit_kib} KiB")]
+    #[diagnostic(
+        code(stackc::model::too_large),
+        help("a top-level node with its children and the comments after it must stay under {limit_kib} KiB; a missing `}}` (everything after it becomes one block) is likely")
+    )]
+    RunTooLarge {
+        limit_kib: usize,
+        #[source_code]
+        src: Src,
+        #[label("this declaration starts here")]
+        span: SourceSpan,
+    },
+
+    #[error("{file} is larger than {limit} MiB")]
+    #[diagnostic(
+        code(stackc::model::too_large),
+        help("a 10,000-service stack is about 7 MB; split generated input or check that the file is what you meant")
+    )]
+    TooLarge { file: String, limit: u64 },
 
     #[error("no stacks.kdl in `{dir}`")]
     #[diagnostic(

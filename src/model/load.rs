@@ -19,6 +19,9 @@ port 8080
 resources cpu="100m" memory="128Mi" cpu-limit="500m" memory-limit="256Mi"
 "#;
 
+/// The most diagnostics one load reports (rendering each one costs a pass over its file).
+const MAX_REPORTED: usize = 50;
+
 /// A template file, read whole.
 #[derive(Clone, Debug)]
 pub struct TemplateFile {
@@ -47,17 +50,15 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
 
     let builtin_id = sources.add("<built-in>", BUILTIN);
     let stack_path = root.join("stacks.kdl");
-    let text = match std::fs::read_to_string(&stack_path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ModelError::NoStack {
-                dir: root.display().to_string(),
-            }
-            .into())
+    let Some(text) = super::limits::read_bounded(&stack_path, "stacks.kdl")? else {
+        return Err(ModelError::NoStack {
+            dir: root.display().to_string(),
         }
-        Err(e) => return Err(IoError::new("read", &stack_path, e).into()),
+        .into());
     };
     let stack_id = sources.add("stacks.kdl", &text);
+    // Before any parser recurses into it.
+    super::limits::check_structure(&sources, stack_id)?;
 
     let overlay_files = read_overlays(root, &mut sources, &mut errors);
     let mut templates = read_templates(root, &mut sources, &mut errors);
@@ -136,6 +137,8 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
     if errors.is_empty() {
         errors.extend(validate::validate(&model, &sources, &templates));
     }
+    // A generated file gone wrong can hold a million mistakes; nobody reads past the first.
+    errors.truncate(MAX_REPORTED);
     errors.into_result(Stack {
         root: root.to_path_buf(),
         sources,
@@ -144,6 +147,27 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         manifests,
         parse_cache,
     })
+}
+
+/// Loads a stack made of `stacks.kdl` text and optional `environments/<env>.kdl` overlays
+/// (by environment name), through the same path as [`load`]: written to a fresh temporary
+/// directory, loaded, and removed. For fuzzing and tests that hold text, not a folder.
+pub fn load_text(stack: &[u8], overlays: &[(&str, &[u8])]) -> Result<Stack, Diagnostics> {
+    let dir = tempfile::tempdir().map_err(|e| IoError::new("create", Path::new("<temp>"), e))?;
+    let write = |relative: &str, bytes: &[u8]| {
+        let path = dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap_or(dir.path()))
+            .and_then(|()| std::fs::write(&path, bytes))
+            .map_err(|e| IoError::new("write", &path, e))
+    };
+    write("stacks.kdl", stack)?;
+    for (env, text) in overlays {
+        // Only plain names: the fuzzer chooses them too.
+        if super::is_dns_label(env) {
+            write(&format!("environments/{env}.kdl"), text)?;
+        }
+    }
+    load(dir.path())
 }
 
 /// One run of `stacks.kdl`, parsed: its text's hash, its declarations, its errors, its offset.
@@ -160,32 +184,36 @@ fn parse_stack(
 ) -> Option<(Vec<Item>, ParseCache)> {
     use rayon::prelude::*;
     let text = &sources.file(file).text;
-    let results: Vec<Option<ParsedRun>> = super::chunks::runs(text)
-        .into_par_iter()
-        .map(|range| {
-            let run = &text[range.clone()];
-            let key = blake3::hash(run.as_bytes()).to_hex().to_string();
-            let offset = isize::try_from(range.start).ok()?;
-            if let Some(cached) = cache.runs.get(&key) {
-                let mut items = cached.clone();
-                items.shift(offset);
-                return Some((key, items, Diagnostics::new(), offset));
-            }
-            let doc = kdl::KdlDocument::parse(run).ok()?;
-            let mut parser = Parser::new(sources, file);
-            let items = parser.items(&doc, range.start);
-            Some((key, items, parser.errors, offset))
-        })
-        .collect();
-    let Some(results) = results.into_iter().collect::<Option<Vec<_>>>() else {
-        // A run that is not valid KDL on its own: parse the whole file for the real errors.
-        let mut parser = Parser::new(sources, file);
-        if parser.document().is_some() {
-            // The whole file parses where the runs did not (a cut the scanner got wrong).
-            return parse_whole(sources, file, errors);
+    let ranges = match super::runs::runs(sources, file) {
+        Ok(ranges) => ranges,
+        Err(e) => {
+            errors.extend(e);
+            return None;
         }
-        errors.extend(parser.errors);
-        return None;
+    };
+    let results: Vec<Option<ParsedRun>> = super::runs::on_parse_threads(|| {
+        ranges
+            .into_par_iter()
+            .map(|range| {
+                let run = &text[range.clone()];
+                let key = blake3::hash(run.as_bytes()).to_hex().to_string();
+                let offset = isize::try_from(range.start).ok()?;
+                if let Some(cached) = cache.runs.get(&key) {
+                    let mut items = cached.clone();
+                    items.shift(offset);
+                    return Some((key, items, Diagnostics::new(), offset));
+                }
+                let doc = super::runs::parse_run(sources, file, range.start, run).ok()?;
+                let mut parser = Parser::new(sources, file);
+                let items = parser.items(&doc, range.start);
+                Some((key, items, parser.errors, offset))
+            })
+            .collect()
+    });
+    let Some(results) = results.into_iter().collect::<Option<Vec<_>>>() else {
+        // A run that is not valid KDL on its own: the file's syntax errors, or (when a
+        // small file parses whole) a cut the scanner got wrong.
+        return parse_whole(sources, file, errors);
     };
     let mut next = ParseCache::default();
     let mut items = Vec::new();
@@ -210,7 +238,10 @@ fn parse_whole(
     errors: &mut Diagnostics,
 ) -> Option<(Vec<Item>, ParseCache)> {
     let mut parser = Parser::new(sources, file);
-    let chunks = parser.document()?;
+    let Some(chunks) = parser.document() else {
+        errors.extend(parser.errors);
+        return None;
+    };
     let mut items = Vec::new();
     for (base, doc) in &chunks {
         items.extend(parser.items(doc, *base));
@@ -243,12 +274,18 @@ fn read_overlays(
         else {
             continue;
         };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => out.push((
-                env.clone(),
-                sources.add(&format!("environments/{env}.kdl"), &text),
-            )),
-            Err(e) => errors.push(IoError::new("read", &path, e)),
+        let name = format!("environments/{env}.kdl");
+        match super::limits::read_bounded(&path, &name) {
+            Ok(Some(text)) => {
+                let id = sources.add(&name, &text);
+                match super::limits::check_structure(sources, id) {
+                    Ok(()) => out.push((env.clone(), id)),
+                    Err(e) => errors.extend(e),
+                }
+            }
+            // Gone between listing and reading: as if it was never there.
+            Ok(None) => {}
+            Err(e) => errors.extend(e),
         }
     }
     out

@@ -5,16 +5,20 @@ pub mod builtin_templates;
 mod chunks;
 mod error;
 mod fragment;
+mod limits;
 mod load;
 mod names;
 mod parse;
+pub mod ranges;
+mod runs;
 mod settings;
 pub mod syntax;
 mod validate;
 
 pub use error::ModelError;
 pub use fragment::{ParseCache, CACHE_FILE as PARSE_CACHE_FILE};
-pub use load::{load, Stack, TemplateFile};
+pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
+pub use load::{load, load_text, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
 pub use settings::{Tracked, TrackedValue};
 

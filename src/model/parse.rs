@@ -11,6 +11,7 @@ use crate::diagnostics::{did_you_mean, Diagnostics};
 use crate::source::{FileId, Sources, Span};
 use kdl::{KdlDocument, KdlNode, KdlValue};
 use miette::{NamedSource, SourceSpan};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 /// Parses one KDL file, collecting errors.
@@ -63,27 +64,22 @@ impl<'a> Parser<'a> {
         SourceSpan::new((span.offset() + self.base).into(), span.len())
     }
 
+    /// The text a span of this file covers.
+    pub(super) fn snippet(&self, span: Span) -> &str {
+        self.sources.snippet(span)
+    }
+
     pub(super) fn src(&self) -> NamedSource<Arc<str>> {
         self.sources.named(self.file)
     }
 
-    /// Parses the whole file's KDL syntax; syntax errors become diagnostics.
+    /// Parses the whole file's KDL syntax (run by run, within the limits); syntax errors
+    /// become diagnostics.
     pub(super) fn document(&mut self) -> Option<Vec<Chunk>> {
-        let text = &self.sources.file(self.file).text;
-        match KdlDocument::parse(text) {
-            Ok(doc) => Some(vec![(0, doc)]),
-            Err(error) => {
-                for diag in error.diagnostics {
-                    self.errors.push(ModelError::Syntax {
-                        message: diag
-                            .message
-                            .unwrap_or_else(|| "invalid KDL syntax".to_string()),
-                        src: self.src(),
-                        span: diag.span,
-                        label: diag.label.unwrap_or_else(|| "here".to_string()),
-                        help: diag.help,
-                    });
-                }
+        match super::runs::document(self.sources, self.file) {
+            Ok(chunks) => Some(chunks),
+            Err(errors) => {
+                self.errors.extend(errors);
                 None
             }
         }
@@ -202,7 +198,9 @@ impl<'a> Parser<'a> {
     fn environment(&mut self, node: &KdlNode) -> Option<Environment> {
         self.shape_with_children(node, 1, &["wave", "promotes-from", "domain"])?;
         let name = self.string_arg(node, 0, "environment")?;
-        let wave = self.int_prop(node, "wave").map_or(0, |(w, _)| w);
+        let wave = self
+            .int_prop(node, "wave", super::ranges::WAVE)
+            .map_or(0, |(w, _)| w);
         let promotes_from = self.string_prop(node, "promotes-from");
         let domain = self.string_prop(node, "domain");
         let (settings, extra) =
@@ -271,10 +269,11 @@ impl<'a> Parser<'a> {
             let Some(key_name) = self.string_arg(child, 0, "key") else {
                 continue;
             };
-            let generate = self.int_prop(child, "generate");
+            let has_generate = child.entry("generate").is_some();
+            let generate = self.int_prop(child, "generate", super::ranges::GENERATE);
             let value = self.string_prop(child, "value");
-            let source = match (generate, value) {
-                (Some(_), Some(v)) => {
+            let source = match (has_generate, generate, value) {
+                (true, _, Some(v)) => {
                     self.errors.push(ModelError::Invalid {
                         message: "a key is either generated or given a value, not both".into(),
                         src: self.src(),
@@ -284,21 +283,14 @@ impl<'a> Parser<'a> {
                     });
                     continue;
                 }
-                (Some((n, span)), None) => match usize::try_from(n) {
-                    Ok(n) if (8..=4096).contains(&n) => SecretKeySource::Generate(n),
-                    _ => {
-                        self.errors.push(ModelError::Invalid {
-                            message: format!("cannot generate a value of {n} characters"),
-                            src: self.src(),
-                            span: span.source_span(),
-                            label: "between 8 and 4096".into(),
-                            help: Some("generated values are random alphanumeric strings; 32 is a good length".into()),
-                        });
-                        continue;
-                    }
+                (true, Some((n, _)), None) => match usize::try_from(n) {
+                    Ok(n) => SecretKeySource::Generate(n),
+                    Err(_) => continue,
                 },
-                (None, Some(v)) => SecretKeySource::Literal(v.value),
-                (None, None) => SecretKeySource::Store,
+                // Out of range or not an integer: reported; never a store key instead.
+                (true, None, None) => continue,
+                (false, _, Some(v)) => SecretKeySource::Literal(v.value),
+                (false, _, None) => SecretKeySource::Store,
             };
             keys.push(SecretKey {
                 name: key_name,
@@ -615,16 +607,51 @@ impl<'a> Parser<'a> {
         node: &KdlNode,
         index: usize,
         what: &str,
+        range: RangeInclusive<i64>,
     ) -> Option<(i64, Span)> {
         let Some(entry) = Self::arg(node, index) else {
             self.missing(node, "an integer argument", None);
             return None;
         };
+        self.int_entry(entry, what, range)
+    }
+
+    /// An integer entry within `range`; anything else (too large, negative, a float, a
+    /// string) is reported at the entry.
+    pub(super) fn int_entry(
+        &mut self,
+        entry: &kdl::KdlEntry,
+        what: &str,
+        range: RangeInclusive<i64>,
+    ) -> Option<(i64, Span)> {
         let span = self.span(entry.span());
         match entry.value() {
-            KdlValue::Integer(i) if *i >= 0 => i64::try_from(*i).ok().map(|i| (i, span)),
+            KdlValue::Integer(i) => match i64::try_from(*i) {
+                Ok(i) if range.contains(&i) => Some((i, span)),
+                _ => {
+                    self.errors.push(ModelError::OutOfRange {
+                        what: what.to_string(),
+                        min: *range.start(),
+                        max: *range.end(),
+                        found: i.to_string(),
+                        src: self.src(),
+                        span: span.source_span(),
+                        help: match what {
+                            "generate" => Some("generated values are random alphanumeric strings; 32 is a good length".into()),
+                            "replicas" => Some("0 scales the service down".into()),
+                            _ => None,
+                        },
+                    });
+                    None
+                }
+            },
             other => {
-                self.wrong_type(what, "a non-negative integer", other, span);
+                let expected = if *range.start() >= 0 {
+                    "a non-negative integer"
+                } else {
+                    "an integer"
+                };
+                self.wrong_type(what, expected, other, span);
                 None
             }
         }
@@ -673,16 +700,14 @@ impl<'a> Parser<'a> {
         self.string_prop(node, key)
     }
 
-    fn int_prop(&mut self, node: &KdlNode, key: &str) -> Option<(i64, Span)> {
+    fn int_prop(
+        &mut self,
+        node: &KdlNode,
+        key: &str,
+        range: RangeInclusive<i64>,
+    ) -> Option<(i64, Span)> {
         let entry = node.entry(key)?;
-        let span = self.span(entry.span());
-        match entry.value() {
-            KdlValue::Integer(i) => i64::try_from(*i).ok().map(|i| (i, span)),
-            other => {
-                self.wrong_type(key, "an integer", other, span);
-                None
-            }
-        }
+        self.int_entry(entry, key, range)
     }
 
     pub(super) fn wrong_type(&mut self, what: &str, expected: &str, found: &KdlValue, span: Span) {

@@ -92,10 +92,16 @@ impl Parser<'_> {
         }
         let span = self.span(node.span());
         let parsed = match name {
-            "replicas" | "port" => self
-                .only_args(node, 1, &[])
-                .and_then(|()| self.int_arg(node, 0, name))
-                .map(|(v, s)| Tracked::scalar(Value::Int(v), s)),
+            "replicas" | "port" => {
+                let range = if name == "port" {
+                    super::ranges::PORT
+                } else {
+                    super::ranges::REPLICAS
+                };
+                self.only_args(node, 1, &[])
+                    .and_then(|()| self.int_arg(node, 0, name, range))
+                    .map(|(v, s)| Tracked::scalar(Value::Int(v), s))
+            }
             "debug" => self
                 .only_args(node, 1, &[])
                 .and_then(|()| self.bool_arg(node, 0, name))
@@ -172,7 +178,7 @@ impl Parser<'_> {
                 None,
                 &[
                     ("host", Kind::Str),
-                    ("port", Kind::Int),
+                    ("port", Kind::Port),
                     ("entry-point", Kind::Str),
                 ],
                 span,
@@ -181,7 +187,10 @@ impl Parser<'_> {
             "policy" => self.record(
                 node,
                 None,
-                &[("min-replicas", Kind::Int), ("anti-affinity", Kind::Str)],
+                &[
+                    ("min-replicas", Kind::Replicas),
+                    ("anti-affinity", Kind::Str),
+                ],
                 span,
             ),
             "values" => self
@@ -234,12 +243,13 @@ impl Parser<'_> {
             let value = match (kind, entry.value()) {
                 (Kind::Str, KdlValue::String(s)) => Value::from(s.as_str()),
                 (Kind::Bool, KdlValue::Bool(b)) => Value::Bool(*b),
-                (Kind::Int, KdlValue::Integer(i)) => match i64::try_from(*i) {
-                    Ok(i) => Value::Int(i),
-                    Err(_) => {
-                        self.wrong_type(prop, "an integer in range", entry.value(), entry_span);
-                        continue;
-                    }
+                (Kind::Port, _) => match self.int_entry(entry, prop, super::ranges::PORT) {
+                    Some((i, _)) => Value::Int(i),
+                    None => continue,
+                },
+                (Kind::Replicas, _) => match self.int_entry(entry, prop, super::ranges::REPLICAS) {
+                    Some((i, _)) => Value::Int(i),
+                    None => continue,
                 },
                 (kind, other) => {
                     self.wrong_type(prop, kind.describe(), other, entry_span);
@@ -390,6 +400,16 @@ impl Parser<'_> {
                     Value::Null
                 }
             },
+            // `1e999` reads as infinity; only `#inf`, `#-inf` and `#nan` may mean that.
+            KdlValue::Float(f) if !f.is_finite() && !self.snippet(span).contains('#') => {
+                self.wrong_type(
+                    "value",
+                    "a number that fits in 64 bits",
+                    entry.value(),
+                    span,
+                );
+                Value::Null
+            }
             KdlValue::Float(f) => Value::Float(*f),
             KdlValue::Bool(b) => Value::Bool(*b),
             KdlValue::Null => Value::Null,
@@ -402,7 +422,10 @@ impl Parser<'_> {
 #[derive(Clone, Copy)]
 enum Kind {
     Str,
-    Int,
+    /// A TCP port, in [`ranges::PORT`](super::ranges::PORT).
+    Port,
+    /// A number of replicas, in [`ranges::REPLICAS`](super::ranges::REPLICAS).
+    Replicas,
     Bool,
 }
 
@@ -410,7 +433,8 @@ impl Kind {
     fn describe(self) -> &'static str {
         match self {
             Kind::Str => "a string",
-            Kind::Int => "an integer",
+            Kind::Port => "a port number",
+            Kind::Replicas => "a number of replicas",
             Kind::Bool => "#true or #false",
         }
     }

@@ -6,6 +6,9 @@ use crate::diagnostics::{did_you_mean, Diagnostics};
 use crate::source::Sources;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// How many errors get a "did you mean" (reported errors are capped anyway).
+const MAX_SUGGESTIONS: usize = 50;
+
 /// Checks the parsed model; returns every problem found.
 pub(super) fn validate(
     model: &Model,
@@ -91,10 +94,11 @@ pub(super) fn validate(
     check.unique("service", model.services.iter().map(|s| &s.name));
     check.unique("secret", model.secrets.iter().map(|s| &s.name));
 
-    let layers: Vec<&str> = model.layers.iter().map(|l| l.name.as_str()).collect();
-    let envs: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
-    let services: Vec<&str> = model.services.iter().map(|s| s.name.as_str()).collect();
-    let secrets: Vec<&str> = model.secrets.iter().map(|s| s.name.as_str()).collect();
+    // Sets, not lists: a 10,000-service stack looks every `depends-on` up.
+    let layers: BTreeSet<&str> = model.layers.iter().map(|l| l.name.as_str()).collect();
+    let envs: BTreeSet<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
+    let services: BTreeSet<&str> = model.services.iter().map(|s| s.name.as_str()).collect();
+    let secrets: BTreeSet<&str> = model.secrets.iter().map(|s| s.name.as_str()).collect();
     let template_dirs: BTreeSet<&str> = templates
         .keys()
         .filter(|name| name.ends_with(".yaml.j2"))
@@ -142,14 +146,13 @@ pub(super) fn validate(
             check.reference("environment", &block.env, &envs);
         }
         if let Some(template) = &service.template {
-            let dirs: Vec<&str> = template_dirs.iter().copied().collect();
             if !template_dirs.contains(template.as_str()) {
                 check.errors.push(ModelError::UnknownReference {
                     kind: "template",
                     name: template.value.clone(),
                     src: sources.named(template.span.file),
                     span: template.span.source_span(),
-                    help: did_you_mean(&template.value, dirs.iter().copied()).or_else(|| {
+                    help: did_you_mean(&template.value, template_dirs.iter().copied()).or_else(|| {
                         Some(format!(
                             "a template is a folder templates/{}/ holding *.yaml.j2 files, or a built-in one: {}",
                             template.value,
@@ -238,7 +241,7 @@ impl Checker<'_> {
     }
 
     /// Reports `name` unless it is one of `known`; returns whether it is known.
-    fn reference(&mut self, kind: &'static str, name: &Named, known: &[&str]) -> bool {
+    fn reference(&mut self, kind: &'static str, name: &Named, known: &BTreeSet<&str>) -> bool {
         if known.contains(&name.as_str()) {
             return true;
         }
@@ -247,53 +250,67 @@ impl Checker<'_> {
             name: name.value.clone(),
             src: self.sources.named(name.span.file),
             span: name.span.source_span(),
-            help: did_you_mean(&name.value, known.iter().copied()),
+            // Suggestions cost a pass over every name: enough for the errors anyone reads.
+            help: (self.errors.len() < MAX_SUGGESTIONS)
+                .then(|| did_you_mean(&name.value, known.iter().copied()))
+                .flatten(),
         });
         false
     }
 
-    /// Finds `depends-on` cycles; reports each once, at the edge that closes it.
+    /// Finds `depends-on` cycles; reports each once, at the edge that closes it. A
+    /// depth-first walk with an explicit stack: every name is entered once, so a long
+    /// chain costs no stack and a dense graph no more than its edges.
     fn cycles(&mut self, kind: &'static str, graph: &[(&Named, Vec<&Named>)]) {
         let edges: BTreeMap<&str, &Vec<&Named>> =
             graph.iter().map(|(n, deps)| (n.as_str(), deps)).collect();
+        // `false` while a name is on the current path, `true` once everything after it is.
+        let mut done: BTreeMap<&str, bool> = BTreeMap::new();
         let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
         for (start, _) in graph {
-            let mut path: Vec<&str> = vec![start.as_str()];
-            self.walk(kind, &edges, &mut path, &mut reported);
-        }
-    }
-
-    fn walk<'n>(
-        &mut self,
-        kind: &'static str,
-        edges: &BTreeMap<&'n str, &Vec<&'n Named>>,
-        path: &mut Vec<&'n str>,
-        reported: &mut BTreeSet<Vec<String>>,
-    ) {
-        let Some(current) = path.last().copied() else {
-            return;
-        };
-        let Some(deps) = edges.get(current) else {
-            return;
-        };
-        for dep in &**deps {
-            if let Some(pos) = path.iter().position(|p| *p == dep.as_str()) {
-                let mut cycle: Vec<String> = path[pos..].iter().map(|s| (*s).to_string()).collect();
-                let mut key = cycle.clone();
-                key.sort();
-                if reported.insert(key) {
-                    cycle.push(dep.value.clone());
-                    self.errors.push(ModelError::Cycle {
-                        kind,
-                        cycle: cycle.join(" -> "),
-                        src: self.sources.named(dep.span.file),
-                        span: dep.span.source_span(),
-                    });
+            if done.contains_key(start.as_str()) {
+                continue;
+            }
+            done.insert(start.as_str(), false);
+            // The path from `start`, each name with the index of its next edge to follow.
+            let mut path: Vec<(&str, usize)> = vec![(start.as_str(), 0)];
+            while let Some(&(current, next)) = path.last() {
+                let deps = edges.get(current).map_or(&[][..], |d| d.as_slice());
+                let Some(dep) = deps.get(next) else {
+                    done.insert(current, true);
+                    path.pop();
+                    continue;
+                };
+                if let Some(top) = path.last_mut() {
+                    top.1 += 1;
                 }
-            } else if path.len() < 256 {
-                path.push(dep.as_str());
-                self.walk(kind, edges, path, reported);
-                path.pop();
+                match done.get(dep.as_str()) {
+                    Some(false) => {
+                        let pos = path
+                            .iter()
+                            .position(|(p, _)| *p == dep.as_str())
+                            .unwrap_or(0);
+                        let mut cycle: Vec<String> =
+                            path[pos..].iter().map(|(s, _)| (*s).to_string()).collect();
+                        let mut key = cycle.clone();
+                        key.sort();
+                        if reported.insert(key) {
+                            cycle.push(dep.value.clone());
+                            self.errors.push(ModelError::Cycle {
+                                kind,
+                                cycle: cycle.join(" -> "),
+                                src: self.sources.named(dep.span.file),
+                                span: dep.span.source_span(),
+                            });
+                        }
+                    }
+                    // Unknown names are reported as references; they lead nowhere.
+                    None if edges.contains_key(dep.as_str()) => {
+                        done.insert(dep.as_str(), false);
+                        path.push((dep.as_str(), 0));
+                    }
+                    Some(true) | None => {}
+                }
             }
         }
     }
