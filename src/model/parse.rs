@@ -3,13 +3,15 @@
 
 use super::fragment::Item;
 use super::settings::SETTING_NODES;
+use super::syntax::{
+    Document as KdlDocument, Entry as KdlEntry, Node as KdlNode, Value as KdlValue,
+};
 use super::{
     EnvBlock, Environment, Layer, ModelError, Named, Overlay, Project, SecretDecl, SecretKey,
     SecretKeySource, Service, ServiceOverride, Settings,
 };
 use crate::diagnostics::{did_you_mean, Diagnostics};
 use crate::source::{FileId, Sources, Span};
-use kdl::{KdlDocument, KdlNode, KdlValue};
 use miette::{NamedSource, SourceSpan};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -563,7 +565,7 @@ impl<'a> Parser<'a> {
         ok
     }
 
-    fn arg(node: &KdlNode, index: usize) -> Option<&kdl::KdlEntry> {
+    fn arg(node: &KdlNode, index: usize) -> Option<&KdlEntry> {
         node.entries()
             .iter()
             .filter(|e| e.name().is_none())
@@ -620,7 +622,7 @@ impl<'a> Parser<'a> {
     /// string) is reported at the entry.
     pub(super) fn int_entry(
         &mut self,
-        entry: &kdl::KdlEntry,
+        entry: &KdlEntry,
         what: &str,
         range: RangeInclusive<i64>,
     ) -> Option<(i64, Span)> {
@@ -645,6 +647,19 @@ impl<'a> Parser<'a> {
                     None
                 }
             },
+            // Past even 128 bits: out of every range.
+            KdlValue::IntegerTooLarge(text) => {
+                self.errors.push(ModelError::OutOfRange {
+                    what: what.to_string(),
+                    min: *range.start(),
+                    max: *range.end(),
+                    found: text.clone(),
+                    src: self.src(),
+                    span: span.source_span(),
+                    help: None,
+                });
+                None
+            }
             other => {
                 let expected = if *range.start() >= 0 {
                     "a non-negative integer"
@@ -714,6 +729,7 @@ impl<'a> Parser<'a> {
         let found = match found {
             KdlValue::String(s) => format!("the string \"{s}\""),
             KdlValue::Integer(i) => format!("the integer {i}"),
+            KdlValue::IntegerTooLarge(text) => format!("the integer {text}"),
             KdlValue::Float(f) => format!("the number {f}"),
             KdlValue::Bool(b) => format!("#{b}"),
             KdlValue::Null => "#null".to_string(),

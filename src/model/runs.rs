@@ -7,10 +7,10 @@
 use super::chunks;
 use super::limits::MAX_RUN_BYTES;
 use super::parse::Chunk;
+use super::syntax::Document as KdlDocument;
 use super::ModelError;
 use crate::diagnostics::Diagnostics;
 use crate::source::{FileId, Sources};
-use kdl::KdlDocument;
 use miette::SourceSpan;
 use std::ops::Range;
 use std::sync::OnceLock;

@@ -4,11 +4,11 @@
 //! say which `file:line` set each value.
 
 use super::parse::Parser;
+use super::syntax::{Entry as KdlEntry, Node as KdlNode, Value as KdlValue};
 use super::{ModelError, Settings};
 use crate::source::Span;
 use crate::value::{Map, Value};
 use indexmap::IndexMap;
-use kdl::{KdlNode, KdlValue};
 
 /// A value with the span that set it, at every level.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -236,7 +236,7 @@ impl Parser<'_> {
             );
         }
         for (prop, kind) in props {
-            let Some(entry) = node.entry(*prop) else {
+            let Some(entry) = node.entry(prop) else {
                 continue;
             };
             let entry_span = self.span(entry.span());
@@ -307,12 +307,12 @@ impl Parser<'_> {
     /// (map), `key { - 1; - { x 2 } }` (list of `-` items), `(list)key` (empty list).
     fn free_value(&mut self, node: &KdlNode) -> Tracked {
         let span = self.span(node.span());
-        let args: Vec<&kdl::KdlEntry> = node
+        let args: Vec<&KdlEntry> = node
             .entries()
             .iter()
             .filter(|e| e.name().is_none())
             .collect();
-        let props: Vec<&kdl::KdlEntry> = node
+        let props: Vec<&KdlEntry> = node
             .entries()
             .iter()
             .filter(|e| e.name().is_some())
@@ -384,7 +384,7 @@ impl Parser<'_> {
         }
     }
 
-    fn scalar_entry(&mut self, entry: &kdl::KdlEntry) -> Tracked {
+    fn scalar_entry(&mut self, entry: &KdlEntry) -> Tracked {
         let span = self.span(entry.span());
         let value = match entry.value() {
             KdlValue::String(s) => Value::from(s.as_str()),
@@ -400,6 +400,15 @@ impl Parser<'_> {
                     Value::Null
                 }
             },
+            KdlValue::IntegerTooLarge(_) => {
+                self.wrong_type(
+                    "value",
+                    "an integer that fits in 64 bits",
+                    entry.value(),
+                    span,
+                );
+                Value::Null
+            }
             // `1e999` reads as infinity; only `#inf`, `#-inf` and `#nan` may mean that.
             KdlValue::Float(f) if !f.is_finite() && !self.snippet(span).contains('#') => {
                 self.wrong_type(
