@@ -37,7 +37,7 @@ pub struct Engine<'s> {
 
 enum UnitOutcome {
     Kept(UnitRecord),
-    Rendered(UnitRecord, Vec<(String, Vec<u8>)>, Vec<RenderedObject>),
+    Rendered(UnitRecord, Vec<(String, Vec<u8>)>),
 }
 
 /// How an object's identity is remembered in a unit's record.
@@ -221,7 +221,6 @@ impl<'s> Engine<'s> {
         let (mut rendered, mut skipped) = (0, 0);
         let mut owners: BTreeMap<String, &str> = BTreeMap::new();
         let mut identities: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-        let mut fresh: BTreeMap<&str, Vec<RenderedObject>> = BTreeMap::new();
         for (service, outcome) in services.iter().zip(outcomes) {
             let service = service.name.as_str();
             let record = match outcome {
@@ -239,12 +238,11 @@ impl<'s> Engine<'s> {
                     }
                     record
                 }
-                Ok(UnitOutcome::Rendered(record, files, objects)) => {
+                Ok(UnitOutcome::Rendered(record, files)) => {
                     rendered += 1;
                     for (path, bytes) in files {
                         object_files.insert(path, Content::Bytes(bytes));
                     }
-                    fresh.insert(service, objects);
                     record
                 }
             };
@@ -263,8 +261,9 @@ impl<'s> Engine<'s> {
             }
             records.insert(service.to_string(), record);
         }
-        // One object rendered by two units: render both (a kept unit too) so that the
-        // diagnostic can name both sources.
+        // One object rendered by two units: render them again (a kept unit too; a rare
+        // error path, so objects are not kept in memory for it) so that the diagnostic can
+        // name both sources.
         let clashing: BTreeSet<&str> = identities
             .values()
             .filter(|owners| owners.len() > 1)
@@ -274,13 +273,8 @@ impl<'s> Engine<'s> {
         if errors.is_empty() && !clashing.is_empty() {
             let mut objects = Vec::new();
             for service in &clashing {
-                match fresh.remove(service) {
-                    Some(found) => objects.extend(found),
-                    None => {
-                        let resolved = crate::resolve::resolve_one(self.stack, &env.name, service)?;
-                        objects.extend(self.renderer.render_service(env, &resolved)?);
-                    }
-                }
+                let resolved = crate::resolve::resolve_one(self.stack, &env.name, service)?;
+                objects.extend(self.renderer.render_service(env, &resolved)?);
             }
             if let Err(e) = crate::render::check_unique(self.stack, &env.name, &objects) {
                 errors.extend(e);
@@ -378,7 +372,7 @@ impl<'s> Engine<'s> {
                 .collect(),
             objects: objects.iter().map(identity_key).collect(),
         };
-        Ok(UnitOutcome::Rendered(record, files, objects))
+        Ok(UnitOutcome::Rendered(record, files))
     }
 
     /// Whether every file a unit wrote last time is still on disk exactly as written.
