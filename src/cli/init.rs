@@ -29,8 +29,19 @@ pub struct InitArgs {
     #[arg(long)]
     pub force: bool,
     /// Copy the built-in template NAME into templates/NAME/ of the stack, and nothing else.
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["keys", "force"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["keys", "force", "example"])]
     pub template: Option<String>,
+    /// Create a full example stack instead of the starter (`homelab`: cert-manager, Traefik,
+    /// `PostgreSQL`, Redis, Authentik and a web service; with --keys, encrypted to new keys).
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub example: Option<Example>,
+}
+
+/// The example stacks `init --example` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Example {
+    /// The stackc repository's own example stack.
+    Homelab,
 }
 
 /// An `init` that cannot run.
@@ -114,20 +125,61 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitCode, Diagnostics
             .map(|key| (key.env.clone(), key.recipient.clone()))
             .collect()
     });
+    let files: Vec<(String, Vec<u8>)> = match (args.example, &recipients) {
+        (None, _) => init::scaffold(&project, recipients.as_ref())
+            .into_iter()
+            .map(|(p, t)| (p, t.into_bytes()))
+            .collect(),
+        (Some(Example::Homelab), Some(recipients)) => {
+            let mut files = init::homelab::with_recipients(recipients);
+            files.push((
+                ".sops.yaml".into(),
+                init::sops_config(recipients).into_bytes(),
+            ));
+            files.push((
+                ".gitignore".into(),
+                include_bytes!("../init/gitignore").to_vec(),
+            ));
+            files
+        }
+        (Some(Example::Homelab), None) => {
+            // As published: encrypted to the example's public test identity, out/ included.
+            let mut files: Vec<(String, Vec<u8>)> = init::homelab::FILES
+                .iter()
+                .map(|(p, b)| ((*p).to_string(), b.to_vec()))
+                .collect();
+            if let Some(example) = init::homelab::recipient() {
+                let all: BTreeMap<String, String> = ENVIRONMENTS
+                    .iter()
+                    .map(|e| ((*e).to_string(), example.clone()))
+                    .collect();
+                files.push((".sops.yaml".into(), init::sops_config(&all).into_bytes()));
+            }
+            files.push((
+                ".gitignore".into(),
+                include_bytes!("../init/gitignore").to_vec(),
+            ));
+            files
+        }
+    };
     let mut created = Vec::new();
     let mut kept = Vec::new();
-    for (path, text) in init::scaffold(&project, recipients.as_ref()) {
+    for (path, bytes) in files {
         let full = dir.join(&path);
         if full.exists() {
             kept.push(path);
             continue;
         }
-        write_new(&full, text.as_bytes())?;
+        write_new(&full, &bytes)?;
         created.push(path);
     }
     if !global.quiet {
-        for path in &created {
-            eprintln!("created {}", dir.join(path).display());
+        if args.example.is_some() && created.len() > 20 {
+            eprintln!("created {} files in {}", created.len(), dir.display());
+        } else {
+            for path in &created {
+                eprintln!("created {}", dir.join(path).display());
+            }
         }
         for path in &kept {
             eprintln!("kept {} (it exists)", dir.join(path).display());
@@ -143,9 +195,17 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitCode, Diagnostics
                     );
                 }
             }
+            None if args.example.is_some() => eprintln!(
+                "the example's secrets are encrypted to its public test identity (examples/keys/example.agekey in the stackc repository); `--keys` makes your own"
+            ),
             None => eprintln!(
                 "no secrets yet: `stackc init --keys` (or `stackc keygen` and `recipients` in each environment) sets up encryption"
             ),
+        }
+        if args.example.is_some() && keys.is_some() {
+            eprintln!(
+                "set the values stackc cannot generate before the first build, in each environment: `stackc secret set <env> cloudflare-api-token api-token`, and authentik-credentials' postgresql-password and redis-password"
+            );
         }
         eprintln!(
             "next: `stackc -C {} build`, then point Flux at out/<env>/flux-system",

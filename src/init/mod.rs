@@ -75,6 +75,66 @@ pub fn scaffold(
     files.into_iter().collect()
 }
 
+/// The example stack of the stackc repository (the homelab), embedded at build time.
+pub mod homelab {
+    include!(concat!(env!("OUT_DIR"), "/example_homelab.rs"));
+
+    /// The public recipient the example encrypts to (its identity is published test data,
+    /// `examples/keys/example.agekey` in the stackc repository).
+    pub fn recipient() -> Option<String> {
+        let text = FILES
+            .iter()
+            .find(|(path, _)| *path == "stacks.kdl")
+            .and_then(|(_, bytes)| std::str::from_utf8(bytes).ok())?;
+        let at = text.find("recipients \"")? + "recipients \"".len();
+        text[at..].split('"').next().map(str::to_string)
+    }
+
+    /// The example's files for a stack of one's own: without its stores and out/ (they are
+    /// encrypted to the example's identity), the environments' recipients replaced.
+    pub fn with_recipients(
+        recipients: &std::collections::BTreeMap<String, String>,
+    ) -> Vec<(String, Vec<u8>)> {
+        let example = recipient().unwrap_or_default();
+        FILES
+            .iter()
+            .filter(|(path, _)| !path.starts_with("out/") && !path.ends_with(".secrets.sops.yaml"))
+            .map(|(path, bytes)| {
+                let mut bytes = bytes.to_vec();
+                if *path == "stacks.kdl" {
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    bytes = replace_in_environments(&text, &example, recipients).into_bytes();
+                }
+                ((*path).to_string(), bytes)
+            })
+            .collect()
+    }
+
+    /// `example` replaced, in each `environment "<env>"` block, by that environment's recipient.
+    fn replace_in_environments(
+        text: &str,
+        example: &str,
+        recipients: &std::collections::BTreeMap<String, String>,
+    ) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut current: Option<&str> = None;
+        for line in text.split_inclusive('\n') {
+            if let Some(rest) = line.strip_prefix("environment \"") {
+                current = rest.split('"').next();
+            } else if line.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                current = None;
+            }
+            match current.and_then(|env| recipients.get(env)) {
+                Some(recipient) if !example.is_empty() => {
+                    out.push_str(&line.replace(example, recipient));
+                }
+                _ => out.push_str(line),
+            }
+        }
+        out
+    }
+}
+
 /// The files of a built-in template kind as they go under `templates/`.
 pub fn template_files(kind: &str) -> Vec<(String, &'static str)> {
     builtin_templates::files(kind)
@@ -84,7 +144,7 @@ pub fn template_files(kind: &str) -> Vec<(String, &'static str)> {
 
 /// `.sops.yaml`: one creation rule per environment store, so `sops` edits each with its
 /// environment's recipient.
-fn sops_config(recipients: &BTreeMap<String, String>) -> String {
+pub fn sops_config(recipients: &BTreeMap<String, String>) -> String {
     let mut out = String::from(
         "# sops (`sops environments/<env>.secrets.sops.yaml`) encrypts each store to its\n\
          # environment's recipients, as stackc does.\ncreation_rules:\n",

@@ -279,3 +279,67 @@ fn a_fresh_stack_of_generated_secrets_needs_only_the_recipients() {
         "--identity FILE",
     ]);
 }
+
+#[test]
+fn init_example_homelab_gives_the_full_example_which_builds_as_committed() {
+    let t = Test::new();
+    t.run(&["init", "lab", "--example", "homelab"])
+        .success()
+        .stderr_has(&["files in lab", "public test identity"]);
+    let committed = crate::harness::tree(&crate::harness::repo_root().join("out"));
+    assert_eq!(t.tree("lab/out"), committed);
+    // No identity anywhere: the committed sealed Secrets are current, nothing is rewritten.
+    t.run(&["-C", "lab", "build"])
+        .success()
+        .stderr_has(&["0 files written"]);
+    t.run(&["-C", "lab", "check"]).success();
+    assert!(!all_text(&t, "lab").contains("AGE-SECRET-KEY"));
+}
+
+#[test]
+fn init_example_homelab_with_keys_is_encrypted_to_the_new_keys_only() {
+    let t = Test::new();
+    let run = t.run(&["init", "lab", "--example", "homelab", "--keys"]);
+    run.success()
+        .stderr_has(&["stackc secret set <env> cloudflare-api-token api-token"]);
+    let stack = t.read("lab/stacks.kdl");
+    assert!(!stack.contains("age13zz8d57nutfp2effe6ztlyfxdf5akt9q0ltnefswtnlchfq66uvsl4zkex"));
+    assert!(!t.path().join("lab/out").exists());
+    assert!(!t
+        .path()
+        .join("lab/environments/dev.secrets.sops.yaml")
+        .exists());
+    for env in ["dev", "staging", "production"] {
+        let line = run
+            .stderr()
+            .lines()
+            .find(|l| l.starts_with(&format!("{env}: identity ")))
+            .unwrap()
+            .to_string();
+        let recipient = line.split_whitespace().nth(2).unwrap();
+        assert!(
+            stack.contains(&format!("recipients \"{recipient}\"")),
+            "{env}"
+        );
+    }
+    // The values stackc cannot generate are set, then the example builds with the new keys.
+    for env in ["dev", "staging", "production"] {
+        for (secret, key) in [
+            ("cloudflare-api-token", "api-token"),
+            ("authentik-credentials", "postgresql-password"),
+            ("authentik-credentials", "redis-password"),
+        ] {
+            t.run_with_stdin(
+                &["-C", "lab", "secret", "set", env, secret, key],
+                Some("s3cret-value"),
+            )
+            .success();
+        }
+    }
+    t.run(&["-C", "lab", "build"]).success();
+    let keys = t.path().join(".home/.config/sops/age/keys.txt");
+    let secret = t
+        .path()
+        .join("lab/out/production/infrastructure/cert-manager/secret-cloudflare-api-token.yaml");
+    assert!(sops_decrypt(&secret, &keys).contains("api-token: s3cret-value"));
+}
