@@ -12,6 +12,8 @@ use thiserror::Error;
 /// Arguments of `stackc bootstrap`.
 #[derive(Debug, Args)]
 pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub identity: super::IdentityArgs,
     /// The environment whose cluster gets the identity.
     pub environment: String,
 }
@@ -46,7 +48,7 @@ pub fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<ExitCode, Diagno
         .iter()
         .find(|e| e.name == args.environment)
         .ok_or_else(|| crate::diagnostics::Internal("selected environment vanished".into()))?;
-    let identities = Identities::discover(&global.identities)?;
+    let identities = Identities::discover(&args.identity.identities)?;
     if identities.is_empty() {
         return Err(NeedIdentityFile.into());
     }

@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 /// Arguments of `stackc build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
+    #[command(flatten)]
+    pub identity: super::IdentityArgs,
+    /// Print every file written, pruned or restored.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
     /// Environments to build (all when none are named).
     #[arg(value_name = "ENV")]
     pub environments: Vec<String>,
@@ -77,7 +82,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     let request = Request {
         resolved: &session.resolved,
         environments: &environments,
-        identities: &global.identities,
+        identities: &args.identity.identities,
         check: args.check,
         started_ns,
     };
@@ -98,7 +103,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         }
     }
     let (written, pruned) = applied.iter().fold((0, 0), |(w, p), done| {
-        if global.verbose {
+        if args.verbose {
             for path in &done.written {
                 eprintln!("wrote out/{}/{path}", done.env);
             }

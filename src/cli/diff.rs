@@ -18,6 +18,8 @@ use thiserror::Error;
 /// Arguments of `stackc diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
+    #[command(flatten)]
+    pub identity: super::IdentityArgs,
     /// Two environments to compare, or one to compare out/ENV with what a build would write.
     #[arg(value_name = "ENV", required = true, num_args = 1..=2)]
     pub environments: Vec<String>,
@@ -81,7 +83,7 @@ pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Result<ExitCode, Diagnostics
     }
     check_service(&session, args.service.as_deref())?;
     let (format, options) = settings(args);
-    let identities = Identities::discover(&global.identities)?;
+    let identities = Identities::discover(&args.identity.identities)?;
     let sides = Sides::new(&session.stack, &session.resolved, &identities)?;
     let (a, b) = match names.as_slice() {
         [a, b] => sides.environments(a, b)?,

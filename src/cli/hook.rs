@@ -8,13 +8,15 @@ use crate::diagnostics::{Diagnostics, IoError};
 use crate::hook::{self, git, Installed};
 use clap::{Args, Subcommand};
 use miette::Diagnostic;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use thiserror::Error;
 
 /// Arguments of `stackc hook`.
 #[derive(Debug, Args)]
 pub struct HookArgs {
+    #[command(flatten)]
+    pub identity: super::IdentityArgs,
     #[command(subcommand)]
     pub action: HookAction,
 }
@@ -87,11 +89,11 @@ pub fn run(global: &GlobalArgs, args: &HookArgs) -> Result<ExitCode, Diagnostics
             }
             Ok(ExitCode::SUCCESS)
         }
-        HookAction::Run => check_staged(global),
+        HookAction::Run => check_staged(global, &args.identity.identities),
     }
 }
 
-fn check_staged(global: &GlobalArgs) -> Result<ExitCode, Diagnostics> {
+fn check_staged(global: &GlobalArgs, identities: &[PathBuf]) -> Result<ExitCode, Diagnostics> {
     let top = git::top_level(&global.root)?;
     let staged = git::staged_paths(&top)?;
     if staged.is_empty() {
@@ -144,11 +146,11 @@ fn check_staged(global: &GlobalArgs) -> Result<ExitCode, Diagnostics> {
             // The work tree is what is staged: the usual stat-fast check, cache and all.
             global.root.clone()
         };
-        if !run_stackc(global, &root, &["build", "--check"])? {
+        if !run_stackc(&root, identities, &["build", "--check"])? {
             refused.push(StaleOut);
         }
         // The rules print their own findings.
-        if !run_stackc(global, &root, &["check"])? {
+        if !run_stackc(&root, &[], &["check"])? {
             refused.push(RulesFailed);
         }
     }
@@ -162,15 +164,17 @@ fn check_staged(global: &GlobalArgs) -> Result<ExitCode, Diagnostics> {
 
 /// Runs `stackc ARGS` (`build --check`, `check`) on `root` as its own process (its output
 /// goes to the hook's); whether it found nothing (exit 0) or something (exit 1).
-fn run_stackc(global: &GlobalArgs, root: &Path, args: &[&str]) -> Result<bool, Diagnostics> {
+fn run_stackc(root: &Path, identities: &[PathBuf], args: &[&str]) -> Result<bool, Diagnostics> {
     let exe = std::env::current_exe().map_err(|e| IoError::new("find", "stackc", e))?;
     let mut command = Command::new(exe);
     command.arg("-q").arg("-C").arg(root);
-    for identity in &global.identities {
-        command.arg("--identity").arg(identity);
-    }
     let status = command
         .args(args)
+        .args(
+            identities
+                .iter()
+                .flat_map(|i| [std::ffi::OsStr::new("--identity"), i.as_os_str()]),
+        )
         .status()
         .map_err(|e| IoError::new("run", format!("stackc {}", args.join(" ")), e))?;
     match status.code() {

@@ -29,14 +29,16 @@ pub struct GlobalArgs {
     )]
     pub root: PathBuf,
     /// Print only errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
-    /// Print every file written, pruned or restored.
     #[arg(short, long, global = true)]
-    pub verbose: bool,
+    pub quiet: bool,
+}
+
+/// `--identity FILE`, offered only by the commands that decrypt.
+#[derive(Debug, Args, Default)]
+pub struct IdentityArgs {
     /// An age identity file to decrypt with (repeatable); also looked for: `SOPS_AGE_KEY_FILE`,
     /// `SOPS_AGE_KEY`, `~/.config/sops/age/keys.txt`.
-    #[arg(long = "identity", global = true, value_name = "FILE")]
+    #[arg(long = "identity", value_name = "FILE", global = true)]
     pub identities: Vec<PathBuf>,
 }
 

@@ -17,6 +17,8 @@ use std::process::ExitCode;
 /// Arguments of `stackc promote`.
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
+    #[command(flatten)]
+    pub identity: super::IdentityArgs,
     /// The service whose pinned values move (or --all).
     #[arg(
         value_name = "SERVICE",
@@ -85,7 +87,7 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<ExitCode, Diagnost
         for (file, edit) in &edited {
             print!("{}", unified(file, edit.original(), &edit.text()));
         }
-        let identities = crate::seal::Identities::discover(&global.identities)?;
+        let identities = crate::seal::Identities::discover(&args.identity.identities)?;
         let before = crate::diff::Sides::new(&session.stack, &session.resolved, &identities)?
             .environment(&args.to)?
             .relabel(format!("{} now", args.to));

@@ -13,6 +13,8 @@ use thiserror::Error;
 /// Arguments of `stackc secret`.
 #[derive(Debug, Args)]
 pub struct SecretArgs {
+    #[command(flatten)]
+    pub identity: super::IdentityArgs,
     #[command(subcommand)]
     pub action: SecretAction,
 }
@@ -101,7 +103,8 @@ pub fn run(global: &GlobalArgs, args: &SecretArgs) -> Result<ExitCode, Diagnosti
         .iter()
         .find(|e| e.name == target.environment)
         .ok_or_else(|| crate::diagnostics::Internal("selected environment vanished".into()))?;
-    let seal_env = crate::seal::environment::seal_env(&session.stack, env, &global.identities)?;
+    let seal_env =
+        crate::seal::environment::seal_env(&session.stack, env, &args.identity.identities)?;
     let store = crate::seal::environment::load_store(&session.stack, &env.name)?;
     match &args.action {
         SecretAction::Get(_) => {

@@ -136,12 +136,37 @@ fn the_man_page_renders_with_man() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for part in [
-        "SYNOPSIS",
-        "stackc-build(1)",
-        "stackc-graph(1)",
-        "--identity",
-    ] {
+    for part in ["SYNOPSIS", "stackc-build(1)", "stackc-graph(1)", "--dir"] {
         assert!(text.contains(part), "man page lacks {part:?}:\n{text}");
     }
+}
+
+#[test]
+fn commands_offer_only_the_flags_that_mean_something_to_them() {
+    let t = Test::new();
+    for (command, offered) in [
+        (
+            &["build", "--help"][..],
+            &["--identity", "--verbose", "--dir", "--quiet"][..],
+        ),
+        (&["diff", "--help"], &["--identity", "--dir"]),
+        (&["secret", "get", "--help"], &["--identity"]),
+    ] {
+        let run = t.run(command);
+        run.success().stdout_has(offered);
+    }
+    for (command, absent) in [
+        (&["graph", "--help"][..], &["--identity", "--verbose"][..]),
+        (&["explain", "--help"], &["--identity", "--verbose"]),
+        (&["init", "--help"], &["--identity", "--verbose"]),
+        (&["completions", "--help"], &["--identity", "--verbose"]),
+    ] {
+        let help = t.run(command).stdout();
+        for flag in absent {
+            assert!(!help.contains(flag), "{command:?} offers {flag}:\n{help}");
+        }
+    }
+    t.run(&["graph", "--identity", "k"])
+        .status(2)
+        .stderr_has(&["unexpected argument '--identity'"]);
 }

@@ -162,7 +162,7 @@ service "web" layer="apps" namespace="web" template="config" {{
 #[test]
 fn a_failed_build_that_had_to_generate_values_changes_no_store() {
     let t = secret_stack();
-    t.run(&["--identity", "key.txt", "build"]).success();
+    t.run(&["build", "--identity", "key.txt"]).success();
     // A new generated key forces a reseal of both stores; the template then fails.
     t.edit(
         "stacks.kdl",
@@ -175,7 +175,7 @@ fn a_failed_build_that_had_to_generate_values_changes_no_store() {
         "greeting: {{ service.nope }}",
     );
     let before = snapshot(t.path());
-    let run = t.run(&["--identity", "key.txt", "build"]);
+    let run = t.run(&["build", "--identity", "key.txt"]);
     run.status(2);
     assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
     assert!(!run.stderr().contains("generated"), "{}", run.stderr());
@@ -186,7 +186,7 @@ fn a_failed_build_that_had_to_generate_values_changes_no_store() {
         "greeting: {{ service.nope }}",
         "greeting: hello",
     );
-    t.run(&["--identity", "key.txt", "build"])
+    t.run(&["build", "--identity", "key.txt"])
         .success()
         .stderr_has(&[
             "generated staging/creds/api",
@@ -204,7 +204,7 @@ fn a_symlinked_environments_folder_is_refused_before_a_store_is_written() {
     let outside = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(outside.path(), t.path().join("environments")).unwrap();
     let inside = snapshot(t.path());
-    assert_refused(&t.run(&["--identity", "key.txt", "build"]), "environments");
+    assert_refused(&t.run(&["build", "--identity", "key.txt"]), "environments");
     assert_eq!(snapshot(t.path()), inside);
     assert!(
         snapshot(outside.path()).len() <= 1,

@@ -176,22 +176,22 @@ fn tampered_secret_is_caught(tamper: fn(&str) -> String) {
     remove_cache(&t);
 
     let key = identity(&t);
-    t.run(&["--identity", &key, "build", "--check"])
+    t.run(&["build", "--identity", &key, "--check"])
         .status(1)
         .stdout_has(&[&stale]);
     refused(
-        &t.run(&["--identity", &key, "diff", "dev"]),
+        &t.run(&["diff", "--identity", &key, "dev"]),
         "stackc::diff::tampered_secret",
         &[SECRET],
     );
     guard.unchanged(&t, &before, "check and diff with an identity");
 
-    t.run(&["--identity", &key, "build"])
+    t.run(&["build", "--identity", &key])
         .success()
         .stderr_has(&[&format!("{SECRET} was edited by hand; restoring it")]);
     remove_cache(&t);
     t.run(&["build", "--check"]).success();
-    t.run(&["--identity", &key, "diff", "dev"]).success();
+    t.run(&["diff", "--identity", &key, "dev"]).success();
 }
 
 #[test]
@@ -244,7 +244,7 @@ fn check_catches_a_byte_changed_in_any_written_file_without_a_cache() {
 fn tampered_store_is_caught(tamper: fn(&str) -> String) {
     let t = example();
     let key = identity(&t);
-    t.run(&["--identity", &key, "build"]).success();
+    t.run(&["build", "--identity", &key]).success();
     let guard = Guard::new();
     t.write(STORE, &tamper(&t.read(STORE)));
     let before = guard.snapshot(&t);
@@ -258,8 +258,8 @@ fn tampered_store_is_caught(tamper: fn(&str) -> String) {
             &["diff", "dev"],
             &["diff", "dev", "staging"],
         ] {
-            let mut full = vec!["--identity", key.as_str()];
-            full.extend_from_slice(args);
+            let mut full = args.to_vec();
+            full.extend_from_slice(&["--identity", key.as_str()]);
             refused(&t.run(&full), "stackc::seal::mac_tampered", &[STORE]);
             guard.unchanged(&t, &before, &args.join(" "));
         }
@@ -318,16 +318,16 @@ fn a_pulled_store_and_sealed_secret_are_not_edited_by_hand() {
     let key = identity(&teammate);
     teammate
         .run(&[
+            "secret",
             "--identity",
             &key,
-            "secret",
             "rotate",
             "dev",
             "postgresql-credentials",
             "password",
         ])
         .success();
-    teammate.run(&["--identity", &key, "build"]).success();
+    teammate.run(&["build", "--identity", &key]).success();
     assert_ne!(teammate.read(SECRET), me.read(SECRET));
     // What `git pull` brings: the teammate's store, sealed Secret and index.
     for path in [STORE, SECRET, INDEX] {
@@ -351,7 +351,7 @@ fn a_pulled_store_and_sealed_secret_are_not_edited_by_hand() {
         "    key \"username\" value=\"authentik\"\n",
         "    key \"username\" value=\"authentik\"\n    key \"port\" value=\"5432\"\n",
     );
-    let run = me.run(&["--identity", &identity(&me), "build"]);
+    let run = me.run(&["build", "--identity", &identity(&me)]);
     run.success();
     assert!(
         !run.stderr().contains("edited by hand"),
@@ -381,7 +381,7 @@ fn a_failed_build_that_generated_values_changes_no_store() {
         &format!("{good}# {{{{ service.no_such_value.deeper }}}}\n"),
     );
     let before = guard.snapshot(&t);
-    let run = t.run(&["--identity", &key, "build"]);
+    let run = t.run(&["build", "--identity", &key]);
     run.status(2);
     assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
     assert!(
@@ -394,7 +394,7 @@ fn a_failed_build_that_generated_values_changes_no_store() {
 
     // The same build succeeds once the template is mended, and then writes the stores.
     t.write(template, &good);
-    t.run(&["--identity", &key, "build"])
+    t.run(&["build", "--identity", &key])
         .success()
         .stderr_has(&["generated dev/redis-credentials/sentinel-password"]);
     assert_ne!(guard.snapshot(&t).environments, before.environments);
@@ -446,9 +446,9 @@ fn run_with_bytes(t: &Test, args: &[&str], stdin: &[u8]) -> Run {
 
 fn set_args(key: &str) -> Vec<&str> {
     vec![
+        "secret",
         "--identity",
         key,
-        "secret",
         "set",
         "dev",
         "cloudflare-api-token",
@@ -487,9 +487,9 @@ fn secret_set_and_rotate_write_nothing_on_error() {
     );
     refused(
         &t.run(&[
+            "secret",
             "--identity",
             &key,
-            "secret",
             "rotate",
             "dev",
             "postgresql-credentials",
@@ -513,9 +513,9 @@ fn secret_set_writes_the_store_atomically_and_build_seals_it() {
     let key = identity(&t);
     run_with_bytes(&t, &set_args(&key), b"a-new-cloudflare-token\n").success();
     t.run(&[
+        "secret",
         "--identity",
         &key,
-        "secret",
         "get",
         "dev",
         "cloudflare-api-token",
@@ -526,7 +526,7 @@ fn secret_set_writes_the_store_atomically_and_build_seals_it() {
     t.run(&["build", "--check"]).status(1).stdout_has(&[
         "stale: out/dev/infrastructure/cert-manager/secret-cloudflare-api-token.yaml",
     ]);
-    t.run(&["--identity", &key, "build"]).success();
+    t.run(&["build", "--identity", &key]).success();
     remove_cache(&t);
     t.run(&["build", "--check"]).success();
 }

@@ -115,9 +115,9 @@ fn keys_are_appended_never_overwritten_and_never_written_into_the_stack() {
     t.run(&[
         "-C",
         "app",
+        "build",
         "--identity",
         "vault/app-dev.agekey",
-        "build",
         "dev",
     ])
     .success();

@@ -74,17 +74,17 @@ fn secret_stack(t: Test) -> Test {
 fn built() -> Test {
     let t = secret_stack(Test::new());
     set(&t, "token", TOKEN).success();
-    t.run(&["--identity", "key.txt", "build"]).success();
+    t.run(&["build", "--identity", "key.txt"]).success();
     t
 }
 
-/// `stackc --identity key.txt secret set dev creds KEY` with `value` on standard input.
+/// `stackc secret --identity key.txt set dev creds KEY` with `value` on standard input.
 fn set(t: &Test, key: &str, value: &str) -> crate::harness::Run {
     t.run_with_stdin(
         &[
+            "secret",
             "--identity",
             "key.txt",
-            "secret",
             "set",
             "dev",
             "creds",
@@ -319,9 +319,9 @@ fn the_age_cli_unwraps_the_data_key_of_a_sealed_secret() {
 fn secret_get_prints_the_value() {
     let t = built();
     let run = t.run(&[
+        "secret",
         "--identity",
         "key.txt",
-        "secret",
         "get",
         "dev",
         "creds",
@@ -336,9 +336,9 @@ fn secret_rotate_replaces_a_generated_value() {
     let t = built();
     let get = || {
         t.run(&[
+            "secret",
             "--identity",
             "key.txt",
-            "secret",
             "get",
             "dev",
             "creds",
@@ -350,9 +350,9 @@ fn secret_rotate_replaces_a_generated_value() {
     let before = get();
     assert_eq!(before.trim_end().len(), 32);
     t.run(&[
+        "secret",
         "--identity",
         "key.txt",
-        "secret",
         "rotate",
         "dev",
         "creds",
@@ -370,9 +370,9 @@ fn secret_rotate_refuses_a_key_that_is_not_generated() {
     let t = built();
     let store = t.read(STORE);
     t.run(&[
+        "secret",
         "--identity",
         "key.txt",
-        "secret",
         "rotate",
         "dev",
         "creds",
@@ -437,7 +437,7 @@ fn changing_one_store_value_rewrites_only_that_secret() {
     let t = built();
     let before = t.tree("out");
     set(&t, "token", "a-new-token-value").success();
-    t.run(&["--identity", "key.txt", "build"]).success();
+    t.run(&["build", "--identity", "key.txt"]).success();
     assert_eq!(
         changed(&before, &t.tree("out")),
         ["dev/.stackc-files", "dev/apps/web/secret-creds.yaml"]
@@ -459,7 +459,7 @@ fn add_second_recipient(t: &Test) -> (String, String) {
         .to_string();
     let second = keygen(t, "second.txt");
     t.write("stacks.kdl", &stack_text(&[&first, &second]));
-    t.run(&["--identity", "key.txt", "build"]).success();
+    t.run(&["build", "--identity", "key.txt"]).success();
     (first, second)
 }
 
@@ -503,7 +503,7 @@ fn removing_a_recipient_rotates_the_data_key_of_every_file() {
         .collect();
 
     t.write("stacks.kdl", &stack_text(&[&first]));
-    t.run(&["--identity", "key.txt", "build"]).success();
+    t.run(&["build", "--identity", "key.txt"]).success();
     for ((file, old_text), old) in [CREDS, SEEDS, STORE].iter().zip(&before).zip(&old_values) {
         let text = t.read(file);
         assert!(
@@ -555,9 +555,9 @@ fn assert_stackc_reads_the_sops_edit(t: &Test, value: &str, resealed: &[&str]) {
         "sops did not store the value"
     );
     let run = t.run(&[
+        "secret",
         "--identity",
         "key.txt",
-        "secret",
         "get",
         "dev",
         "creds",
@@ -566,7 +566,7 @@ fn assert_stackc_reads_the_sops_edit(t: &Test, value: &str, resealed: &[&str]) {
     run.success();
     assert_eq!(run.stdout().trim_end(), value);
     let before = t.tree("out");
-    t.run(&["--identity", "key.txt", "build"]).success();
+    t.run(&["build", "--identity", "key.txt"]).success();
     assert_eq!(
         changed(&before, &t.tree("out")),
         resealed,
@@ -678,10 +678,10 @@ fn a_store_decrypted_edited_and_encrypted_anew_by_sops_is_read_back_by_stackc() 
 #[track_caller]
 fn rebuild_finds_identity(t: &Test, args: &[&str]) {
     set(t, "token", TOKEN).success();
-    t.run(&["--identity", "key.txt", "build"]).success();
+    t.run(&["build", "--identity", "key.txt"]).success();
     set(t, "token", "rotated-by-hand").success();
-    let mut build = args.to_vec();
-    build.push("build");
+    let mut build = vec!["build"];
+    build.extend_from_slice(args);
     t.run(&build).success();
     assert!(values(t, "key.txt", CREDS)
         .iter()
@@ -751,7 +751,7 @@ fn refused(break_it: impl FnOnce(&Test), identity: &str, expected: &[&str]) -> S
         "    key \"token\"\n",
         "    key \"token\"\n    key \"database\" value=\"app\"\n",
     );
-    let run = t.run(&["--identity", identity, "build"]);
+    let run = t.run(&["build", "--identity", identity]);
     run.status(2).stderr_has(expected);
     let stderr = run.stderr();
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -849,12 +849,12 @@ fn build_refuses_an_invalid_recipient_pointing_at_it() {
     // Right prefix, broken checksum: only a real bech32 check catches it.
     let broken = format!("{}x{}", &recipient[..5], &recipient[6..]);
     t.edit("stacks.kdl", &recipient, &broken);
-    let run = t.run(&["--identity", "key.txt", "build"]);
+    let run = t.run(&["build", "--identity", "key.txt"]);
     run.status(2)
         .stderr_has(&["stackc::seal::invalid_recipient", &broken, "stacks.kdl:"]);
     assert_eq!(before, t.tree("out"));
     t.edit("stacks.kdl", &broken, "ssh-ed25519");
-    t.run(&["--identity", "key.txt", "build"])
+    t.run(&["build", "--identity", "key.txt"])
         .status(2)
         .stderr_has(&["not an age recipient", "stacks.kdl:"]);
     assert_eq!(before, t.tree("out"));
@@ -901,7 +901,7 @@ fn build_refuses_a_store_key_that_was_never_set_pointing_at_its_declaration() {
         "    key \"token\"\n",
         "    key \"token\"\n    key \"x\"\n",
     );
-    let run = t.run(&["--identity", "key.txt", "build"]);
+    let run = t.run(&["build", "--identity", "key.txt"]);
     run.status(2).stderr_has(&[
         "stackc::seal::missing_store_key",
         "stacks.kdl:",
@@ -964,9 +964,9 @@ fn a_damaged_sealed_secret_is_resealed_by_a_build_with_identity() {
         CREDS,
         &format!("{}{swapped}{}", &text[..at], &text[at + 1..]),
     );
-    t.run(&["--identity", "key.txt", "build", "--check"])
+    t.run(&["build", "--identity", "key.txt", "--check"])
         .status(1);
-    t.run(&["--identity", "key.txt", "build"]).success();
+    t.run(&["build", "--identity", "key.txt"]).success();
     assert_sops_ok(&t, "key.txt", CREDS);
     assert!(values(&t, "key.txt", CREDS).iter().any(|v| v == TOKEN));
 }
