@@ -2,7 +2,7 @@
 //! passes on one that does not, and can be allowed with a reason; the example and a new
 //! `stackc init` stack pass; the JSON and GitHub outputs have their documented shape.
 
-use crate::harness::{repo_root, Test};
+use crate::harness::{example, Test};
 use serde_json::Value as Json;
 
 /// A stack that passes every rule in every environment.
@@ -101,22 +101,7 @@ fn the_good_stack_passes_every_rule() {
 
 #[test]
 fn the_example_and_a_new_init_stack_pass_check() {
-    let t = Test::new();
-    for entry in [
-        "stacks.kdl",
-        "templates",
-        "environments",
-        "manifests",
-        "out",
-    ] {
-        let status = std::process::Command::new("cp")
-            .arg("-r")
-            .arg(repo_root().join(entry))
-            .arg(t.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
+    let t = example();
     let (code, all) = findings(&t);
     assert_eq!((code, all.len()), (0, 0), "{all:#?}");
 

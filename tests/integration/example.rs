@@ -1,35 +1,8 @@
 //! The example stack at the repository root: it builds, it is current, Kustomize accepts
 //! every environment, its policy shows, and every secret decrypts.
 
-use crate::harness::{sops_decrypt, tool, Test};
-use std::path::Path;
+use crate::harness::{example, sops_decrypt, tool, Test};
 use std::process::Command;
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A copy of the example (inputs and committed out/) in a temp dir: a fresh clone.
-fn example() -> Test {
-    let t = Test::new();
-    for entry in [
-        "stacks.kdl",
-        "templates",
-        "environments",
-        "manifests",
-        "out",
-        "examples",
-    ] {
-        let status = Command::new("cp")
-            .arg("-r")
-            .arg(repo().join(entry))
-            .arg(t.path())
-            .status()
-            .expect("cp");
-        assert!(status.success());
-    }
-    t
-}
 
 #[test]
 fn example_out_is_current_on_a_fresh_clone_without_identity_or_cache() {

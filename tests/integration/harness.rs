@@ -296,6 +296,29 @@ pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A copy of the example stack at the repository root (inputs, stores, committed out/ and
+/// the example's key folder) in a temp dir: what a fresh clone holds, with no cache.
+pub fn example() -> Test {
+    let t = Test::new();
+    for entry in [
+        "stacks.kdl",
+        "templates",
+        "environments",
+        "manifests",
+        "out",
+        "examples",
+    ] {
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(repo_root().join(entry))
+            .arg(t.path())
+            .status()
+            .expect("cp");
+        assert!(status.success());
+    }
+    t
+}
+
 /// Where `scripts/test` installs the Python tools (sops, pre-commit, kubernetes-validate).
 pub fn test_tools_bin() -> PathBuf {
     repo_root().join("target/test-tools/venv/bin")

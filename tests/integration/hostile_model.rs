@@ -3,36 +3,8 @@
 //! diagnostic that points at the text, never a panic or a signal, and every file of the stack
 //! (out/, the stores, the cache) and a folder outside it stay byte-identical.
 
-use crate::harness::{tree, Test};
+use crate::harness::{example, tree, Test};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A copy of the example stack (inputs and committed out/) in a temp dir.
-pub fn example() -> Test {
-    let t = Test::new();
-    for entry in [
-        "stacks.kdl",
-        "templates",
-        "environments",
-        "manifests",
-        "out",
-        "examples",
-    ] {
-        let status = Command::new("cp")
-            .arg("-r")
-            .arg(repo().join(entry))
-            .arg(t.path())
-            .status()
-            .expect("cp");
-        assert!(status.success());
-    }
-    t
-}
 
 /// Breaks the example with `break_it`, runs `stackc build`, and asserts it is refused: exit 2,
 /// every one of `expected` in stderr, no panic, and nothing changed in the stack or outside.
@@ -148,7 +120,7 @@ fn deep_nesting_is_refused_at_the_brace_past_the_limit() {
 
 /// The line of `service "whoami"` in the example's stacks.kdl.
 pub fn example_line_of_whoami() -> usize {
-    let text = std::fs::read_to_string(repo().join("stacks.kdl")).unwrap();
+    let text = std::fs::read_to_string(crate::harness::repo_root().join("stacks.kdl")).unwrap();
     let at = text.find("service \"whoami\"").unwrap();
     text[..at].matches('\n').count() + 1
 }

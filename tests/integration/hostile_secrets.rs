@@ -5,7 +5,7 @@
 //! are refused with a diagnostic. Every refusal leaves `out/`, the stores and a folder outside
 //! the stack byte for byte as they were.
 
-use crate::harness::{tree, Run, Test};
+use crate::harness::{example, tree, Run, Test};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,32 +16,6 @@ const SECRET: &str = "out/dev/databases/database/secret-postgresql-credentials.y
 const STORE: &str = "environments/dev.secrets.sops.yaml";
 /// The index of `out/dev`.
 const INDEX: &str = "out/dev/.stackc-files";
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A copy of the example (inputs and committed out/, no cache) in a temp dir.
-fn example() -> Test {
-    let t = Test::new();
-    for entry in [
-        "stacks.kdl",
-        "templates",
-        "environments",
-        "manifests",
-        "out",
-        "examples",
-    ] {
-        let status = Command::new("cp")
-            .arg("-r")
-            .arg(repo().join(entry))
-            .arg(t.path())
-            .status()
-            .expect("cp");
-        assert!(status.success());
-    }
-    t
-}
 
 /// The example's identity, copied with mode 0600 (stackc refuses a key others can read).
 fn identity(t: &Test) -> String {

@@ -14,8 +14,8 @@
 //! The PRNG is a fixed-seed `SplitMix64`, so a failure names a case that reproduces. Both
 //! tests together take about 45 s in a debug build on two busy cores.
 
-use crate::harness::Test;
-use crate::hostile_model::{example, stack_tree};
+use crate::harness::{example, repo_root, Test};
+use crate::hostile_model::stack_tree;
 use std::path::Path;
 
 /// `SplitMix64`: small, fast, and the same sequence on every machine.
@@ -125,10 +125,6 @@ fn mutate(rng: &mut Rng, text: &[u8]) -> Vec<u8> {
     out
 }
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 const STACK: &str = "stacks.kdl";
 const OVERLAY: &str = "environments/production.kdl";
 const STORE: &str = "environments/dev.secrets.sops.yaml";
@@ -147,7 +143,7 @@ fn mutated_inputs_never_panic_the_load_path() {
     let mut rng = Rng(0x5EED_0001);
     let mut failures = Vec::new();
     for (file, count) in [(STACK, 1500), (OVERLAY, 1000), (STORE, 500)] {
-        let original = std::fs::read(repo().join(file)).unwrap();
+        let original = std::fs::read(repo_root().join(file)).unwrap();
         for case in 0..count {
             let mutated = mutate(&mut rng, &original);
             let outcome = if file == STORE {
@@ -177,10 +173,10 @@ fn mutated_inputs_never_panic_the_load_path() {
 #[test]
 fn mutated_inputs_never_crash_the_binary_or_touch_out() {
     let mut rng = Rng(0x5EED_0002);
-    let key = repo().join("examples/keys/example.agekey");
+    let key = repo_root().join("examples/keys/example.agekey");
     let key = key.to_string_lossy();
     for (file, count) in [(STACK, 80), (OVERLAY, 60), (STORE, 60)] {
-        let original = std::fs::read(repo().join(file)).unwrap();
+        let original = std::fs::read(repo_root().join(file)).unwrap();
         for case in 0..count {
             let mutated = mutate(&mut rng, &original);
             let t: Test = example();
