@@ -49,19 +49,7 @@ pub struct Promotion {
 impl Promotion {
     /// The path as KDL node names (`tcp_route.entry_point` is written `tcp-route entry-point=`).
     pub fn kdl_path(&self) -> Vec<String> {
-        let segments: Vec<&str> = self.path.split('.').collect();
-        let record = segments.first().is_some_and(|s| *s != "values");
-        segments
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                if i == 0 || (i == 1 && record) {
-                    s.replace('_', "-")
-                } else {
-                    (*s).to_string()
-                }
-            })
-            .collect()
+        setting_segments(&self.path, '_', '-')
     }
 }
 
@@ -262,6 +250,13 @@ pub fn plan(stack: &Stack, request: &Request) -> Result<Vec<Promotion>, Diagnost
 
 /// A path as the user writes it (`tcp-route.entry-point`) in the model's keys.
 fn model_path(path: &str) -> String {
+    setting_segments(path, '-', '_').join(".")
+}
+
+/// A dotted path's segments with `from` replaced by `to` in the names stackc owns: the
+/// setting (`tcp-route`) and a record setting's property (`entry-point`), never the keys
+/// of free-form `values`, which are the user's.
+fn setting_segments(path: &str, from: char, to: char) -> Vec<String> {
     let segments: Vec<&str> = path.split('.').collect();
     let record = segments.first().is_some_and(|s| *s != "values");
     segments
@@ -269,13 +264,12 @@ fn model_path(path: &str) -> String {
         .enumerate()
         .map(|(i, s)| {
             if i == 0 || (i == 1 && record) {
-                s.replace('-', "_")
+                s.replace(from, &to.to_string())
             } else {
                 (*s).to_string()
             }
         })
-        .collect::<Vec<_>>()
-        .join(".")
+        .collect()
 }
 
 /// Whether a layer's settings set `path`.
