@@ -177,13 +177,7 @@ impl<'s> Engine<'s> {
                 .map(|e| e.name.value.clone())
                 .collect();
             (
-                vec![
-                    (
-                        crate::model::PARSE_CACHE_FILE.to_string(),
-                        cache::encode(&stack.parse_cache),
-                    ),
-                    cache::environments_file(&all),
-                ],
+                vec![cache::environments_file(&all)],
                 InputStamps::record(stack, request.started_ns),
             )
         };

@@ -2,7 +2,7 @@
 //! plain manifest file. This is the input edge of the pipeline; everything after it works on
 //! the in-memory [`Stack`].
 
-use super::fragment::{Item, ParseCache, Shift};
+use super::fragment::Item;
 use super::parse::Parser;
 use super::{validate, Model, ModelError, Project};
 use crate::diagnostics::{Diagnostics, IoError};
@@ -39,8 +39,6 @@ pub struct Stack {
     pub templates: BTreeMap<String, TemplateFile>,
     /// Every plain manifest file services name, by path relative to the root.
     pub manifests: BTreeMap<String, FileId>,
-    /// The parsed runs of `stacks.kdl`, for the next build (saved by `build`).
-    pub parse_cache: ParseCache,
 }
 
 /// Reads and checks the stack at `root`.
@@ -71,8 +69,7 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         .unwrap_or_default();
     errors.extend(builtin_parser.errors);
 
-    let cache = ParseCache::load(&root.join(crate::CACHE_DIR));
-    let Some((items, parse_cache)) = parse_stack(&sources, stack_id, &cache, &mut errors) else {
+    let Some(items) = parse_stack(&sources, stack_id, &mut errors) else {
         return Err(errors);
     };
     let mut parser = Parser::new(&sources, stack_id);
@@ -145,7 +142,6 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         model,
         templates,
         manifests,
-        parse_cache,
     })
 }
 
@@ -170,18 +166,13 @@ pub fn load_text(stack: &[u8], overlays: &[(&str, &[u8])]) -> Result<Stack, Diag
     load(dir.path())
 }
 
-/// One run of `stacks.kdl`, parsed: its text's hash, its declarations, its errors, its offset.
-type ParsedRun = (String, Vec<Item>, Diagnostics, isize);
+/// One run of `stacks.kdl`, parsed: its declarations and its errors.
+type ParsedRun = (Vec<Item>, Diagnostics);
 
-/// Parses `stacks.kdl` run by run, in parallel, taking unchanged runs from the parse cache.
-/// Returns the declarations in file order and the cache for next time (the runs of this
-/// file that parsed cleanly), or `None` after reporting syntax errors.
-fn parse_stack(
-    sources: &Sources,
-    file: FileId,
-    cache: &ParseCache,
-    errors: &mut Diagnostics,
-) -> Option<(Vec<Item>, ParseCache)> {
+/// Parses `stacks.kdl` run by run, in parallel. Returns the declarations in file order, or
+/// `None` after reporting syntax errors. (Our parser reads ~80 MB/s, so no run is cached:
+/// loading a cache of parsed runs cost more than parsing them again.)
+fn parse_stack(sources: &Sources, file: FileId, errors: &mut Diagnostics) -> Option<Vec<Item>> {
     use rayon::prelude::*;
     let text = &sources.file(file).text;
     let ranges = match super::runs::runs(sources, file) {
@@ -196,17 +187,10 @@ fn parse_stack(
             .into_par_iter()
             .map(|range| {
                 let run = &text[range.clone()];
-                let key = blake3::hash(run.as_bytes()).to_hex().to_string();
-                let offset = isize::try_from(range.start).ok()?;
-                if let Some(cached) = cache.runs.get(&key) {
-                    let mut items = cached.clone();
-                    items.shift(offset);
-                    return Some((key, items, Diagnostics::new(), offset));
-                }
                 let doc = super::runs::parse_run(sources, file, range.start, run).ok()?;
                 let mut parser = Parser::new(sources, file);
                 let items = parser.items(&doc, range.start);
-                Some((key, items, parser.errors, offset))
+                Some((items, parser.errors))
             })
             .collect()
     });
@@ -215,28 +199,16 @@ fn parse_stack(
         // small file parses whole) a cut the scanner got wrong.
         return parse_whole(sources, file, errors);
     };
-    let mut next = ParseCache::default();
     let mut items = Vec::new();
-    for (key, run_items, run_errors, offset) in results {
-        // Secret declarations stay out of the cache: a literal `value=` is not meant to be
-        // secret, but nothing derived from a secret goes to disk beyond what the user wrote.
-        if run_errors.is_empty() && !run_items.iter().any(|i| matches!(i, Item::Secret(_))) {
-            let mut relative = run_items.clone();
-            relative.shift(-offset);
-            next.runs.insert(key, relative);
-        }
+    for (run_items, run_errors) in results {
         errors.extend(run_errors);
         items.extend(run_items);
     }
-    Some((items, next))
+    Some(items)
 }
 
 /// Parses `stacks.kdl` in one piece (the fallback when the file cannot be cut into runs).
-fn parse_whole(
-    sources: &Sources,
-    file: FileId,
-    errors: &mut Diagnostics,
-) -> Option<(Vec<Item>, ParseCache)> {
+fn parse_whole(sources: &Sources, file: FileId, errors: &mut Diagnostics) -> Option<Vec<Item>> {
     let mut parser = Parser::new(sources, file);
     let Some(chunks) = parser.document() else {
         errors.extend(parser.errors);
@@ -247,7 +219,7 @@ fn parse_whole(
         items.extend(parser.items(doc, *base));
     }
     errors.extend(parser.errors);
-    Some((items, ParseCache::default()))
+    Some(items)
 }
 
 fn read_overlays(

@@ -16,7 +16,6 @@ pub mod syntax;
 mod validate;
 
 pub use error::ModelError;
-pub use fragment::{ParseCache, CACHE_FILE as PARSE_CACHE_FILE};
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use load::{load, load_text, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};

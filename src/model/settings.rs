@@ -449,7 +449,7 @@ impl Kind {
     }
 }
 
-/// Scalars in the parse cache, through JSON values (our [`Value`] serializes untagged).
+/// Scalars through JSON values (our [`Value`] serializes untagged).
 mod scalar_serde {
     use crate::value::Value;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
