@@ -388,26 +388,24 @@ impl Parser<'_> {
         let span = self.span(entry.span());
         let value = match entry.value() {
             KdlValue::String(s) => Value::from(s.as_str()),
-            KdlValue::Integer(i) => match i64::try_from(*i) {
-                Ok(i) => Value::Int(i),
-                Err(_) => {
-                    self.wrong_type(
-                        "value",
-                        "an integer that fits in 64 bits",
-                        entry.value(),
-                        span,
-                    );
-                    Value::Null
+            // Too large for 64 bits (or even for 128, `IntegerTooLarge`): an error, not a guess.
+            KdlValue::Integer(_) | KdlValue::IntegerTooLarge(_) => {
+                match entry
+                    .value()
+                    .as_integer()
+                    .and_then(|i| i64::try_from(i).ok())
+                {
+                    Some(i) => Value::Int(i),
+                    None => {
+                        self.wrong_type(
+                            "value",
+                            "an integer that fits in 64 bits",
+                            entry.value(),
+                            span,
+                        );
+                        Value::Null
+                    }
                 }
-            },
-            KdlValue::IntegerTooLarge(_) => {
-                self.wrong_type(
-                    "value",
-                    "an integer that fits in 64 bits",
-                    entry.value(),
-                    span,
-                );
-                Value::Null
             }
             // `1e999` reads as infinity; only `#inf`, `#-inf` and `#nan` may mean that.
             KdlValue::Float(f) if !f.is_finite() && !self.snippet(span).contains('#') => {
