@@ -101,7 +101,7 @@ fn check_staged(global: &GlobalArgs, identities: &[PathBuf]) -> Result<ExitCode,
     }
     let mut refused = Diagnostics::new();
     for (path, bytes) in git::staged_blobs(&top, &staged)? {
-        for finding in hook::scan(&path, &bytes) {
+        for finding in crate::seal::scan::scan(&path, &bytes) {
             refused.push(StagedPlaintext {
                 path: finding.path,
                 line: finding.line,

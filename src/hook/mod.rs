@@ -7,11 +7,10 @@
 //!
 //! - [`install`]: writing and removing the hook script, never clobbering a foreign hook.
 //! - [`git`]: the few git plumbing calls the hook needs (staged paths and blobs, the index).
-//! - [`scan`]: the pure check of one staged file's bytes for plaintext secrets.
+//!
+//! The check of each staged file's bytes is `seal::scan`'s (`stackc check` uses it too).
 
 pub mod git;
 pub mod install;
-pub mod scan;
 
 pub use install::{install, uninstall, Installed};
-pub use scan::{scan, Finding};

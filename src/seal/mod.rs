@@ -10,6 +10,8 @@
 //! - [`store`]: the per-environment secret store `environments/<env>.secrets.sops.yaml`.
 //! - [`manifest`]: sealing one Kubernetes Secret manifest per declared secret, without churn.
 //! - [`environment`]: sealing every declared secret of one environment of a stack.
+//! - [`scan`]: whether a file's bytes hold a plaintext Secret or an unencrypted store (the
+//!   pre-commit hook and `stackc check`).
 
 pub mod cipher;
 pub mod environment;
@@ -21,6 +23,7 @@ pub mod metadata;
 pub mod plaintext;
 pub mod recipient;
 pub mod rule;
+pub mod scan;
 pub mod sops;
 pub mod store;
 pub mod tree;

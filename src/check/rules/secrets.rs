@@ -21,7 +21,7 @@ pub fn encrypted(_: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
         let Ok(bytes) = std::fs::read(entry.path()) else {
             continue;
         };
-        for finding in crate::hook::scan(&shown, &bytes) {
+        for finding in crate::seal::scan::scan(&shown, &bytes) {
             out.push(Finding::new(finding.problem).file(&shown, finding.line).help(
                 "seal it: declare the secret with `secret` in stacks.kdl and run `stackc build`",
             ));

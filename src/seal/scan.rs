@@ -1,10 +1,10 @@
-//! Is a staged file a plaintext secret? A pure function of the path and the bytes: a YAML
+//! Is a file a plaintext secret? A pure function of the path and the bytes: a YAML
 //! document of `kind: Secret` must carry its own complete `sops` block with every `data` and
 //! `stringData` value encrypted (as Flux decrypts document by document), and a secrets store
 //! (`*.sops.yaml`, `*.sops.yml`, `*.sops.json`) must be a SOPS file whose every value its
 //! rule covers is encrypted. Findings name the file, the document and the line, never a value.
 
-use crate::seal::{Rule, SopsFile};
+use super::{Rule, SopsFile};
 use crate::value::Value;
 
 /// A staged file the hook refuses.
@@ -115,7 +115,7 @@ fn secret_problem(path: &str, text: &str, doc: &crate::value::Map) -> Option<(us
 
 fn is_sealed_leaf(value: &Value) -> bool {
     match value {
-        Value::String(s) => s.is_empty() || crate::seal::cipher::is_encrypted(s),
+        Value::String(s) => s.is_empty() || super::cipher::is_encrypted(s),
         Value::Null => true,
         _ => false,
     }
@@ -174,7 +174,7 @@ fn first_plaintext(value: &Value, rule: &Rule, at: &mut Vec<String>) -> Option<S
             .iter()
             .find_map(|item| first_plaintext(item, rule, at)),
         Value::Null => None,
-        Value::String(s) if s.is_empty() || crate::seal::cipher::is_encrypted(s) => None,
+        Value::String(s) if s.is_empty() || super::cipher::is_encrypted(s) => None,
         _ if rule.encrypts(at) => Some(at.join(".")),
         _ => None,
     }
