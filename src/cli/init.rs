@@ -125,42 +125,12 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitCode, Diagnostics
             .map(|key| (key.env.clone(), key.recipient.clone()))
             .collect()
     });
-    let files: Vec<(String, Vec<u8>)> = match (args.example, &recipients) {
-        (None, _) => init::scaffold(&project, recipients.as_ref())
+    let files = match args.example {
+        None => init::scaffold(&project, recipients.as_ref())
             .into_iter()
             .map(|(p, t)| (p, t.into_bytes()))
             .collect(),
-        (Some(Example::Homelab), Some(recipients)) => {
-            let mut files = init::homelab::with_recipients(recipients);
-            files.push((
-                ".sops.yaml".into(),
-                init::sops_config(recipients).into_bytes(),
-            ));
-            files.push((
-                ".gitignore".into(),
-                include_bytes!("../init/gitignore").to_vec(),
-            ));
-            files
-        }
-        (Some(Example::Homelab), None) => {
-            // As published: encrypted to the example's public test identity, out/ included.
-            let mut files: Vec<(String, Vec<u8>)> = init::homelab::FILES
-                .iter()
-                .map(|(p, b)| ((*p).to_string(), b.to_vec()))
-                .collect();
-            if let Some(example) = init::homelab::recipient() {
-                let all: BTreeMap<String, String> = ENVIRONMENTS
-                    .iter()
-                    .map(|e| ((*e).to_string(), example.clone()))
-                    .collect();
-                files.push((".sops.yaml".into(), init::sops_config(&all).into_bytes()));
-            }
-            files.push((
-                ".gitignore".into(),
-                include_bytes!("../init/gitignore").to_vec(),
-            ));
-            files
-        }
+        Some(Example::Homelab) => init::homelab::files(recipients.as_ref()),
     };
     let mut created = Vec::new();
     let mut kept = Vec::new();

@@ -9,6 +9,9 @@ use crate::model::builtin_templates;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// A new stack's `.gitignore`: the cache, never committed.
+pub const GITIGNORE: &str = include_str!("gitignore");
+
 /// The environments a new stack has, in rollout order.
 pub const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "production"];
 
@@ -63,7 +66,7 @@ pub fn scaffold(
         "manifests/limitrange.yaml".into(),
         include_str!("limitrange.yaml").into(),
     );
-    files.insert(".gitignore".into(), include_str!("gitignore").into());
+    files.insert(".gitignore".into(), GITIGNORE.into());
     for kind in ["deployment", "helm-release"] {
         for (path, text) in template_files(kind) {
             files.insert(path, text.to_string());
@@ -90,9 +93,35 @@ pub mod homelab {
         text[at..].split('"').next().map(str::to_string)
     }
 
+    /// The example's files with `.sops.yaml` and `.gitignore`: as published (encrypted to the
+    /// example's public test identity, stores and out/ included) without `recipients`; for a
+    /// stack of one's own with them.
+    pub fn files(
+        recipients: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Vec<(String, Vec<u8>)> {
+        let (mut files, rules) = match recipients {
+            Some(recipients) => (with_recipients(recipients), recipients.clone()),
+            None => {
+                let example = recipient().unwrap_or_default();
+                let all = super::ENVIRONMENTS
+                    .iter()
+                    .map(|e| ((*e).to_string(), example.clone()))
+                    .collect();
+                let files = FILES
+                    .iter()
+                    .map(|(p, b)| ((*p).to_string(), b.to_vec()))
+                    .collect();
+                (files, all)
+            }
+        };
+        files.push((".sops.yaml".into(), super::sops_config(&rules).into_bytes()));
+        files.push((".gitignore".into(), super::GITIGNORE.as_bytes().to_vec()));
+        files
+    }
+
     /// The example's files for a stack of one's own: without its stores and out/ (they are
     /// encrypted to the example's identity), the environments' recipients replaced.
-    pub fn with_recipients(
+    fn with_recipients(
         recipients: &std::collections::BTreeMap<String, String>,
     ) -> Vec<(String, Vec<u8>)> {
         let example = recipient().unwrap_or_default();
@@ -144,7 +173,7 @@ pub fn template_files(kind: &str) -> Vec<(String, &'static str)> {
 
 /// `.sops.yaml`: one creation rule per environment store, so `sops` edits each with its
 /// environment's recipient.
-pub fn sops_config(recipients: &BTreeMap<String, String>) -> String {
+fn sops_config(recipients: &BTreeMap<String, String>) -> String {
     let mut out = String::from(
         "# sops (`sops environments/<env>.secrets.sops.yaml`) encrypts each store to its\n\
          # environment's recipients, as stackc does.\ncreation_rules:\n",
