@@ -8,7 +8,7 @@
 
 use crate::cache::{self, unit_key, EnvCache, InputStamps, OutMemory, TemplateDeps, UnitRecord};
 use crate::diagnostics::Diagnostics;
-use crate::emit::{self, Content, EnvLayout, EnvPlan, Plan};
+use crate::emit::{self, Content, EnvPlan, Plan};
 use crate::model::Stack;
 use crate::object::RenderedObject;
 use crate::render::{RenderError, Renderer};
@@ -278,19 +278,14 @@ impl<'s> Engine<'s> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let files = emit::layout(EnvLayout {
-            env: &env.name,
-            layers: emit::layer_plan(self.stack),
-            namespaces: emit::namespace_homes(self.stack)
-                .into_iter()
-                .map(|(ns, layer)| (layer, ns))
-                .collect(),
-            object_files,
-            secrets,
-            flux_bootstrapped: dir
-                .join("flux-system/flux-system/kustomization.yaml")
-                .is_file(),
-        });
+        let files = crate::layout::Layout::new(self.stack).env_files(
+            &env.name,
+            crate::layout::EnvFiles {
+                object_files,
+                secrets,
+                flux_bootstrapped: crate::layout::Layout::flux_bootstrapped(dir),
+            },
+        );
         let memory = OutMemory { dir, cache: &cache };
         let mut changes = emit::compare(&env.name, dir, &files, &memory)?;
         // Sealed Secrets that changed but cannot be resealed without an identity are stale;
@@ -353,10 +348,13 @@ impl<'s> Engine<'s> {
             }
         }
         let objects = self.renderer.render_with_context(env, service, &ctx)?;
-        let files: Vec<(String, Vec<u8>)> = objects
+        let mut files: Vec<(String, Vec<u8>)> = objects
             .iter()
             .map(|o| (o.path.clone(), crate::yaml::to_yaml(&o.body).into_bytes()))
             .collect();
+        // The unit's folder kustomization is kept with it, so a kept unit needs no re-layout.
+        let folders = crate::layout::unit_kustomizations(files.iter().map(|(p, _)| p.as_str()));
+        files.extend(folders);
         let record = UnitRecord {
             source,
             key,

@@ -1,7 +1,7 @@
 //! stackc: a compiler from `stacks.kdl` to rendered, SOPS-sealed `GitOps` manifest trees.
 //!
 //! The modules mirror the pipeline: `model` (parse) -> `resolve` (layering) -> `render`
-//! (templates) -> `seal` (SOPS + age) -> `emit` (the out/ tree), with `build` (the engine that
+//! (templates) -> `seal` (SOPS + age) -> `emit` (the out/ tree, its paths decided by `layout`), with `build` (the engine that
 //! runs them), `cache`, `diff` and `cli` beside them.
 
 pub mod build;
@@ -16,6 +16,7 @@ pub mod fs;
 pub mod graph;
 pub mod hook;
 pub mod init;
+pub mod layout;
 pub mod memory;
 pub mod model;
 pub mod object;

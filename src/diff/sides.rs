@@ -11,7 +11,8 @@
 
 use super::{KeyDigest, SecretView, Side};
 use crate::diagnostics::{Diagnostics, IoError};
-use crate::emit::{self, Content, EnvLayout};
+use crate::emit;
+use crate::layout::{self, Layout};
 use crate::model::Stack;
 use crate::object::{ObjectId, RenderedObject};
 use crate::resolve::{Resolved, ResolvedEnvironment};
@@ -236,7 +237,7 @@ impl<'a> Sides<'a> {
         mut objects: Vec<RenderedObject>,
         fingerprints: Fingerprints,
     ) -> Result<(Vec<RenderedObject>, Vec<SecretView>), Diagnostics> {
-        objects.extend(layout_objects(self.stack, &env.name)?);
+        objects.extend(layout_objects(self.stack, &env.name));
         let plans = crate::seal::environment::plans(self.stack);
         if plans.is_empty() {
             return Ok((objects, Vec::new()));
@@ -245,13 +246,12 @@ impl<'a> Sides<'a> {
         // A tampered store is an error, not a row of unknown values.
         store.verify(self.identities)?;
         let store_display = format!("environments/{}.secrets.sops.yaml", env.name);
-        let homes = crate::emit::namespace_homes(self.stack);
+        let layout = crate::layout::Layout::new(self.stack);
         let mut views = Vec::with_capacity(plans.len());
         for plan in &plans {
-            let layer = homes.get(&plan.namespace).map_or("", String::as_str);
             let fingerprint = (fingerprints == Fingerprints::Include)
                 .then(|| seal::manifest::fingerprint(plan, &store));
-            let object = secret_object(plan, layer, fingerprint);
+            let object = secret_object(plan, &layout, fingerprint);
             views.push(SecretView {
                 id: object.id.clone(),
                 keys: self.store_digests(plan, &store, &store_display),
@@ -317,7 +317,7 @@ impl<'a> Sides<'a> {
         let mut errors = Diagnostics::new();
         let index = emit::load_index(dir)?;
         for path in index.paths() {
-            if file_name(path) == "kustomization.yaml" {
+            if layout::is_kustomization(path) {
                 continue;
             }
             let full = dir.join(path);
@@ -406,7 +406,7 @@ impl<'a> Sides<'a> {
             objects.push(RenderedObject {
                 id,
                 body,
-                service: service_of(path),
+                service: layout::service_of(path).map(str::to_string),
                 path: path.to_string(),
                 origin: None,
             });
@@ -447,62 +447,31 @@ fn key_names(body: &Value) -> impl Iterator<Item = String> {
     secret_fields(body).into_iter().flat_map(|(_, names)| names)
 }
 
-fn file_name(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
-/// The service of an out/ file: `<layer>/<namespace>/<service>/<file>` (see `emit::layout`).
-fn service_of(path: &str) -> Option<String> {
-    let parts: Vec<&str> = path.split('/').collect();
-    match parts.as_slice() {
-        [layer, _namespace, service, _file] if *layer != "flux-system" => {
-            Some((*service).to_string())
-        }
-        _ => None,
-    }
-}
-
-/// The objects `emit::layout` adds around the services' (Namespaces, Flux Kustomizations),
-/// from the same function a build uses, so both sides agree on them.
-fn layout_objects(stack: &Stack, env: &str) -> Result<Vec<RenderedObject>, Diagnostics> {
-    let files = emit::layout(EnvLayout {
-        env,
-        layers: crate::emit::layer_plan(stack),
-        namespaces: crate::emit::namespace_homes(stack)
-            .into_iter()
-            .map(|(namespace, layer)| (layer, namespace))
-            .collect(),
-        object_files: BTreeMap::new(),
-        secrets: Vec::new(),
-        flux_bootstrapped: false,
-    });
-    let mut objects = Vec::new();
-    for (path, content) in files {
-        let Content::Bytes(bytes) = content else {
-            continue;
-        };
-        if file_name(&path) == "kustomization.yaml" {
-            continue;
-        }
-        let internal =
-            |why: String| crate::diagnostics::Internal(format!("the layout's {path}: {why}"));
-        let text = String::from_utf8(bytes).map_err(|e| internal(e.to_string()))?;
-        for body in crate::yaml::parse_documents(&text).map_err(|e| internal(e.message.clone()))? {
-            let id = ObjectId::of(&body).map_err(|missing| internal(format!("no `{missing}`")))?;
-            objects.push(RenderedObject {
+/// The objects the layout adds around the services' (Namespaces, Flux Kustomizations),
+/// from the same layout a build uses, so both sides agree on them.
+fn layout_objects(stack: &Stack, env: &str) -> Vec<RenderedObject> {
+    Layout::new(stack)
+        .generated(env)
+        .into_iter()
+        .filter_map(|(path, body)| {
+            let id = ObjectId::of(&body).ok()?;
+            Some(RenderedObject {
                 id,
                 body,
                 service: None,
-                path: path.clone(),
+                path,
                 origin: None,
-            });
-        }
-    }
-    Ok(objects)
+            })
+        })
+        .collect()
 }
 
 /// A declared secret as an unsealed `v1 Secret`: metadata, type and key names, no values.
-fn secret_object(plan: &SecretPlan, layer: &str, fingerprint: Option<String>) -> RenderedObject {
+fn secret_object(
+    plan: &SecretPlan,
+    layout: &Layout<'_>,
+    fingerprint: Option<String>,
+) -> RenderedObject {
     let mut metadata = vec![
         ("name", Value::from(plan.name.as_str())),
         ("namespace", Value::from(plan.namespace.as_str())),
@@ -537,7 +506,7 @@ fn secret_object(plan: &SecretPlan, layer: &str, fingerprint: Option<String>) ->
         },
         body,
         service: None,
-        path: emit::secret_path(layer, &plan.namespace, &plan.name),
+        path: layout.secret_path(&plan.namespace, &plan.name),
         origin: None,
     }
 }
@@ -545,20 +514,6 @@ fn secret_object(plan: &SecretPlan, layer: &str, fingerprint: Option<String>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn services_come_from_the_layout_depth() {
-        let cases = [
-            ("apps/web/web/deployment-web.yaml", Some("web")),
-            ("apps/web/namespace.yaml", None),
-            ("apps/web/secret-db.yaml", None),
-            ("flux-system/kustomization-apps.yaml", None),
-            ("a/b/c/d/e.yaml", None),
-        ];
-        for (path, expected) in cases {
-            assert_eq!(service_of(path).as_deref(), expected, "{path}");
-        }
-    }
 
     #[test]
     fn digests_are_keyed_per_process() {

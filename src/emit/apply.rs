@@ -9,11 +9,11 @@
 //! environment's files, prunes and index, then the caches (which describe what was written,
 //! so they come last; a build killed before them only costs the next build some checking).
 
-use super::layout::{Content, Files, INDEX_FILE};
 use super::write::{index_bytes, EnvChanges};
 use crate::cache::{EnvCache, InputStamps, Stamp, UnitRecord};
 use crate::diagnostics::Diagnostics;
 use crate::fs::{DirHandle, FsError, Tree};
+use crate::layout::{Content, Files, INDEX_FILE};
 use crate::seal::environment::StoreUpdate;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};

@@ -8,8 +8,8 @@
 //! differs from the wanted bytes is edited only when it also differs from the bytes stackc
 //! (or a teammate's stackc) recorded there. Stat data only decides whether to read a file.
 
-use super::layout::{Content, Files, INDEX_FILE};
 use crate::diagnostics::{Diagnostics, IoError};
+use crate::layout::{Content, Files, INDEX_FILE};
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -15,4 +15,6 @@ pub enum Item {
     Environment(Environment),
     Secret(SecretDecl),
     Service(Service),
+    /// `gitops ...`: a second one is a duplicate.
+    GitOps(super::GitOps),
 }

@@ -107,6 +107,7 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         environments: file.environments,
         secrets: file.secrets,
         services: file.services,
+        gitops: file.gitops,
     };
 
     for (env_name, file_id) in overlay_files {
@@ -133,6 +134,7 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
     let manifests = read_manifests(root, &model, &mut sources, &mut errors);
     if errors.is_empty() {
         errors.extend(validate::validate(&model, &sources, &templates));
+        errors.extend(super::gitops::check(&model, &sources));
     }
     // A generated file gone wrong can hold a million mistakes; nobody reads past the first.
     errors.truncate(MAX_REPORTED);

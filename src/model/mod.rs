@@ -5,6 +5,7 @@ pub mod builtin_templates;
 mod chunks;
 mod error;
 mod fragment;
+pub mod gitops;
 mod limits;
 mod load;
 mod names;
@@ -16,6 +17,7 @@ pub mod syntax;
 mod validate;
 
 pub use error::ModelError;
+pub use gitops::{GitOps, GitOpsScope};
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use load::{load, load_text, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
@@ -54,6 +56,8 @@ pub struct Model {
     pub environments: Vec<Environment>,
     pub secrets: Vec<SecretDecl>,
     pub services: Vec<Service>,
+    /// `gitops "flux" "argocd" { ... }`: the engines and their stack-wide settings.
+    pub gitops: GitOps,
 }
 
 /// `project "name" domain="..."`.
@@ -64,11 +68,13 @@ pub struct Project {
     pub span: Span,
 }
 
-/// `layer "name" depends-on="other"`.
+/// `layer "name" depends-on="other" { flux { ... } }`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Layer {
     pub name: Named,
     pub depends_on: Vec<Named>,
+    /// The layer's Flux Kustomization settings.
+    pub flux: Vec<gitops::FluxBlock>,
     pub span: Span,
 }
 
@@ -93,6 +99,8 @@ pub struct Environment {
     pub overlay: Option<Overlay>,
     /// Rules allowed for the whole environment.
     pub allows: Vec<Allow>,
+    /// The environment's `flux` and `argocd` blocks.
+    pub gitops: GitOpsScope,
     pub span: Span,
 }
 
@@ -105,6 +113,8 @@ pub struct Overlay {
     pub services: Vec<ServiceOverride>,
     /// Rules allowed for the whole environment (in the reviewed file).
     pub allows: Vec<Allow>,
+    /// The file's `flux` and `argocd` blocks.
+    pub gitops: GitOpsScope,
 }
 
 /// `service "name" { settings }` inside an overlay file.

@@ -36,6 +36,7 @@ pub(super) struct StackFile {
     pub environments: Vec<Environment>,
     pub secrets: Vec<SecretDecl>,
     pub services: Vec<Service>,
+    pub gitops: super::GitOps,
 }
 
 const TOP_LEVEL: &[&str] = &[
@@ -45,6 +46,7 @@ const TOP_LEVEL: &[&str] = &[
     "environment",
     "secret",
     "service",
+    "gitops",
 ];
 
 impl<'a> Parser<'a> {
@@ -104,6 +106,7 @@ impl<'a> Parser<'a> {
                 "environment" => items.extend(self.environment(node).map(Item::Environment)),
                 "secret" => items.extend(self.secret(node).map(Item::Secret)),
                 "service" => items.extend(self.service(node).map(Item::Service)),
+                "gitops" => items.extend(self.gitops(node).map(Item::GitOps)),
                 other => self.unknown_node(node, other, "stacks.kdl", TOP_LEVEL),
             }
         }
@@ -121,6 +124,7 @@ impl<'a> Parser<'a> {
             environments: Vec::new(),
             secrets: Vec::new(),
             services: Vec::new(),
+            gitops: super::GitOps::default(),
         };
         let mut defaults_span: Option<Span> = None;
         for item in items {
@@ -155,6 +159,19 @@ impl<'a> Parser<'a> {
                 Item::Environment(env) => file.environments.push(env),
                 Item::Secret(secret) => file.secrets.push(secret),
                 Item::Service(service) => file.services.push(service),
+                Item::GitOps(gitops) => {
+                    if let (Some(first), Some(span)) = (file.gitops.span, gitops.span) {
+                        self.errors.push(ModelError::Duplicate {
+                            kind: "gitops",
+                            name: "gitops".into(),
+                            src: self.src(),
+                            first: first.source_span(),
+                            second: span.source_span(),
+                        });
+                    } else {
+                        file.gitops = gitops;
+                    }
+                }
             }
         }
         file
@@ -172,7 +189,7 @@ impl<'a> Parser<'a> {
     }
 
     fn layer(&mut self, node: &KdlNode) -> Option<Layer> {
-        self.shape(node, 1, &["depends-on"])?;
+        self.shape_with_children(node, 1, &["depends-on"])?;
         let name = self.string_arg(node, 0, "layer")?;
         // `depends-on` may repeat: `layer "apps" depends-on="databases" depends-on="queues"`.
         let mut depends_on = Vec::new();
@@ -193,6 +210,7 @@ impl<'a> Parser<'a> {
         Some(Layer {
             name,
             depends_on,
+            flux: self.layer_flux(node),
             span: self.span(node.span()),
         })
     }
@@ -205,12 +223,17 @@ impl<'a> Parser<'a> {
             .map_or(0, |(w, _)| w);
         let promotes_from = self.string_prop(node, "promotes-from");
         let domain = self.string_prop(node, "domain");
-        let (settings, extra) =
-            self.settings_block(node, "an environment", &["recipients", "allow"]);
+        let (settings, extra) = self.settings_block(
+            node,
+            "an environment",
+            &["recipients", "allow", "flux", "argocd"],
+        );
         let mut recipients = Vec::new();
         let mut allows = Vec::new();
+        let mut gitops = super::GitOpsScope::default();
         for child in extra {
-            if child.name().value() == "allow" {
+            if self.gitops_block(child, &mut gitops, true) {
+            } else if child.name().value() == "allow" {
                 allows.extend(self.allow(child));
             } else {
                 recipients.extend(self.recipients(child));
@@ -225,6 +248,7 @@ impl<'a> Parser<'a> {
             settings,
             overlay: None,
             allows,
+            gitops,
             span: self.span(node.span()),
         })
     }
@@ -412,7 +436,7 @@ impl<'a> Parser<'a> {
     pub(super) fn overlay(&mut self, chunks: &[Chunk]) -> Overlay {
         let mut overlay = Overlay::default();
         let mut allowed: Vec<&str> = SETTING_NODES.to_vec();
-        allowed.extend(["recipients", "service", "allow"]);
+        allowed.extend(["recipients", "service", "allow", "flux", "argocd"]);
         for (base, doc) in chunks {
             self.base = *base;
             for node in doc.nodes() {
@@ -422,6 +446,9 @@ impl<'a> Parser<'a> {
                         overlay.recipients.extend(found);
                     }
                     "allow" => overlay.allows.extend(self.allow(node)),
+                    "flux" | "argocd" => {
+                        self.gitops_block(node, &mut overlay.gitops, true);
+                    }
                     "service" => {
                         if self.shape_with_children(node, 1, &[]).is_none() {
                             continue;
@@ -466,7 +493,13 @@ impl<'a> Parser<'a> {
         (settings, others)
     }
 
-    fn unknown_node(&mut self, node: &KdlNode, name: &str, context: &str, allowed: &[&str]) {
+    pub(super) fn unknown_node(
+        &mut self,
+        node: &KdlNode,
+        name: &str,
+        context: &str,
+        allowed: &[&str],
+    ) {
         self.errors.push(ModelError::UnknownNode {
             name: name.to_string(),
             context: context.to_string(),
@@ -477,7 +510,7 @@ impl<'a> Parser<'a> {
         });
     }
 
-    fn missing(&mut self, node: &KdlNode, what: &str, help: Option<String>) {
+    pub(super) fn missing(&mut self, node: &KdlNode, what: &str, help: Option<String>) {
         self.errors.push(ModelError::Missing {
             node: node.name().value().to_string(),
             what: what.to_string(),

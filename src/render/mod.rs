@@ -16,7 +16,7 @@ pub use engine::FUEL;
 /// The most text one template may render (its objects are parsed and kept in memory).
 pub const MAX_RENDERED_BYTES: usize = 16 << 20;
 pub use error::RenderError;
-pub use objects::{object_path, objects_from_yaml};
+pub use objects::objects_from_yaml;
 pub use unique::check_unique;
 
 use crate::diagnostics::Diagnostics;

@@ -87,7 +87,12 @@ pub fn objects_from_yaml(
             });
             continue;
         }
-        let path = object_path(&service.layer, &service.namespace, Some(&service.name), &id);
+        let path = crate::layout::object_path(
+            &service.layer,
+            &service.namespace,
+            Some(&service.name),
+            &id,
+        );
         let (from, to) = if file_located {
             file_spans[index]
         } else {
@@ -133,15 +138,6 @@ pub(super) fn document_spans(text: &str) -> Vec<(usize, usize)> {
     }
     push(start, text.len());
     spans
-}
-
-/// Where an object is written, relative to `out/<env>/`.
-pub fn object_path(layer: &str, namespace: &str, service: Option<&str>, id: &ObjectId) -> String {
-    let file = format!("{}-{}.yaml", id.kind.to_ascii_lowercase(), id.name);
-    match service {
-        Some(service) => format!("{layer}/{namespace}/{service}/{file}"),
-        None => format!("{layer}/{namespace}/{file}"),
-    }
 }
 
 /// A DNS-1123 subdomain: what Kubernetes allows as most object names, and safe as a file name.

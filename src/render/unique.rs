@@ -33,7 +33,7 @@ pub fn check_unique(
 
 /// The namespaces stackc writes a Namespace object for.
 pub fn generated_namespaces(stack: &Stack) -> BTreeSet<String> {
-    crate::emit::namespace_homes(stack).into_keys().collect()
+    crate::layout::Layout::new(stack).generated_namespaces()
 }
 
 /// Refuses a user document that is one of the Namespaces stackc generates (kustomize would

@@ -242,11 +242,10 @@ pub fn seal_environment(
         }
     }
     let index = crate::emit::load_index(dir)?;
-    let homes = crate::emit::namespace_homes(stack);
+    let layout = crate::layout::Layout::new(stack);
     let mut errors = Diagnostics::new();
     for plan in &plans {
-        let layer = homes.get(&plan.namespace).cloned().unwrap_or_default();
-        let path = crate::emit::secret_path(&layer, &plan.namespace, &plan.name);
+        let path = layout.secret_path(&plan.namespace, &plan.name);
         let existing = match std::fs::read(dir.join(&path)) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

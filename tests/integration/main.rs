@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod argocd;
 mod build;
 mod check;
 mod cli_json;
@@ -9,6 +10,7 @@ mod diff;
 mod errors;
 mod example;
 mod explain;
+mod flux;
 mod getting_started;
 mod graph;
 mod hook;

@@ -1,0 +1,152 @@
+//! The files of `out/<env>/` around the objects: a Namespace at each namespace's level, a
+//! `kustomization.yaml` at every level so `kubectl kustomize out/<env>` builds the whole
+//! environment, and the `GitOps` engines' folders. A service folder's kustomization is a
+//! function of that unit's files alone ([`unit_kustomizations`]), so a kept unit keeps it.
+
+use super::paths::KUSTOMIZATION;
+use crate::value::{map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A file's wanted content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Bytes rendered by this build.
+    Bytes(Vec<u8>),
+    /// Kept from the last build: the file on disk was verified to hold bytes with this hash.
+    Kept(blake3::Hash),
+}
+
+impl Content {
+    /// The hash of the content.
+    pub fn hash(&self) -> blake3::Hash {
+        match self {
+            Content::Bytes(bytes) => blake3::hash(bytes),
+            Content::Kept(hash) => *hash,
+        }
+    }
+}
+
+/// The files of one environment, by path relative to `out/<env>/`.
+pub type Files = BTreeMap<String, Content>;
+
+/// The kustomization of each folder holding a unit's files, from those files alone.
+pub fn unit_kustomizations<'a>(paths: impl Iterator<Item = &'a str>) -> Vec<(String, Vec<u8>)> {
+    let mut folders: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for path in paths {
+        if let Some((folder, file)) = path.rsplit_once('/') {
+            if file != KUSTOMIZATION {
+                folders.entry(folder).or_default().insert(file);
+            }
+        }
+    }
+    folders
+        .into_iter()
+        .map(|(folder, entries)| {
+            let mut entries: Vec<&str> = entries.into_iter().collect();
+            sort_entries(&mut entries);
+            (
+                format!("{folder}/{KUSTOMIZATION}"),
+                kustomization(entries.into_iter()),
+            )
+        })
+        .collect()
+}
+
+/// Adds a kustomization to every folder of `files` that has none yet (a unit brings its
+/// own), listing its files and subfolders; the layers are listed even when empty.
+pub(super) fn add_kustomizations(files: &mut Files, layers: &[&str]) {
+    let mut folders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for layer in layers {
+        folders.entry((*layer).to_string()).or_default();
+    }
+    let mut have: BTreeSet<&str> = BTreeSet::new();
+    for path in files.keys() {
+        if let Some(folder) = path.strip_suffix(&format!("/{KUSTOMIZATION}")) {
+            have.insert(folder);
+        }
+        let mut parent = String::new();
+        for part in path.split('/') {
+            if !parent.is_empty() && part != KUSTOMIZATION {
+                folders
+                    .entry(parent.clone())
+                    .or_default()
+                    .insert(part.to_string());
+            }
+            if !parent.is_empty() {
+                parent.push('/');
+            }
+            parent.push_str(part);
+        }
+    }
+    let mut made = Vec::new();
+    for (folder, entries) in &folders {
+        if have.contains(folder.as_str()) {
+            continue;
+        }
+        let mut entries: Vec<&str> = entries.iter().map(String::as_str).collect();
+        sort_entries(&mut entries);
+        made.push((
+            format!("{folder}/{KUSTOMIZATION}"),
+            Content::Bytes(kustomization(entries.into_iter())),
+        ));
+    }
+    files.extend(made);
+}
+
+/// Namespace first, then the namespace-wide objects, then service folders.
+fn sort_entries(entries: &mut [&str]) {
+    entries.sort_by_key(|e| (*e != "namespace.yaml", !e.ends_with(".yaml"), *e));
+}
+
+/// A kustomize `Kustomization` listing these resources.
+pub fn kustomization<'a>(resources: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    let resources: Vec<Value> = resources.map(Value::from).collect();
+    crate::yaml::to_yaml(&map([
+        ("apiVersion", Value::from("kustomize.config.k8s.io/v1beta1")),
+        ("kind", Value::from("Kustomization")),
+        ("resources", Value::List(resources)),
+    ]))
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_folder_lists_its_files_sorted() {
+        let made = unit_kustomizations(
+            ["apps/web/w/service-w.yaml", "apps/web/w/deployment-w.yaml"].into_iter(),
+        );
+        assert_eq!(made.len(), 1);
+        assert_eq!(made[0].0, "apps/web/w/kustomization.yaml");
+        let text = String::from_utf8(made[0].1.clone()).unwrap();
+        assert!(text.find("deployment-w").unwrap() < text.find("service-w").unwrap());
+    }
+
+    #[test]
+    fn folders_with_a_kustomization_are_left_alone() {
+        let mut files = Files::new();
+        files.insert("apps/web/w/a.yaml".into(), Content::Bytes(b"x".to_vec()));
+        files.insert(
+            "apps/web/w/kustomization.yaml".into(),
+            Content::Bytes(b"mine".to_vec()),
+        );
+        files.insert(
+            "apps/web/namespace.yaml".into(),
+            Content::Bytes(b"n".to_vec()),
+        );
+        add_kustomizations(&mut files, &["apps", "empty"]);
+        assert_eq!(
+            files["apps/web/w/kustomization.yaml"],
+            Content::Bytes(b"mine".to_vec())
+        );
+        let web = match &files["apps/web/kustomization.yaml"] {
+            Content::Bytes(b) => String::from_utf8(b.clone()).unwrap(),
+            Content::Kept(_) => unreachable!(),
+        };
+        assert!(web.find("namespace.yaml").unwrap() < web.find("- w").unwrap());
+        assert!(files.contains_key("empty/kustomization.yaml"));
+        assert!(files.contains_key("apps/kustomization.yaml"));
+    }
+}
