@@ -9,6 +9,7 @@ mod flux;
 mod namespaces;
 mod paths;
 mod placement;
+mod scope;
 mod tree;
 
 pub use paths::{
@@ -16,6 +17,7 @@ pub use paths::{
     service_dir, service_of, ARGOCD_DIR, FLUX_DIR, INDEX_FILE, KUSTOMIZATION,
 };
 pub use placement::{layer_plan, namespace_homes};
+pub use scope::{check_scope, is_cluster_scoped, ScopeCheck, ScopeError, CLUSTER_SCOPED};
 pub use tree::{kustomization, unit_kustomizations, Content, Files};
 
 use crate::model::gitops::FluxSettings;
@@ -82,9 +84,18 @@ impl<'s> Layout<'s> {
         &self.layers
     }
 
-    /// The namespaces stackc writes a Namespace object for.
+    /// The namespaces stackc writes a Namespace object for in some environment.
     pub fn generated_namespaces(&self) -> BTreeSet<String> {
-        self.homes.keys().cloned().collect()
+        self.homes
+            .keys()
+            .filter(|ns| {
+                self.model
+                    .environments
+                    .iter()
+                    .any(|e| self.model.namespace_settings(&e.name.value, ns).managed)
+            })
+            .cloned()
+            .collect()
     }
 
     /// Where the sealed Secret `name` of `namespace` is written.
@@ -107,10 +118,25 @@ impl<'s> Layout<'s> {
     pub fn generated(&self, env: &str) -> Vec<(String, Value)> {
         let mut out = Vec::new();
         for (namespace, layer) in &self.homes {
-            out.push((
-                namespace_path(layer, namespace),
-                namespaces::namespace_object(namespace),
-            ));
+            let settings = self.model.namespace_settings(env, namespace);
+            if !settings.managed {
+                continue;
+            }
+            let object = namespaces::namespace_object(namespace, &settings);
+            // An owned Namespace goes with its service, in the service's folder.
+            let path = match self.model.namespace_owner(namespace) {
+                Some(owner) => {
+                    let id = crate::object::ObjectId {
+                        api_version: "v1".into(),
+                        kind: "Namespace".into(),
+                        namespace: String::new(),
+                        name: namespace.clone(),
+                    };
+                    object_path(&owner.layer.value, namespace, Some(&owner.name.value), &id)
+                }
+                None => namespace_path(layer, namespace),
+            };
+            out.push((path, object));
         }
         if self.engines.flux {
             let settings: BTreeMap<&str, FluxSettings> = self
@@ -165,6 +191,11 @@ impl<'s> Layout<'s> {
                 flux_files.push(file.to_string());
             } else if let Some(file) = path.strip_prefix(&format!("{ARGOCD_DIR}/")) {
                 argo_files.push(file.to_string());
+            } else if service_of(&path).is_some() {
+                // In a unit's folder (an owned Namespace): that folder's list changes.
+                if let Some((folder, _)) = path.rsplit_once('/') {
+                    files.remove(&format!("{folder}/{KUSTOMIZATION}"));
+                }
             }
             files.insert(
                 path,

@@ -16,13 +16,18 @@ pub const FLUX_DIR: &str = "flux-system";
 /// The folder of Argo CD's objects.
 pub const ARGOCD_DIR: &str = "argocd";
 
+/// The namespace-level folder of a cluster-scoped service's objects (not a DNS label, so no
+/// namespace can take it).
+pub const CLUSTER_DIR: &str = "_cluster";
+
 /// Where an object is written, relative to `out/<env>/`: in its service's folder, or at the
-/// namespace level for an object of no service.
+/// namespace level for an object of no service. A service of no namespace (cluster-scoped)
+/// has its folder under `<layer>/_cluster/`.
 pub fn object_path(layer: &str, namespace: &str, service: Option<&str>, id: &ObjectId) -> String {
     let file = object_file(id);
     match service {
         Some(service) => format!("{}/{file}", service_dir(layer, namespace, service)),
-        None => format!("{layer}/{namespace}/{file}"),
+        None => format!("{layer}/{}/{file}", namespace_dir(namespace)),
     }
 }
 
@@ -34,7 +39,16 @@ pub fn object_file(id: &ObjectId) -> String {
 /// A service's own folder: every file in it is the service's, so its kustomization is a
 /// function of that service alone.
 pub fn service_dir(layer: &str, namespace: &str, service: &str) -> String {
-    format!("{layer}/{namespace}/{service}")
+    format!("{layer}/{}/{service}", namespace_dir(namespace))
+}
+
+/// The folder of a namespace in a layer; `_cluster` for none.
+fn namespace_dir(namespace: &str) -> &str {
+    if namespace.is_empty() {
+        CLUSTER_DIR
+    } else {
+        namespace
+    }
 }
 
 /// Where a namespace's Namespace object lives.
@@ -102,5 +116,8 @@ mod tests {
             object_path("apps", "web", None, &id),
             "apps/web/deployment-whoami.yaml"
         );
+        let cluster = object_path("infra", "", Some("issuers"), &id);
+        assert_eq!(cluster, "infra/_cluster/issuers/deployment-whoami.yaml");
+        assert_eq!(service_of(&cluster), Some("issuers"));
     }
 }

@@ -27,30 +27,39 @@ pub fn layer_plan(stack: &Stack) -> Vec<(&str, Vec<&str>)> {
         .collect()
 }
 
-/// Each namespace's home layer: the first layer (in dependency order) with a service in it.
+/// Each namespace's home layer: its owner's layer, else the first layer (in dependency
+/// order) with a service in it; a namespace only a secret or a `namespace` block names
+/// lives in the first layer. Cluster-scoped services have no namespace.
 pub fn namespace_homes(stack: &Stack) -> BTreeMap<String, String> {
+    let model = &stack.model;
     let mut homes = BTreeMap::new();
-    for layer in stack.model.layer_order() {
-        for service in stack
-            .model
+    for service in model.services.iter().filter(|s| s.owns_namespace.is_some()) {
+        homes.insert(service.namespace.value.clone(), service.layer.value.clone());
+    }
+    for layer in model.layer_order() {
+        for service in model
             .services
             .iter()
-            .filter(|s| s.layer.value == layer)
+            .filter(|s| s.layer.value == layer && !s.is_cluster_scoped())
         {
             homes
                 .entry(service.namespace.value.clone())
                 .or_insert_with(|| layer.to_string());
         }
     }
-    let first = stack
-        .model
+    let first = model
         .layer_order()
         .first()
         .map(|l| (*l).to_string())
         .unwrap_or_default();
-    for secret in &stack.model.secrets {
+    let named = model
+        .secrets
+        .iter()
+        .map(|s| &s.namespace)
+        .chain(model.declared_namespaces());
+    for namespace in named {
         homes
-            .entry(secret.namespace.value.clone())
+            .entry(namespace.value.clone())
             .or_insert_with(|| first.clone());
     }
     homes

@@ -17,4 +17,5 @@ pub enum Item {
     Service(Service),
     /// `gitops ...`: a second one is a duplicate.
     GitOps(super::GitOps),
+    Namespace(super::namespaces::NamespaceDecl),
 }

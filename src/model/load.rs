@@ -108,6 +108,7 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         secrets: file.secrets,
         services: file.services,
         gitops: file.gitops,
+        namespaces: file.namespaces,
     };
 
     for (env_name, file_id) in overlay_files {
@@ -135,6 +136,7 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
     if errors.is_empty() {
         errors.extend(validate::validate(&model, &sources, &templates));
         errors.extend(super::gitops::check(&model, &sources));
+        errors.extend(super::namespaces::check(&model, &sources));
     }
     // A generated file gone wrong can hold a million mistakes; nobody reads past the first.
     errors.truncate(MAX_REPORTED);

@@ -9,6 +9,7 @@ pub mod gitops;
 mod limits;
 mod load;
 mod names;
+pub mod namespaces;
 mod parse;
 pub mod ranges;
 mod runs;
@@ -58,6 +59,8 @@ pub struct Model {
     pub services: Vec<Service>,
     /// `gitops "flux" "argocd" { ... }`: the engines and their stack-wide settings.
     pub gitops: GitOps,
+    /// `namespace "name" { ... }` blocks of `stacks.kdl`.
+    pub namespaces: Vec<namespaces::NamespaceDecl>,
 }
 
 /// `project "name" domain="..."`.
@@ -101,6 +104,8 @@ pub struct Environment {
     pub allows: Vec<Allow>,
     /// The environment's `flux` and `argocd` blocks.
     pub gitops: GitOpsScope,
+    /// The environment's `namespace` blocks.
+    pub namespaces: Vec<namespaces::NamespaceDecl>,
     pub span: Span,
 }
 
@@ -115,6 +120,8 @@ pub struct Overlay {
     pub allows: Vec<Allow>,
     /// The file's `flux` and `argocd` blocks.
     pub gitops: GitOpsScope,
+    /// The file's `namespace` blocks.
+    pub namespaces: Vec<namespaces::NamespaceDecl>,
 }
 
 /// `service "name" { settings }` inside an overlay file.
@@ -158,7 +165,13 @@ pub enum SecretKeySource {
 pub struct Service {
     pub name: Named,
     pub layer: Named,
+    /// Empty (spanning the service's name) for a cluster-scoped service, which has none.
     pub namespace: Named,
+    /// `owns-namespace`: the Namespace object lives in this service's folder.
+    pub owns_namespace: Option<Span>,
+    /// `cluster-kinds "ClusterIssuer" ...`: custom kinds of this service that are
+    /// cluster-scoped, besides the built-in ones.
+    pub cluster_kinds: Vec<Named>,
     pub template: Option<Named>,
     pub depends_on: Vec<Named>,
     pub uses_secrets: Vec<Named>,
@@ -180,6 +193,13 @@ pub struct EnvBlock {
     pub env: Named,
     pub settings: Settings,
     pub span: Span,
+}
+
+impl Service {
+    /// Whether the service has no namespace: all its objects are cluster-scoped.
+    pub fn is_cluster_scoped(&self) -> bool {
+        self.namespace.value.is_empty()
+    }
 }
 
 impl Model {

@@ -37,6 +37,7 @@ pub(super) struct StackFile {
     pub secrets: Vec<SecretDecl>,
     pub services: Vec<Service>,
     pub gitops: super::GitOps,
+    pub namespaces: Vec<super::namespaces::NamespaceDecl>,
 }
 
 const TOP_LEVEL: &[&str] = &[
@@ -47,6 +48,7 @@ const TOP_LEVEL: &[&str] = &[
     "secret",
     "service",
     "gitops",
+    "namespace",
 ];
 
 impl<'a> Parser<'a> {
@@ -107,6 +109,7 @@ impl<'a> Parser<'a> {
                 "secret" => items.extend(self.secret(node).map(Item::Secret)),
                 "service" => items.extend(self.service(node).map(Item::Service)),
                 "gitops" => items.extend(self.gitops(node).map(Item::GitOps)),
+                "namespace" => items.extend(self.namespace_decl(node).map(Item::Namespace)),
                 other => self.unknown_node(node, other, "stacks.kdl", TOP_LEVEL),
             }
         }
@@ -125,6 +128,7 @@ impl<'a> Parser<'a> {
             secrets: Vec::new(),
             services: Vec::new(),
             gitops: super::GitOps::default(),
+            namespaces: Vec::new(),
         };
         let mut defaults_span: Option<Span> = None;
         for item in items {
@@ -159,6 +163,7 @@ impl<'a> Parser<'a> {
                 Item::Environment(env) => file.environments.push(env),
                 Item::Secret(secret) => file.secrets.push(secret),
                 Item::Service(service) => file.services.push(service),
+                Item::Namespace(decl) => file.namespaces.push(decl),
                 Item::GitOps(gitops) => {
                     if let (Some(first), Some(span)) = (file.gitops.span, gitops.span) {
                         self.errors.push(ModelError::Duplicate {
@@ -226,13 +231,16 @@ impl<'a> Parser<'a> {
         let (settings, extra) = self.settings_block(
             node,
             "an environment",
-            &["recipients", "allow", "flux", "argocd"],
+            &["recipients", "allow", "flux", "argocd", "namespace"],
         );
         let mut recipients = Vec::new();
         let mut allows = Vec::new();
         let mut gitops = super::GitOpsScope::default();
+        let mut namespaces = Vec::new();
         for child in extra {
-            if self.gitops_block(child, &mut gitops, true) {
+            if child.name().value() == "namespace" {
+                namespaces.extend(self.namespace_decl(child));
+            } else if self.gitops_block(child, &mut gitops, true) {
             } else if child.name().value() == "allow" {
                 allows.extend(self.allow(child));
             } else {
@@ -249,6 +257,7 @@ impl<'a> Parser<'a> {
             overlay: None,
             allows,
             gitops,
+            namespaces,
             span: self.span(node.span()),
         })
     }
@@ -337,7 +346,13 @@ impl<'a> Parser<'a> {
         self.shape_with_children(node, 1, &["layer", "namespace", "template"])?;
         let name = self.string_arg(node, 0, "service")?;
         let layer = self.required_string_prop(node, "layer");
-        let namespace = self.required_string_prop(node, "namespace");
+        // No namespace: a cluster-scoped service (its objects say so; render checks).
+        let namespace = self.string_prop(node, "namespace").or_else(|| {
+            Some(Named {
+                value: String::new(),
+                span: self.span(node.name().span()),
+            })
+        });
         let template = self.string_prop(node, "template");
         let (settings, extra) = self.settings_block(
             node,
@@ -349,12 +364,16 @@ impl<'a> Parser<'a> {
                 "promotable",
                 "allow",
                 "env",
+                "owns-namespace",
+                "cluster-kinds",
             ],
         );
         let mut service = Service {
             name,
             layer: layer?,
             namespace: namespace?,
+            owns_namespace: None,
+            cluster_kinds: Vec::new(),
             template,
             depends_on: Vec::new(),
             uses_secrets: Vec::new(),
@@ -389,6 +408,18 @@ impl<'a> Parser<'a> {
                     }
                 }
                 "allow" => service.allows.extend(self.allow(child)),
+                "owns-namespace" => {
+                    if self.shape(child, 0, &[]).is_some() {
+                        service.owns_namespace = Some(self.span(child.span()));
+                    }
+                }
+                "cluster-kinds" => {
+                    if self.shape(child, usize::MAX, &[]).is_some() {
+                        service
+                            .cluster_kinds
+                            .extend(self.string_args(child, "cluster-kinds"));
+                    }
+                }
                 "promotable" => {
                     if self.shape(child, usize::MAX, &[]).is_some() {
                         for path in self.string_args(child, "promotable") {
@@ -436,7 +467,14 @@ impl<'a> Parser<'a> {
     pub(super) fn overlay(&mut self, chunks: &[Chunk]) -> Overlay {
         let mut overlay = Overlay::default();
         let mut allowed: Vec<&str> = SETTING_NODES.to_vec();
-        allowed.extend(["recipients", "service", "allow", "flux", "argocd"]);
+        allowed.extend([
+            "recipients",
+            "service",
+            "allow",
+            "flux",
+            "argocd",
+            "namespace",
+        ]);
         for (base, doc) in chunks {
             self.base = *base;
             for node in doc.nodes() {
@@ -446,6 +484,7 @@ impl<'a> Parser<'a> {
                         overlay.recipients.extend(found);
                     }
                     "allow" => overlay.allows.extend(self.allow(node)),
+                    "namespace" => overlay.namespaces.extend(self.namespace_decl(node)),
                     "flux" | "argocd" => {
                         self.gitops_block(node, &mut overlay.gitops, true);
                     }

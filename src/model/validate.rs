@@ -58,7 +58,9 @@ pub(super) fn validate(
     }
     for service in &model.services {
         check.name("service", &service.name);
-        check.name("namespace", &service.namespace);
+        if !service.is_cluster_scoped() {
+            check.name("namespace", &service.namespace);
+        }
         // A built-in template's name is checked by looking it up (below).
         if let Some(template) = service
             .template

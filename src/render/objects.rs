@@ -87,6 +87,22 @@ pub fn objects_from_yaml(
             });
             continue;
         }
+        let scope = crate::layout::check_scope(
+            &crate::layout::ScopeCheck {
+                id: &id,
+                service_namespace: &service.namespace,
+                service: &service.name,
+                cluster_kinds: &service.cluster_kinds,
+                origin,
+                unit,
+                document: (&text[start..end], start),
+            },
+            source,
+        );
+        if let Err(e) = scope {
+            errors.push(*e);
+            continue;
+        }
         let path = crate::layout::object_path(
             &service.layer,
             &service.namespace,

@@ -45,6 +45,8 @@ pub struct ResolvedService {
     pub depends_on: Vec<String>,
     pub secrets: Vec<String>,
     pub manifests: Vec<String>,
+    /// Custom kinds the service declares cluster-scoped (`cluster-kinds`).
+    pub cluster_kinds: Vec<String>,
     /// The merged settings; every node keeps the span of the layer that set it.
     pub settings: Tracked,
     /// Filled only by [`resolve_explained`]: building it costs more than resolving.
@@ -268,6 +270,11 @@ fn resolve_service(
             .map(|s| s.value.clone())
             .collect(),
         manifests: service.manifests.iter().map(|m| m.value.clone()).collect(),
+        cluster_kinds: service
+            .cluster_kinds
+            .iter()
+            .map(|k| k.value.clone())
+            .collect(),
         settings,
         provenance,
         span: service.span,
