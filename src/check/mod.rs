@@ -7,11 +7,13 @@
 //! - [`rules`]: the registry, one file per rule.
 //! - [`context`]: what the rules read.
 //! - [`finding`]: what a rule returns, and its rendering for people, JSON and GitHub.
+//! - [`schema`]: the `schema` rule and the API schemas compiled into stackc.
 
 mod allow;
 pub mod context;
 pub mod finding;
 pub mod rules;
+pub mod schema;
 
 pub use allow::{check_allows, is_allowed};
 pub use context::{Context, EnvCheck};

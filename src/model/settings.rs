@@ -190,6 +190,7 @@ impl Parser<'_> {
                 &[
                     ("min-replicas", Kind::Replicas),
                     ("anti-affinity", Kind::Str),
+                    ("kubernetes", Kind::Str),
                 ],
                 span,
             ),

@@ -81,6 +81,12 @@ pub const RULES: &[Rule] = &[
         description: "Ingress hosts and TCP routes are unique in an environment",
         check: unique::hosts,
     },
+    Rule {
+        id: "schema",
+        severity: Severity::Error,
+        description: "every object of a built-in or known CRD kind validates against its API schema (policy kubernetes=\"1.NN\")",
+        check: crate::check::schema::schema,
+    },
 ];
 
 /// What an environment's name says about its policy: production-like, staging-like, other.

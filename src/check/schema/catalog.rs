@@ -1,0 +1,270 @@
+//! The API schemas compiled into stackc (`schemas/*.json`, written by
+//! `scripts/regenerate-schemas`): one document per Kubernetes version for the built-in
+//! kinds, one for the CRD kinds. A kind's validator is compiled the first time an object of
+//! it is checked, once per process, from only the definitions it reaches.
+
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+/// The Kubernetes versions stackc has schemas for, oldest first.
+pub const VERSIONS: &[&str] = &["1.33", "1.34", "1.35", "1.36", "1.37"];
+
+/// The version checked when the stack does not say (`policy kubernetes="..."`): the newest.
+pub const DEFAULT_VERSION: &str = "1.37";
+
+const BUILTIN: &[&str] = &[
+    include_str!("../../../schemas/kubernetes-1.33.json"),
+    include_str!("../../../schemas/kubernetes-1.34.json"),
+    include_str!("../../../schemas/kubernetes-1.35.json"),
+    include_str!("../../../schemas/kubernetes-1.36.json"),
+    include_str!("../../../schemas/kubernetes-1.37.json"),
+];
+
+const CRDS: &str = include_str!("../../../schemas/crds.json");
+
+/// One parsed document and its validators, each compiled on first use.
+pub struct Catalog {
+    /// `group/version/Kind` (`v1/Service` for the core group) -> definition name.
+    kinds: BTreeMap<String, String>,
+    defs: Map<String, Value>,
+    validators: BTreeMap<String, OnceLock<Result<jsonschema::Validator, String>>>,
+    /// Where the document came from, for messages (`k8s-openapi 0.29 (Kubernetes 1.37)`).
+    pub source: String,
+}
+
+/// What the schemas know about a kind.
+pub enum Lookup<'c> {
+    /// A schema for exactly this apiVersion and kind.
+    Known(&'c Catalog, &'c jsonschema::Validator),
+    /// The kind is known under other apiVersions only (a removed or mistyped version).
+    OtherVersions(Vec<String>),
+    /// No schema: a kind stackc has no schema for is not checked.
+    Unknown,
+    /// The embedded schema did not compile: a bug in stackc, reported as such.
+    Broken(String),
+}
+
+impl Catalog {
+    fn parse(text: &str) -> Catalog {
+        // The documents are compiled in and tested, so a parse failure is an empty catalog
+        // (and the unit tests fail), never a panic at a user's.
+        let doc: Value = serde_json::from_str(text).unwrap_or_default();
+        let kinds: BTreeMap<String, String> = doc
+            .get("kinds")
+            .and_then(Value::as_object)
+            .map(|k| {
+                k.iter()
+                    .filter_map(|(kind, def)| Some((kind.clone(), def.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let validators = kinds.keys().map(|k| (k.clone(), OnceLock::new())).collect();
+        Catalog {
+            defs: doc
+                .get("$defs")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            source: doc
+                .get("source")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            kinds,
+            validators,
+        }
+    }
+
+    fn validator(&self, key: &str) -> Option<&Result<jsonschema::Validator, String>> {
+        let def = self.kinds.get(key)?;
+        Some(self.validators.get(key)?.get_or_init(|| self.compile(def)))
+    }
+
+    /// A schema of `def` with the definitions it reaches, and its validator.
+    fn compile(&self, def: &str) -> Result<jsonschema::Validator, String> {
+        let mut reached = BTreeSet::new();
+        let mut todo = vec![def.to_string()];
+        while let Some(name) = todo.pop() {
+            if !reached.insert(name.clone()) {
+                continue;
+            }
+            if let Some(schema) = self.defs.get(&name) {
+                refs(schema, &mut todo);
+            }
+        }
+        let defs: Map<String, Value> = reached
+            .into_iter()
+            .filter_map(|name| Some((name.clone(), self.defs.get(&name)?.clone())))
+            .collect();
+        let schema = serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": format!("#/$defs/{def}"),
+            "$defs": defs,
+        });
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(false)
+            .build(&schema)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The schema of the property `name` of the object schema at `path` under the kind's
+    /// definition, following `$ref`s: what "did you mean" draws its candidates from.
+    pub fn properties_at(&self, key: &str, path: &[String]) -> Vec<String> {
+        let Some(mut schema) = self.kinds.get(key).and_then(|d| self.defs.get(d)) else {
+            return Vec::new();
+        };
+        for segment in path {
+            schema = self.deref(schema);
+            let next = if segment.parse::<usize>().is_ok() {
+                schema.get("items")
+            } else {
+                schema
+                    .get("properties")
+                    .and_then(|p| p.get(segment))
+                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()))
+            };
+            match next {
+                Some(next) => schema = next,
+                None => return Vec::new(),
+            }
+        }
+        self.deref(schema)
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn deref<'s>(&'s self, mut schema: &'s Value) -> &'s Value {
+        for _ in 0..16 {
+            match schema
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/$defs/"))
+                .and_then(|name| self.defs.get(name))
+            {
+                Some(target) => schema = target,
+                None => break,
+            }
+        }
+        schema
+    }
+}
+
+/// Every `#/$defs/NAME` that `schema` refers to.
+fn refs(schema: &Value, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            for (key, value) in map {
+                if key == "$ref" {
+                    if let Some(name) = value.as_str().and_then(|r| r.strip_prefix("#/$defs/")) {
+                        out.push(name.to_string());
+                    }
+                } else {
+                    refs(value, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| refs(i, out)),
+        _ => {}
+    }
+}
+
+fn builtin(version: &str) -> Option<&'static Catalog> {
+    static CATALOGS: OnceLock<Vec<OnceLock<Catalog>>> = OnceLock::new();
+    let index = VERSIONS.iter().position(|v| *v == version)?;
+    let catalogs = CATALOGS.get_or_init(|| VERSIONS.iter().map(|_| OnceLock::new()).collect());
+    Some(
+        catalogs
+            .get(index)?
+            .get_or_init(|| Catalog::parse(BUILTIN[index])),
+    )
+}
+
+fn crds() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::parse(CRDS))
+}
+
+/// The key of an object's kind: `apps/v1/Deployment`.
+pub fn key(api_version: &str, kind: &str) -> String {
+    format!("{api_version}/{kind}")
+}
+
+/// What the schemas of Kubernetes `version` (and the CRDs) say about `apiVersion` `kind`.
+pub fn lookup(version: &str, api_version: &str, kind: &str) -> Lookup<'static> {
+    let key = key(api_version, kind);
+    let catalogs: Vec<&'static Catalog> = builtin(version).into_iter().chain([crds()]).collect();
+    for catalog in &catalogs {
+        match catalog.validator(&key) {
+            Some(Ok(validator)) => return Lookup::Known(catalog, validator),
+            Some(Err(message)) => return Lookup::Broken(message.clone()),
+            None => {}
+        }
+    }
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    let others: Vec<String> = catalogs
+        .iter()
+        .flat_map(|c| c.kinds.keys())
+        .filter_map(|k| {
+            let (api, k_kind) = k.rsplit_once('/')?;
+            let same_group = api.rsplit_once('/').map_or("", |(g, _)| g) == group;
+            (k_kind == kind && (same_group || is_builtin_group(group))).then(|| api.to_string())
+        })
+        .collect();
+    if others.is_empty() {
+        Lookup::Unknown
+    } else {
+        Lookup::OtherVersions(others)
+    }
+}
+
+/// Groups only Kubernetes itself serves: a kind of them under another group's name is the
+/// old name of the same API (`extensions/v1beta1` Ingress).
+fn is_builtin_group(group: &str) -> bool {
+    group.is_empty() || group == "extensions" || group.ends_with(".k8s.io") || !group.contains('.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_document_parses_and_compiles() {
+        for version in VERSIONS {
+            let catalog = builtin(version).expect("a catalog per version");
+            assert!(
+                catalog.kinds.len() >= 40,
+                "{version}: {}",
+                catalog.kinds.len()
+            );
+            for key in catalog.kinds.keys() {
+                assert!(
+                    matches!(catalog.validator(key), Some(Ok(_))),
+                    "{version} {key}"
+                );
+            }
+        }
+        let crds = crds();
+        for key in crds.kinds.keys() {
+            assert!(matches!(crds.validator(key), Some(Ok(_))), "{key}");
+        }
+        assert!(crds
+            .kinds
+            .contains_key("kustomize.toolkit.fluxcd.io/v1/Kustomization"));
+    }
+
+    #[test]
+    fn a_removed_api_version_names_the_served_one() {
+        match lookup(DEFAULT_VERSION, "extensions/v1beta1", "Ingress") {
+            Lookup::OtherVersions(v) => assert_eq!(v, ["networking.k8s.io/v1"]),
+            _ => panic!("expected other versions"),
+        }
+        assert!(matches!(
+            lookup(DEFAULT_VERSION, "example.com/v1", "Widget"),
+            Lookup::Unknown
+        ));
+    }
+}
