@@ -9,6 +9,7 @@ mod limits;
 mod load;
 mod names;
 mod parse;
+mod patch;
 pub mod ranges;
 mod runs;
 mod settings;
@@ -19,6 +20,7 @@ pub use error::ModelError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use load::{load, load_text, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
+pub use patch::{OpKind, Patch, PatchBody, PatchOp, PatchTarget, Pointer};
 pub use settings::{Tracked, TrackedValue};
 
 use crate::source::Span;
@@ -93,6 +95,8 @@ pub struct Environment {
     pub overlay: Option<Overlay>,
     /// Rules allowed for the whole environment.
     pub allows: Vec<Allow>,
+    /// Patches of rendered objects in this environment.
+    pub patches: Vec<Patch>,
     pub span: Span,
 }
 
@@ -105,6 +109,8 @@ pub struct Overlay {
     pub services: Vec<ServiceOverride>,
     /// Rules allowed for the whole environment (in the reviewed file).
     pub allows: Vec<Allow>,
+    /// Patches of rendered objects, environment-wide.
+    pub patches: Vec<Patch>,
 }
 
 /// `service "name" { settings }` inside an overlay file.
@@ -112,6 +118,9 @@ pub struct Overlay {
 pub struct ServiceOverride {
     pub service: Named,
     pub settings: Settings,
+    /// Patches of this service's objects.
+    #[serde(default)]
+    pub patches: Vec<Patch>,
 }
 
 /// `secret "name" namespace="ns" { key ... }`.
@@ -169,6 +178,9 @@ pub struct Service {
 pub struct EnvBlock {
     pub env: Named,
     pub settings: Settings,
+    /// Patches of this service's objects in this environment.
+    #[serde(default)]
+    pub patches: Vec<Patch>,
     pub span: Span,
 }
 

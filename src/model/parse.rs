@@ -206,14 +206,15 @@ impl<'a> Parser<'a> {
         let promotes_from = self.string_prop(node, "promotes-from");
         let domain = self.string_prop(node, "domain");
         let (settings, extra) =
-            self.settings_block(node, "an environment", &["recipients", "allow"]);
+            self.settings_block(node, "an environment", &["recipients", "allow", "patch"]);
         let mut recipients = Vec::new();
         let mut allows = Vec::new();
+        let mut patches = Vec::new();
         for child in extra {
-            if child.name().value() == "allow" {
-                allows.extend(self.allow(child));
-            } else {
-                recipients.extend(self.recipients(child));
+            match child.name().value() {
+                "allow" => allows.extend(self.allow(child)),
+                "patch" => patches.extend(self.patch(child)),
+                _ => recipients.extend(self.recipients(child)),
             }
         }
         Some(Environment {
@@ -225,6 +226,7 @@ impl<'a> Parser<'a> {
             settings,
             overlay: None,
             allows,
+            patches,
             span: self.span(node.span()),
         })
     }
@@ -389,10 +391,12 @@ impl<'a> Parser<'a> {
                     let Some(env) = self.string_arg(child, 0, "env") else {
                         continue;
                     };
-                    let (settings, _) = self.settings_block(child, "an env block", &[]);
+                    let (settings, extra) = self.settings_block(child, "an env block", &["patch"]);
+                    let patches = extra.into_iter().filter_map(|p| self.patch(p)).collect();
                     service.env_blocks.push(EnvBlock {
                         env,
                         settings,
+                        patches,
                         span: self.span(child.span()),
                     });
                 }
@@ -412,7 +416,7 @@ impl<'a> Parser<'a> {
     pub(super) fn overlay(&mut self, chunks: &[Chunk]) -> Overlay {
         let mut overlay = Overlay::default();
         let mut allowed: Vec<&str> = SETTING_NODES.to_vec();
-        allowed.extend(["recipients", "service", "allow"]);
+        allowed.extend(["recipients", "service", "allow", "patch"]);
         for (base, doc) in chunks {
             self.base = *base;
             for node in doc.nodes() {
@@ -422,6 +426,7 @@ impl<'a> Parser<'a> {
                         overlay.recipients.extend(found);
                     }
                     "allow" => overlay.allows.extend(self.allow(node)),
+                    "patch" => overlay.patches.extend(self.patch(node)),
                     "service" => {
                         if self.shape_with_children(node, 1, &[]).is_none() {
                             continue;
@@ -429,8 +434,14 @@ impl<'a> Parser<'a> {
                         let Some(service) = self.string_arg(node, 0, "service") else {
                             continue;
                         };
-                        let (settings, _) = self.settings_block(node, "a service override", &[]);
-                        overlay.services.push(ServiceOverride { service, settings });
+                        let (settings, extra) =
+                            self.settings_block(node, "a service override", &["patch"]);
+                        let patches = extra.into_iter().filter_map(|p| self.patch(p)).collect();
+                        overlay.services.push(ServiceOverride {
+                            service,
+                            settings,
+                            patches,
+                        });
                     }
                     name => {
                         if !self.setting(node, &mut overlay.settings) {

@@ -19,5 +19,7 @@ mod hostile_secrets;
 mod incremental;
 mod init;
 mod mutation;
+mod patches;
 mod promote;
 mod secrets;
+mod untouched;
