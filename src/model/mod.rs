@@ -13,6 +13,7 @@ mod patch;
 pub mod ranges;
 mod runs;
 mod settings;
+mod shared_secret;
 pub mod syntax;
 mod validate;
 
@@ -150,6 +151,9 @@ pub enum SecretKeySource {
     Generate(usize),
     /// A non-secret value written in stacks.kdl (a user name, a database name).
     Literal(String),
+    /// `from="secret/key"`: the value of another declared key in the same environment, so
+    /// one value is sealed into every namespace that needs it.
+    From { secret: Named, key: Named },
 }
 
 /// `service "name" layer=".." namespace=".." template=".." { ... }`.

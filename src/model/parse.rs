@@ -8,7 +8,7 @@ use super::syntax::{
 };
 use super::{
     EnvBlock, Environment, Layer, ModelError, Named, Overlay, Project, SecretDecl, SecretKey,
-    SecretKeySource, Service, ServiceOverride, Settings,
+    Service, ServiceOverride, Settings,
 };
 use crate::diagnostics::{did_you_mean, Diagnostics};
 use crate::source::{FileId, Sources, Span};
@@ -267,34 +267,17 @@ impl<'a> Parser<'a> {
                 self.unknown_node(child, child.name().value(), "a secret", &["key"]);
                 continue;
             }
-            if self.shape(child, 1, &["generate", "value"]).is_none() {
+            if self
+                .shape(child, 1, &["generate", "value", "from"])
+                .is_none()
+            {
                 continue;
             }
             let Some(key_name) = self.string_arg(child, 0, "key") else {
                 continue;
             };
-            let has_generate = child.entry("generate").is_some();
-            let generate = self.int_prop(child, "generate", super::ranges::GENERATE);
-            let value = self.string_prop(child, "value");
-            let source = match (has_generate, generate, value) {
-                (true, _, Some(v)) => {
-                    self.errors.push(ModelError::Invalid {
-                        message: "a key is either generated or given a value, not both".into(),
-                        src: self.src(),
-                        span: v.span.source_span(),
-                        label: "remove `value` or `generate`".into(),
-                        help: None,
-                    });
-                    continue;
-                }
-                (true, Some((n, _)), None) => match usize::try_from(n) {
-                    Ok(n) => SecretKeySource::Generate(n),
-                    Err(_) => continue,
-                },
-                // Out of range or not an integer: reported; never a store key instead.
-                (true, None, None) => continue,
-                (false, _, Some(v)) => SecretKeySource::Literal(v.value),
-                (false, _, None) => SecretKeySource::Store,
+            let Some(source) = self.key_source(child) else {
+                continue;
             };
             keys.push(SecretKey {
                 name: key_name,

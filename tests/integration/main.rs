@@ -22,4 +22,5 @@ mod mutation;
 mod patches;
 mod promote;
 mod secrets;
+mod secrets_from;
 mod untouched;
