@@ -18,6 +18,7 @@ mod hostile_render;
 mod hostile_secrets;
 mod incremental;
 mod init;
+mod manifests;
 mod mutation;
 mod patches;
 mod promote;
