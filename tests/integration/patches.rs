@@ -390,3 +390,79 @@ fn a_patch_may_not_rename_its_object() {
         ],
     );
 }
+
+// ------------------------------------------------------------------------- docs
+
+/// The `kdl` block of docs/language.md that follows the marker naming `checker`.
+pub fn checked_block(checker: &str) -> String {
+    let page = std::fs::read_to_string(crate::harness::repo_root().join("docs/language.md"))
+        .expect("docs/language.md");
+    let marker = format!("<!-- checked: {checker}");
+    let at = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker} in docs/language.md"));
+    let rest = &page[at..];
+    let start = rest.find("```kdl\n").expect("a kdl block after the marker") + "```kdl\n".len();
+    let end = rest[start..].find("```").expect("the block's end");
+    rest[start..start + end].to_string()
+}
+
+#[test]
+fn the_patch_example_of_the_language_page_builds_on_the_example_stack() {
+    let block = checked_block("tests/integration/patches.rs");
+    let (head, body) = block.split_once('\n').expect("a block");
+    let t = crate::harness::example();
+    let stack = t.read("stacks.kdl");
+    let opening = format!("{head}\n");
+    assert!(stack.contains(&opening), "the example declares `{head}`");
+    let inner = body.trim_end().strip_suffix('}').expect("the block closes");
+    let at = stack.find(&opening).unwrap() + opening.len();
+    let close = at + stack[at..].find("\n}\n").unwrap() + 1;
+    t.write(
+        "stacks.kdl",
+        &format!("{}{inner}{}", &stack[..close], &stack[close..]),
+    );
+    t.run(&["build"]).success();
+    let release = yaml(
+        &t,
+        "out/production/apps/auth/authentik/helmrelease-authentik.yaml",
+    );
+    assert_eq!(release["spec"]["releaseName"], "authentik-production");
+    assert_eq!(release["spec"]["interval"], "1h");
+    assert_eq!(release["spec"]["test"]["enable"], true);
+    assert!(
+        release["spec"]["install"].get("remediation").is_none(),
+        "{release}"
+    );
+    assert_eq!(
+        release["spec"]["install"]["crds"], "CreateReplace",
+        "the rest stays"
+    );
+    let whoami = yaml(&t, "out/production/apps/web/whoami/deployment-whoami.yaml");
+    let container = &whoami["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["imagePullPolicy"], "Always");
+    assert_eq!(container["ports"][0]["name"], "web");
+    assert_eq!(container["args"], serde_json::json!(["--verbose"]));
+    assert_eq!(
+        whoami["metadata"]["annotations"]["example.com/owner"],
+        "web-team"
+    );
+    // Staging has no patch: its objects are the templates' own.
+    let staging = yaml(
+        &t,
+        "out/staging/apps/auth/authentik/helmrelease-authentik.yaml",
+    );
+    assert_eq!(staging["spec"]["releaseName"], "authentik");
+    let explained = t.run(&[
+        "explain",
+        "production",
+        "authentik",
+        "HelmRelease/authentik.spec",
+    ]);
+    explained.success().stdout_has(&[
+        "HelmRelease/authentik.spec.releaseName = authentik-production",
+        "environment production",
+        "HelmRelease/authentik.spec.interval = 1h",
+        "environments/production.kdl, service authentik",
+    ]);
+}

@@ -294,3 +294,13 @@ fn a_from_that_is_not_secret_slash_key_is_refused() {
         );
     }
 }
+
+#[test]
+fn the_from_example_of_the_language_page_is_the_example_stack_declaration() {
+    let block = crate::patches::checked_block("tests/integration/secrets_from.rs");
+    let stack = std::fs::read_to_string(crate::harness::repo_root().join("stacks.kdl")).unwrap();
+    assert!(
+        stack.contains(&block),
+        "docs/language.md's from= example must be stacks.kdl's (which the_example_authentik_secret_carries_the_database_passwords checks):\n{block}"
+    );
+}
