@@ -274,6 +274,16 @@ impl<'s> Engine<'s> {
                 errors.extend(e);
             }
         }
+        if errors.is_empty() {
+            let identities = records.values().flat_map(|r| r.objects.iter());
+            if let Err(e) = crate::render::patch::check_matched(
+                self.stack,
+                &env.name,
+                identities.map(String::as_str),
+            ) {
+                errors.extend(e);
+            }
+        }
         errors.truncate(MAX_REPORTED);
         if !errors.is_empty() {
             return Err(errors);
@@ -338,7 +348,8 @@ impl<'s> Engine<'s> {
             .filter_map(|m| self.manifest_hashes.get_key_value(m))
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
-        let key = unit_key(&ctx, self.deps.closure(&entries), manifests);
+        let patches = crate::render::patch::key(&self.stack.model, &env.name, name);
+        let key = unit_key(&ctx, self.deps.closure(&entries), manifests, &patches);
         if let Some(record) = record {
             if !key.is_empty() && record.key == key && Self::files_intact(record, cache, dir) {
                 return Ok(UnitOutcome::Kept(UnitRecord {

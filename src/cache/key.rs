@@ -18,6 +18,8 @@ struct UnitKey<'a> {
     templates: BTreeMap<&'a str, String>,
     /// Every plain manifest file, by hash.
     manifests: BTreeMap<&'a str, String>,
+    /// The patches of the environment that may apply to the unit's objects, as declared.
+    patches: &'a Value,
 }
 
 /// The key of one unit, as hex.
@@ -25,6 +27,7 @@ pub fn unit_key(
     context: &Value,
     templates: BTreeMap<&str, String>,
     manifests: BTreeMap<&str, String>,
+    patches: &Value,
 ) -> String {
     let key = UnitKey {
         stackc: env!("CARGO_PKG_VERSION"),
@@ -32,6 +35,7 @@ pub fn unit_key(
         context,
         templates,
         manifests,
+        patches,
     };
     let mut hasher = blake3::Hasher::new();
     // serde_json over ordered maps is canonical for our Value (maps keep their order, which is
@@ -213,13 +217,15 @@ mod tests {
             &ctx,
             BTreeMap::from([("t", "h1".to_string())]),
             BTreeMap::new(),
+            &Value::Null,
         );
         assert_eq!(
             base,
             unit_key(
                 &ctx,
                 BTreeMap::from([("t", "h1".to_string())]),
-                BTreeMap::new()
+                BTreeMap::new(),
+                &Value::Null
             )
         );
         assert_ne!(
@@ -227,7 +233,8 @@ mod tests {
             unit_key(
                 &crate::value::map([("replicas", 2)]),
                 BTreeMap::from([("t", "h1".to_string())]),
-                BTreeMap::new()
+                BTreeMap::new(),
+                &Value::Null
             )
         );
         assert_ne!(
@@ -235,7 +242,8 @@ mod tests {
             unit_key(
                 &ctx,
                 BTreeMap::from([("t", "h2".to_string())]),
-                BTreeMap::new()
+                BTreeMap::new(),
+                &Value::Null
             )
         );
         assert_ne!(
@@ -243,7 +251,17 @@ mod tests {
             unit_key(
                 &ctx,
                 BTreeMap::from([("t", "h1".to_string())]),
-                BTreeMap::from([("m", "x".to_string())])
+                BTreeMap::from([("m", "x".to_string())]),
+                &Value::Null
+            )
+        );
+        assert_ne!(
+            base,
+            unit_key(
+                &ctx,
+                BTreeMap::from([("t", "h1".to_string())]),
+                BTreeMap::new(),
+                &Value::List(vec![Value::from("a patch")])
             )
         );
     }

@@ -3,6 +3,8 @@
 use super::{GlobalArgs, Session};
 use crate::diagnostics::Diagnostics;
 use crate::render::Renderer;
+use crate::resolve::Origin;
+use crate::value::Value;
 use clap::Args;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -53,37 +55,71 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
         .into());
     };
     let service = &crate::resolve::resolve_explained(&session.stack, &env.name, &service.name)?;
-    let prefix = args.path.as_deref().unwrap_or("").replace('-', "_");
-    let context = Renderer::new(&session.stack).context(env, service)?;
+    let raw_prefix = args.path.as_deref().unwrap_or("");
+    let prefix = raw_prefix.replace('-', "_");
+    let renderer = Renderer::new(&session.stack);
+    let context = renderer.context(env, service)?;
     let sources = &session.stack.sources;
-    let mut out = String::new();
-    let mut found = false;
-    let mut json_values = Vec::new();
-    let layer_width = service
+    let settings = context.get_path("service");
+    // Every explained leaf: its path, its final value, and the layers that set it.
+    let mut rows: Vec<(String, Option<Value>, &[Origin])> = service
         .provenance
         .under(&prefix)
-        .flat_map(|(_, o)| o)
+        .map(|(path, origins)| {
+            let value = settings.and_then(|s| lookup(s, path)).cloned();
+            (path.clone(), value, origins.as_slice())
+        })
+        .collect();
+    // Fields of rendered objects that patches set, as `Kind/name.field` (only rendered when
+    // the environment has patches for the service).
+    let model = &session.stack.model;
+    let mut patched_rows: Vec<(String, Option<Value>, Vec<Origin>)> = Vec::new();
+    if !crate::render::patch::declared(model, &env.name, Some(&service.name)).is_empty() {
+        let objects = renderer.render_with_context(env, service, &context)?;
+        let fields = crate::render::patch::provenance(model, &env.name, &service.name, &objects);
+        for (object, provenance) in fields {
+            let body = objects
+                .iter()
+                .find(|o| format!("{}/{}", o.id.kind, o.id.name) == object)
+                .map(|o| &o.body);
+            for (path, origins) in provenance.paths {
+                let full = format!("{object}.{path}");
+                if under(&full, raw_prefix) {
+                    let value = body.and_then(|b| lookup(b, &path)).cloned();
+                    patched_rows.push((full, value, origins));
+                }
+            }
+        }
+    }
+    rows.extend(
+        patched_rows
+            .iter()
+            .map(|(p, v, o)| (p.clone(), v.clone(), o.as_slice())),
+    );
+    let layer_width = rows
+        .iter()
+        .flat_map(|(_, _, o)| o.iter())
         .map(|o| o.layer.0.len())
         .max()
         .unwrap_or(0);
-    let location_width = service
-        .provenance
-        .under(&prefix)
-        .flat_map(|(_, o)| o)
+    let location_width = rows
+        .iter()
+        .flat_map(|(_, _, o)| o.iter())
         .map(|o| sources.location(o.span).len())
         .max()
         .unwrap_or(0);
-    for (path, origins) in service.provenance.under(&prefix) {
-        let final_value = context
-            .get_path("service")
-            .and_then(|s| lookup(s, path))
-            .map_or_else(|| "(unset)".to_string(), crate::value::Value::to_display);
-        found = true;
-        json_values.push(serde_json::json!({
+    let mut out = String::new();
+    let mut json_values = Vec::new();
+    let mut json_patched = Vec::new();
+    let patched_from = rows.len() - patched_rows.len();
+    for (index, (path, value, origins)) in rows.iter().enumerate() {
+        let final_value = value
+            .as_ref()
+            .map_or_else(|| "(unset)".to_string(), Value::to_display);
+        let entry = serde_json::json!({
             "path": path,
-            "value": context
-                .get_path("service")
-                .and_then(|s| lookup(s, path))
+            "value": value
+                .as_ref()
                 .map_or(serde_json::Value::Null, |v| serde_json::to_value(v).unwrap_or_default()),
             "layers": origins.iter().map(|o| {
                 let location = sources.location(o.span);
@@ -95,7 +131,15 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
                     "value": serde_json::to_value(&o.value).unwrap_or_default(),
                 })
             }).collect::<Vec<_>>(),
-        }));
+        });
+        if index < patched_from {
+            json_values.push(entry);
+        } else {
+            json_patched.push(entry);
+        }
+        if index == patched_from {
+            let _ = writeln!(out, "# fields of rendered objects set by patches");
+        }
         let _ = writeln!(out, "{path} = {final_value}");
         let last = origins.len().saturating_sub(1);
         for (i, origin) in origins.iter().enumerate() {
@@ -109,7 +153,7 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
             );
         }
     }
-    if !found {
+    if rows.is_empty() {
         return Err(super::UnknownName {
             kind: "value path",
             name: prefix.clone(),
@@ -129,6 +173,7 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
                 "environment": env.name,
                 "service": service.name,
                 "values": json_values,
+                "patched": json_patched,
             });
             println!(
                 "{}",
@@ -139,13 +184,26 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Diagnost
     Ok(ExitCode::SUCCESS)
 }
 
-/// Follows a provenance path (dotted, with `"quoted.keys"`) into a value.
-fn lookup<'v>(value: &'v crate::value::Value, path: &str) -> Option<&'v crate::value::Value> {
+/// Follows a provenance path (dotted, with `"quoted.keys"`; a number indexes a list) into a
+/// value.
+fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
     let mut current = value;
     for key in split_path(path) {
-        current = current.as_map()?.get(&key)?;
+        current = match current {
+            Value::List(items) => items.get(key.parse::<usize>().ok()?)?,
+            other => other.as_map()?.get(&key)?,
+        };
     }
     Some(current)
+}
+
+/// Whether `path` is `prefix` or under it (every path when `prefix` is empty).
+fn under(path: &str, prefix: &str) -> bool {
+    prefix.is_empty()
+        || path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 fn split_path(path: &str) -> Vec<String> {

@@ -50,6 +50,19 @@ pub enum SecretCommandError {
         help("change the `value=` in stacks.kdl instead")
     )]
     Literal { secret: String, key: String },
+    #[error(
+        "`{secret}/{key}` takes its value from `{from}` (`from=` in stacks.kdl); it is not stored"
+    )]
+    #[diagnostic(
+        code(stackc::secret::shared_key),
+        help("work on the source key instead: `stackc secret ... ENV {from_args}`")
+    )]
+    Shared {
+        secret: String,
+        key: String,
+        from: String,
+        from_args: String,
+    },
     #[error("`{secret}/{key}` is not generated, so it cannot be rotated")]
     #[diagnostic(
         code(stackc::secret::not_generated),
@@ -94,6 +107,15 @@ pub fn run(global: &GlobalArgs, args: &SecretArgs) -> Result<ExitCode, Diagnosti
         return Err(SecretCommandError::Literal {
             secret: target.secret.clone(),
             key: target.key.clone(),
+        }
+        .into());
+    }
+    if let SecretKeySource::From { secret, key } = &source {
+        return Err(SecretCommandError::Shared {
+            secret: target.secret.clone(),
+            key: target.key.clone(),
+            from: format!("{}/{}", secret.value, key.value),
+            from_args: format!("{} {}", secret.value, key.value),
         }
         .into());
     }

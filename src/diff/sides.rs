@@ -277,8 +277,9 @@ impl<'a> Sides<'a> {
                         let not_set = || KeyDigest::Unknown {
                             reason: format!("value not set in {store_display}"),
                         };
-                        if store.contains(&plan.name, &key.name) {
-                            match store.get(self.identities, &plan.name, &key.name) {
+                        let (secret, name) = key.stored_at(&plan.name);
+                        if store.contains(secret, name) {
+                            match store.get(self.identities, secret, name) {
                                 Ok(Some(value)) => self.digester.digest(value.as_bytes()),
                                 Ok(None) => not_set(),
                                 Err(e) => self.unreadable(store_display, &e),

@@ -11,9 +11,11 @@ mod load;
 mod names;
 pub mod namespaces;
 mod parse;
+mod patch;
 pub mod ranges;
 mod runs;
 mod settings;
+mod shared_secret;
 pub mod syntax;
 mod validate;
 
@@ -22,6 +24,7 @@ pub use gitops::{GitOps, GitOpsScope};
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use load::{load, load_text, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
+pub use patch::{OpKind, Patch, PatchBody, PatchOp, PatchTarget, Pointer};
 pub use settings::{Tracked, TrackedValue};
 
 use crate::source::Span;
@@ -106,6 +109,8 @@ pub struct Environment {
     pub gitops: GitOpsScope,
     /// The environment's `namespace` blocks.
     pub namespaces: Vec<namespaces::NamespaceDecl>,
+    /// Patches of rendered objects in this environment.
+    pub patches: Vec<Patch>,
     pub span: Span,
 }
 
@@ -122,6 +127,8 @@ pub struct Overlay {
     pub gitops: GitOpsScope,
     /// The file's `namespace` blocks.
     pub namespaces: Vec<namespaces::NamespaceDecl>,
+    /// Patches of rendered objects, environment-wide.
+    pub patches: Vec<Patch>,
 }
 
 /// `service "name" { settings }` inside an overlay file.
@@ -129,6 +136,9 @@ pub struct Overlay {
 pub struct ServiceOverride {
     pub service: Named,
     pub settings: Settings,
+    /// Patches of this service's objects.
+    #[serde(default)]
+    pub patches: Vec<Patch>,
 }
 
 /// `secret "name" namespace="ns" { key ... }`.
@@ -158,6 +168,9 @@ pub enum SecretKeySource {
     Generate(usize),
     /// A non-secret value written in stacks.kdl (a user name, a database name).
     Literal(String),
+    /// `from="secret/key"`: the value of another declared key in the same environment, so
+    /// one value is sealed into every namespace that needs it.
+    From { secret: Named, key: Named },
 }
 
 /// `service "name" layer=".." namespace=".." template=".." { ... }`.
@@ -192,6 +205,9 @@ pub struct Service {
 pub struct EnvBlock {
     pub env: Named,
     pub settings: Settings,
+    /// Patches of this service's objects in this environment.
+    #[serde(default)]
+    pub patches: Vec<Patch>,
     pub span: Span,
 }
 

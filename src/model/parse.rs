@@ -8,7 +8,7 @@ use super::syntax::{
 };
 use super::{
     EnvBlock, Environment, Layer, ModelError, Named, Overlay, Project, SecretDecl, SecretKey,
-    SecretKeySource, Service, ServiceOverride, Settings,
+    Service, ServiceOverride, Settings,
 };
 use crate::diagnostics::{did_you_mean, Diagnostics};
 use crate::source::{FileId, Sources, Span};
@@ -231,18 +231,21 @@ impl<'a> Parser<'a> {
         let (settings, extra) = self.settings_block(
             node,
             "an environment",
-            &["recipients", "allow", "flux", "argocd", "namespace"],
+            &["recipients", "allow", "flux", "argocd", "namespace", "patch"],
         );
         let mut recipients = Vec::new();
         let mut allows = Vec::new();
         let mut gitops = super::GitOpsScope::default();
         let mut namespaces = Vec::new();
+        let mut patches = Vec::new();
         for child in extra {
             if child.name().value() == "namespace" {
                 namespaces.extend(self.namespace_decl(child));
             } else if self.gitops_block(child, &mut gitops, true) {
             } else if child.name().value() == "allow" {
                 allows.extend(self.allow(child));
+            } else if child.name().value() == "patch" {
+                patches.extend(self.patch(child));
             } else {
                 recipients.extend(self.recipients(child));
             }
@@ -258,6 +261,7 @@ impl<'a> Parser<'a> {
             allows,
             gitops,
             namespaces,
+            patches,
             span: self.span(node.span()),
         })
     }
@@ -298,34 +302,17 @@ impl<'a> Parser<'a> {
                 self.unknown_node(child, child.name().value(), "a secret", &["key"]);
                 continue;
             }
-            if self.shape(child, 1, &["generate", "value"]).is_none() {
+            if self
+                .shape(child, 1, &["generate", "value", "from"])
+                .is_none()
+            {
                 continue;
             }
             let Some(key_name) = self.string_arg(child, 0, "key") else {
                 continue;
             };
-            let has_generate = child.entry("generate").is_some();
-            let generate = self.int_prop(child, "generate", super::ranges::GENERATE);
-            let value = self.string_prop(child, "value");
-            let source = match (has_generate, generate, value) {
-                (true, _, Some(v)) => {
-                    self.errors.push(ModelError::Invalid {
-                        message: "a key is either generated or given a value, not both".into(),
-                        src: self.src(),
-                        span: v.span.source_span(),
-                        label: "remove `value` or `generate`".into(),
-                        help: None,
-                    });
-                    continue;
-                }
-                (true, Some((n, _)), None) => match usize::try_from(n) {
-                    Ok(n) => SecretKeySource::Generate(n),
-                    Err(_) => continue,
-                },
-                // Out of range or not an integer: reported; never a store key instead.
-                (true, None, None) => continue,
-                (false, _, Some(v)) => SecretKeySource::Literal(v.value),
-                (false, _, None) => SecretKeySource::Store,
+            let Some(source) = self.key_source(child) else {
+                continue;
             };
             keys.push(SecretKey {
                 name: key_name,
@@ -444,10 +431,12 @@ impl<'a> Parser<'a> {
                     let Some(env) = self.string_arg(child, 0, "env") else {
                         continue;
                     };
-                    let (settings, _) = self.settings_block(child, "an env block", &[]);
+                    let (settings, extra) = self.settings_block(child, "an env block", &["patch"]);
+                    let patches = extra.into_iter().filter_map(|p| self.patch(p)).collect();
                     service.env_blocks.push(EnvBlock {
                         env,
                         settings,
+                        patches,
                         span: self.span(child.span()),
                     });
                 }
@@ -474,6 +463,7 @@ impl<'a> Parser<'a> {
             "flux",
             "argocd",
             "namespace",
+            "patch",
         ]);
         for (base, doc) in chunks {
             self.base = *base;
@@ -488,6 +478,7 @@ impl<'a> Parser<'a> {
                     "flux" | "argocd" => {
                         self.gitops_block(node, &mut overlay.gitops, true);
                     }
+                    "patch" => overlay.patches.extend(self.patch(node)),
                     "service" => {
                         if self.shape_with_children(node, 1, &[]).is_none() {
                             continue;
@@ -495,8 +486,14 @@ impl<'a> Parser<'a> {
                         let Some(service) = self.string_arg(node, 0, "service") else {
                             continue;
                         };
-                        let (settings, _) = self.settings_block(node, "a service override", &[]);
-                        overlay.services.push(ServiceOverride { service, settings });
+                        let (settings, extra) =
+                            self.settings_block(node, "a service override", &["patch"]);
+                        let patches = extra.into_iter().filter_map(|p| self.patch(p)).collect();
+                        overlay.services.push(ServiceOverride {
+                            service,
+                            settings,
+                            patches,
+                        });
                     }
                     name => {
                         if !self.setting(node, &mut overlay.settings) {

@@ -170,6 +170,9 @@ pub(super) fn validate(
         }
     }
 
+    check
+        .errors
+        .extend(super::shared_secret::check(model, sources));
     check.cycles(
         "layer",
         &model

@@ -7,6 +7,9 @@ mod engine;
 mod error;
 mod limit;
 mod objects;
+pub mod patch;
+mod patch_error;
+mod patch_json;
 mod secrets;
 mod strict;
 mod unique;
@@ -181,6 +184,12 @@ impl<'s> Renderer<'s> {
             match objects_from_yaml(&text, manifest, &unit, service, (*file, &text)) {
                 Ok(found) => objects.extend(found),
                 Err(e) => errors.extend(e),
+            }
+        }
+        if errors.is_empty() {
+            if let Err(e) = patch::apply(self.stack, &env.name, &service.name, &unit, &mut objects)
+            {
+                errors.extend(e);
             }
         }
         if errors.is_empty() {

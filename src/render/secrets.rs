@@ -62,12 +62,27 @@ fn adopted_problem(
     origin: &Origin,
     body: &Value,
 ) -> Option<String> {
-    let text = &stack.sources.file(origin.file).text;
-    let file = match crate::seal::SopsFile::parse(&origin.name, text) {
+    // The document is written out as a file of its own, so it must be a SOPS file on its
+    // own: a manifest may hold several Secrets, each encrypted by itself.
+    let file = match crate::seal::SopsFile::parse(&origin.name, &crate::yaml::to_yaml(body)) {
         Ok(file) => file,
         // The message names the problem in the metadata, never a value.
         Err(e) => return Some(format!("its SOPS metadata is not well-formed: {e}")),
     };
+    // `sops encrypt` of a whole multi-document file gives every document the same block and
+    // one MAC over all of them: a document cut out of it no longer verifies.
+    let text = &stack.sources.file(origin.file).text;
+    let block = body.get_path("sops");
+    let sharing = crate::yaml::parse_documents(text).map_or(0, |docs| {
+        docs.iter().filter(|d| d.get_path("sops") == block).count()
+    });
+    if sharing > 1 {
+        return Some(format!(
+            "it was encrypted together with {} other document(s) of {} (one `sops` block and one MAC over all of them), so it cannot be written to a file of its own; encrypt each Secret by itself (`sops encrypt` one document) and join the files with `---`",
+            sharing - 1,
+            origin.name
+        ));
+    }
     let recipients = file.recipients();
     if recipients != env.recipients {
         return Some(format!(

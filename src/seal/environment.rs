@@ -3,7 +3,7 @@
 //! manifests a build lays out. `build`, `diff` and the `secret` commands share it.
 
 use crate::diagnostics::{Diagnostics, IoError};
-use crate::model::{SecretKeySource, Stack};
+use crate::model::{Model, SecretKeySource, Stack};
 use crate::resolve::ResolvedEnvironment;
 use crate::seal::{self, Identities, KeyPlan, KeySource, Recipients, SealEnv, SecretPlan, Store};
 use miette::Diagnostic;
@@ -42,11 +42,12 @@ pub struct InvalidRecipient {
     pub span: miette::SourceSpan,
 }
 
-/// The secret plans of the stack (the same in every environment).
+/// The secret plans of the stack (the same in every environment). A `from=` key takes the
+/// source and store address of the key its chain ends at (validation refused cycles).
 pub fn plans(stack: &Stack) -> Vec<SecretPlan> {
     let sources = &stack.sources;
-    stack
-        .model
+    let model = &stack.model;
+    model
         .secrets
         .iter()
         .map(|decl| SecretPlan {
@@ -57,18 +58,45 @@ pub fn plans(stack: &Stack) -> Vec<SecretPlan> {
             keys: decl
                 .keys
                 .iter()
-                .map(|key| KeyPlan {
-                    name: key.name.value.clone(),
-                    source: match &key.source {
-                        SecretKeySource::Store => KeySource::Store,
-                        SecretKeySource::Generate(n) => KeySource::Generate(*n),
-                        SecretKeySource::Literal(v) => KeySource::Literal(v.clone()),
-                    },
-                    declared_at: sources.locate(key.span),
+                .map(|key| {
+                    let (source, from) = origin(model, &key.source);
+                    KeyPlan {
+                        name: key.name.value.clone(),
+                        source,
+                        from,
+                        declared_at: sources.locate(key.span),
+                    }
                 })
                 .collect(),
         })
         .collect()
+}
+
+/// The source a key's value comes from, following `from=` to the key that holds it, and
+/// that key's `(secret, key)` when it is another one.
+fn origin(model: &Model, source: &SecretKeySource) -> (KeySource, Option<(String, String)>) {
+    let mut source = source;
+    let mut from = None;
+    // Validation refused cycles and unknown names; the bound only keeps a bug finite.
+    for _ in 0..=model.secrets.len() {
+        let SecretKeySource::From { secret, key } = source else {
+            break;
+        };
+        from = Some((secret.value.clone(), key.value.clone()));
+        match model
+            .secret(&secret.value)
+            .and_then(|s| s.keys.iter().find(|k| k.name.value == key.value))
+        {
+            Some(next) => source = &next.source,
+            None => break,
+        }
+    }
+    let source = match source {
+        SecretKeySource::Generate(n) => KeySource::Generate(*n),
+        SecretKeySource::Literal(v) => KeySource::Literal(v.clone()),
+        SecretKeySource::Store | SecretKeySource::From { .. } => KeySource::Store,
+    };
+    (source, from)
 }
 
 /// What sealing needs for one environment: recipients, identities (from `identity_files`
@@ -204,7 +232,8 @@ pub fn seal_environment(
     store.verify(&seal_env.identities)?;
     let missing_generated = plans.iter().any(|p| {
         p.keys.iter().any(|k| {
-            matches!(k.source, KeySource::Generate(_)) && !store.contains(&p.name, &k.name)
+            let (secret, key) = k.stored_at(&p.name);
+            matches!(k.source, KeySource::Generate(_)) && !store.contains(secret, key)
         })
     });
     let stale_recipients = store.exists() && store.recipients() != seal_env.recipients.to_vec();

@@ -44,8 +44,21 @@ pub struct SecretPlan {
 #[derive(Clone, Debug)]
 pub struct KeyPlan {
     pub name: String,
+    /// Where the value comes from; for a `from=` key, the source of the key it names.
     pub source: KeySource,
+    /// `from="secret/key"`, followed to the key that holds the value: `(secret, key)`.
+    pub from: Option<(String, String)>,
     pub declared_at: Located,
+}
+
+impl KeyPlan {
+    /// Where the key's value lives in the store: `(secret, key)`, the source's for `from=`.
+    pub fn stored_at<'a>(&'a self, secret: &'a str) -> (&'a str, &'a str) {
+        match &self.from {
+            Some((secret, key)) => (secret, key),
+            None => (secret, &self.name),
+        }
+    }
 }
 
 /// Where a key's value comes from.
@@ -91,6 +104,12 @@ pub fn fingerprint(plan: &SecretPlan, store: &Store) -> String {
     field(&plan.secret_type);
     for key in &plan.keys {
         field(&key.name);
+        // Only keys with `from=` hash where they read: every other fingerprint stays as it was.
+        if let Some((secret, source)) = &key.from {
+            field("from");
+            field(secret);
+            field(source);
+        }
         match &key.source {
             KeySource::Literal(value) => {
                 field("literal");
@@ -106,10 +125,15 @@ pub fn fingerprint(plan: &SecretPlan, store: &Store) -> String {
     let stored: Vec<&str> = plan
         .keys
         .iter()
-        .filter(|k| k.source.is_stored())
+        .filter(|k| k.source.is_stored() && k.from.is_none())
         .map(|k| k.name.as_str())
         .collect();
     field(&store.fingerprint(&plan.name, &stored));
+    for key in plan.keys.iter().filter(|k| k.source.is_stored()) {
+        if let Some((secret, source)) = &key.from {
+            field(&store.fingerprint(secret, &[source.as_str()]));
+        }
+    }
     hasher.finalize().to_hex().to_string()
 }
 
@@ -190,26 +214,28 @@ fn build(
     } else {
         None
     };
-    let stored = |key: &str| {
+    let stored = |key: &KeyPlan| {
+        let (secret, key) = key.stored_at(&plan.name);
         opened
             .and_then(|o| o.documents().first())
-            .and_then(|doc| doc.secret_at(&[plan.name.as_str(), key]))
+            .and_then(|doc| doc.secret_at(&[secret, key]))
     };
     let mut data = IndexMap::new();
     for key in &plan.keys {
         let value = match &key.source {
             KeySource::Literal(value) => Plaintext::new(value.clone()),
-            KeySource::Store | KeySource::Generate(_) => match stored(&key.name) {
+            KeySource::Store | KeySource::Generate(_) => match stored(key) {
                 Some(value) => value.clone(),
                 None => {
+                    let (secret, missing) = key.stored_at(&plan.name);
                     return Err(SealError::MissingStoreKey(Box::new(MissingStoreKey {
                         env: env.name.clone(),
-                        secret: plan.name.clone(),
-                        key: key.name.clone(),
+                        secret: secret.to_string(),
+                        key: missing.to_string(),
                         store: env.store_display.clone(),
                         source_code: key.declared_at.source.clone(),
                         span: key.declared_at.span,
-                    })))
+                    })));
                 }
             },
         };
@@ -246,7 +272,8 @@ pub fn fill_generated(
 ) -> Result<Vec<(String, String)>, SealError> {
     let mut generated = Vec::new();
     for plan in plans {
-        for key in &plan.keys {
+        // A `from=` key is generated as its source key, in that key's own plan.
+        for key in plan.keys.iter().filter(|k| k.from.is_none()) {
             if let KeySource::Generate(length) = key.source {
                 if store.get(&plan.name, &key.name).is_none() {
                     store.generate(&plan.name, &key.name, length)?;

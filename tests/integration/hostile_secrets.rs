@@ -303,8 +303,10 @@ fn a_pulled_store_and_sealed_secret_are_not_edited_by_hand() {
         .success();
     teammate.run(&["build", "--identity", &key]).success();
     assert_ne!(teammate.read(SECRET), me.read(SECRET));
-    // What `git pull` brings: the teammate's store, sealed Secret and index.
-    for path in [STORE, SECRET, INDEX] {
+    // What `git pull` brings: the teammate's store, sealed Secrets (authentik-credentials
+    // takes the password with `from=`) and index.
+    let shared = "out/dev/apps/auth/secret-authentik-credentials.yaml";
+    for path in [STORE, SECRET, shared, INDEX] {
         me.write(path, &teammate.read(path));
     }
     let plain = Test::new();

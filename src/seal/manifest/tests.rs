@@ -26,16 +26,19 @@ fn plan() -> SecretPlan {
             KeyPlan {
                 name: "user".into(),
                 source: KeySource::Literal("app".into()),
+                from: None,
                 declared_at: at("key \"user\""),
             },
             KeyPlan {
                 name: "password".into(),
                 source: KeySource::Generate(32),
+                from: None,
                 declared_at: at("key \"password\""),
             },
             KeyPlan {
                 name: "apikey".into(),
                 source: KeySource::Store,
+                from: None,
                 declared_at: at("key \"apikey\""),
             },
         ],
