@@ -60,18 +60,28 @@ pub(super) fn add_kustomizations(files: &mut Files, layers: &[&str]) {
     let made: Vec<(String, Content)> = {
         let mut folders: BTreeMap<&str, BTreeSet<&str>> =
             layers.iter().map(|l| (*l, BTreeSet::new())).collect();
-        let mut have: BTreeSet<&str> = BTreeSet::new();
+        let have: BTreeSet<&str> = files
+            .keys()
+            .filter_map(|p| p.strip_suffix(KUSTOMIZATION)?.strip_suffix('/'))
+            .collect();
+        // Paths are sorted, so a folder's files are adjacent: its ancestors are listed once.
+        let mut last = None;
         for path in files.keys() {
-            let path = path.as_str();
+            let Some((folder, file)) = path.rsplit_once('/') else {
+                continue;
+            };
+            if file != KUSTOMIZATION && !have.contains(folder) {
+                folders.entry(folder).or_default().insert(file);
+            }
+            if last == Some(folder) {
+                continue;
+            }
+            last = Some(folder);
             let mut start = 0;
-            while let Some(at) = path[start..].find('/') {
-                let (parent, rest) = (&path[..start + at], &path[start + at + 1..]);
+            while let Some(at) = folder[start..].find('/') {
+                let (parent, rest) = (&folder[..start + at], &folder[start + at + 1..]);
                 let child = rest.split('/').next().unwrap_or(rest);
-                if child == KUSTOMIZATION && child.len() == rest.len() {
-                    have.insert(parent);
-                } else {
-                    folders.entry(parent).or_default().insert(child);
-                }
+                folders.entry(parent).or_default().insert(child);
                 start += at + 1;
             }
         }
