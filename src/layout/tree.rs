@@ -55,41 +55,49 @@ pub fn unit_kustomizations<'a>(paths: impl Iterator<Item = &'a str>) -> Vec<(Str
 /// Adds a kustomization to every folder of `files` that has none yet (a unit brings its
 /// own), listing its files and subfolders; the layers are listed even when empty.
 pub(super) fn add_kustomizations(files: &mut Files, layers: &[&str]) {
-    let mut folders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for layer in layers {
-        folders.entry((*layer).to_string()).or_default();
-    }
-    let mut have: BTreeSet<&str> = BTreeSet::new();
-    for path in files.keys() {
-        if let Some(folder) = path.strip_suffix(&format!("/{KUSTOMIZATION}")) {
-            have.insert(folder);
-        }
-        let mut parent = String::new();
-        for part in path.split('/') {
-            if !parent.is_empty() && part != KUSTOMIZATION {
-                folders
-                    .entry(parent.clone())
-                    .or_default()
-                    .insert(part.to_string());
+    // Borrowed slices of the paths: this runs over every file of an environment on every
+    // build, kept or not, so it allocates only for the folders it writes.
+    let made: Vec<(String, Content)> = {
+        let mut folders: BTreeMap<&str, BTreeSet<&str>> =
+            layers.iter().map(|l| (*l, BTreeSet::new())).collect();
+        let have: BTreeSet<&str> = files
+            .keys()
+            .filter_map(|p| p.strip_suffix(KUSTOMIZATION)?.strip_suffix('/'))
+            .collect();
+        // Paths are sorted, so a folder's files are adjacent: its ancestors are listed once.
+        let mut last = None;
+        for path in files.keys() {
+            let Some((folder, file)) = path.rsplit_once('/') else {
+                continue;
+            };
+            if file != KUSTOMIZATION && !have.contains(folder) {
+                folders.entry(folder).or_default().insert(file);
             }
-            if !parent.is_empty() {
-                parent.push('/');
+            if last == Some(folder) {
+                continue;
             }
-            parent.push_str(part);
+            last = Some(folder);
+            let mut start = 0;
+            while let Some(at) = folder[start..].find('/') {
+                let (parent, rest) = (&folder[..start + at], &folder[start + at + 1..]);
+                let child = rest.split('/').next().unwrap_or(rest);
+                folders.entry(parent).or_default().insert(child);
+                start += at + 1;
+            }
         }
-    }
-    let mut made = Vec::new();
-    for (folder, entries) in &folders {
-        if have.contains(folder.as_str()) {
-            continue;
-        }
-        let mut entries: Vec<&str> = entries.iter().map(String::as_str).collect();
-        sort_entries(&mut entries);
-        made.push((
-            format!("{folder}/{KUSTOMIZATION}"),
-            Content::Bytes(kustomization(entries.into_iter())),
-        ));
-    }
+        folders
+            .into_iter()
+            .filter(|(folder, _)| !have.contains(folder))
+            .map(|(folder, entries)| {
+                let mut entries: Vec<&str> = entries.into_iter().collect();
+                sort_entries(&mut entries);
+                (
+                    format!("{folder}/{KUSTOMIZATION}"),
+                    Content::Bytes(kustomization(entries.into_iter())),
+                )
+            })
+            .collect()
+    };
     files.extend(made);
 }
 

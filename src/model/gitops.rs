@@ -315,6 +315,22 @@ pub enum GitOpsError {
         help: Option<String>,
     },
 
+    #[error("layers `{first}` and `{second}` both have the Flux Kustomization name `{name}` in environment `{env}`")]
+    #[diagnostic(
+        code(stackc::model::gitops::duplicate_name),
+        help("each layer's Kustomization needs its own name in flux-system; change one `name`")
+    )]
+    DuplicateName {
+        name: String,
+        env: String,
+        first: String,
+        second: String,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label("the second layer")]
+        span: SourceSpan,
+    },
+
     #[error("Argo CD needs the repository URL of the stack")]
     #[diagnostic(
         code(stackc::model::gitops::no_repo_url),
@@ -352,6 +368,25 @@ pub(super) fn check(
                         src: sources.named(layer.span.file),
                         span: layer.span.source_span(),
                         help: did_you_mean(&layer.value, layers.iter().copied()),
+                    });
+                }
+            }
+        }
+    }
+    if model.uses_engine("flux") {
+        for env in &model.environments {
+            let mut names: BTreeMap<String, &str> = BTreeMap::new();
+            for layer in &model.layers {
+                let settings = model.flux_settings(&env.name.value, &layer.name.value);
+                let name = settings.name.unwrap_or_else(|| layer.name.value.clone());
+                if let Some(first) = names.insert(name.clone(), layer.name.as_str()) {
+                    errors.push(GitOpsError::DuplicateName {
+                        name,
+                        env: env.name.value.clone(),
+                        first: first.to_string(),
+                        second: layer.name.value.clone(),
+                        src: sources.named(layer.name.span.file),
+                        span: layer.name.span.source_span(),
                     });
                 }
             }

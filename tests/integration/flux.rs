@@ -174,7 +174,7 @@ spec:
         !dev.contains("suspend") && !dev.contains("decryption"),
         "{dev}"
     );
-    // A renamed layer is depended on by its new name.
+    // The stack-wide path reaches every layer.
     let infra = t.read("out/production/flux-system/kustomization-infrastructure.yaml");
     assert!(infra.contains("path: ./infrastructure\n"), "{infra}");
 }
@@ -188,6 +188,17 @@ fn a_stack_in_a_subfolder_of_its_repository_gets_paths_below_it() {
         apps.contains("path: ./clusters/homelab/out/production/apps\n"),
         "{apps}"
     );
+    // A renamed layer is depended on by its new name.
+    t.edit(
+        "stacks.kdl",
+        "layer \"infrastructure\"",
+        "layer \"infrastructure\" { flux { name \"infra\"; }; }",
+    );
+    t.run(&["build"]).success();
+    let apps = t.read("out/production/flux-system/kustomization-apps.yaml");
+    assert!(apps.contains("dependsOn:\n    - name: infra\n"), "{apps}");
+    let infra = t.read("out/production/flux-system/kustomization-infrastructure.yaml");
+    assert!(infra.contains("  name: infra\n"), "{infra}");
 }
 
 #[test]
@@ -246,6 +257,25 @@ fn an_unknown_flux_setting_is_refused_with_did_you_mean() {
         ],
     );
     assert!(stderr.contains("a flux block"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_setting_in_an_environment_file_is_refused_too() {
+    let t = layered("");
+    t.run(&["build"]).success();
+    t.write(
+        "environments/production.kdl",
+        "flux layer=\"apps\" {\n    sustpend #true\n}\nargocd { repourl \"x\"; }\n",
+    );
+    refused(
+        &t,
+        &[
+            "environments/production.kdl:2:5",
+            "did you mean `suspend`",
+            "environments/production.kdl:4:10",
+            "did you mean `repo-url`",
+        ],
+    );
 }
 
 #[test]
@@ -310,4 +340,12 @@ fn flux_for_an_unknown_layer_or_engine_is_refused() {
     );
     let t = layered("gitops \"flux\"\ngitops \"flux\"");
     refused(&t, &["stackc::model::duplicate"]);
+    let t = layered("gitops { flux { name \"all\"; }; }");
+    refused(
+        &t,
+        &[
+            "stackc::model::gitops::duplicate_name",
+            "layers `infrastructure` and `apps` both have the Flux Kustomization name `all`",
+        ],
+    );
 }
