@@ -4,6 +4,7 @@ mod harness;
 
 mod build;
 mod check;
+mod check_build;
 mod check_schema;
 mod cli_json;
 mod diff;
