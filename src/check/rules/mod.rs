@@ -1,8 +1,11 @@
 //! The registry: every rule of `stackc check`, in the order `--list` prints them.
 
+mod depends;
 mod images;
 mod ingress;
+mod names;
 mod persistence;
+mod placement;
 mod policy;
 mod resources;
 pub(crate) mod secrets;
@@ -110,6 +113,27 @@ pub const RULES: &[Rule] = &[
         description: "every object of a built-in or known CRD kind validates against its API schema (policy kubernetes=\"1.NN\")",
         scope: Scope::Unit,
         check: crate::check::schema::schema,
+    },
+    Rule {
+        id: "dns-names",
+        severity: Severity::Error,
+        description: "Service names are RFC 1035 labels, namespaces DNS-1123 labels, label keys and values valid",
+        scope: Scope::Unit,
+        check: names::dns_names,
+    },
+    Rule {
+        id: "depends-on",
+        severity: Severity::Error,
+        description: "every service's depends-on names a real service, and there is no cycle",
+        scope: Scope::Environment,
+        check: depends::depends_on,
+    },
+    Rule {
+        id: "placement",
+        severity: Severity::Error,
+        description: "every object of a service sits under its service folder and in its namespace",
+        scope: Scope::Unit,
+        check: placement::placement,
     },
 ];
 

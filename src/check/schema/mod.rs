@@ -6,7 +6,7 @@
 //! object, the field path and the template line that wrote it.
 
 pub mod catalog;
-mod locate;
+pub(crate) mod locate;
 
 use crate::check::context::{object_label, setting, setting_value};
 use crate::check::{Context, EnvCheck, Finding};
