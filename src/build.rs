@@ -131,7 +131,7 @@ impl<'s> Engine<'s> {
                         request.check,
                     )?;
                     let files = std::mem::take(&mut sealed.files);
-                    let plan = self.plan_env(env, cache, &dir, files, &sealed)?;
+                    let plan = self.plan_env(env, cache, &dir, files, &mut sealed)?;
                     refuse_links(root, &plan)?;
                     Ok((plan, sealed))
                 })
@@ -198,7 +198,7 @@ impl<'s> Engine<'s> {
         cache: EnvCache,
         dir: &Path,
         secrets: Vec<(String, Vec<u8>)>,
-        sealing: &crate::seal::environment::Sealed,
+        sealing: &mut crate::seal::environment::Sealed,
     ) -> Result<EnvPlan, Diagnostics> {
         let services = &self.stack.model.services;
         let outcomes: Vec<Result<UnitOutcome, Diagnostics>> = services
@@ -288,6 +288,17 @@ impl<'s> Engine<'s> {
         if !errors.is_empty() {
             return Err(errors);
         }
+        // The rules of `stackc check`: an error stops the build before anything is written.
+        let units: Vec<crate::check::gate::GateUnit<'_>> = records
+            .iter()
+            .map(|(service, r)| crate::check::gate::GateUnit {
+                service,
+                rules: &r.check_rules,
+                facts: &r.check_facts,
+            })
+            .collect();
+        let warnings = crate::check::gate::gate(self.stack, &self.renderer, env, &units)?;
+        sealing.notes.extend(warnings);
         let files = crate::layout::Layout::new(self.stack).env_files(
             &env.name,
             crate::layout::EnvFiles {
@@ -374,6 +385,13 @@ impl<'s> Engine<'s> {
                 .map(|(p, b)| (p.clone(), blake3::hash(b).to_hex().to_string()))
                 .collect(),
             objects: objects.iter().map(identity_key).collect(),
+            ..UnitRecord::default()
+        };
+        let memo = crate::check::gate::unit_memo(self.stack, env, service, &objects);
+        let record = UnitRecord {
+            check_rules: memo.rules,
+            check_facts: memo.facts,
+            ..record
         };
         Ok(UnitOutcome::Rendered(record, files))
     }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const MAGIC: &str = "stackc-cache";
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// What one environment's last build rendered and wrote.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -62,6 +62,12 @@ pub struct UnitRecord {
     /// that two units rendering one object are caught even when one of them is kept.
     #[serde(default)]
     pub objects: Vec<String>,
+    /// What `check::gate` remembers of the unit: the unit-scope rules that found something
+    /// (before allows) and the facts of its objects (opaque text to the cache).
+    #[serde(default)]
+    pub check_rules: Vec<String>,
+    #[serde(default)]
+    pub check_facts: String,
 }
 
 /// What a file looked like right after stackc wrote or verified it.
@@ -322,6 +328,7 @@ mod tests {
                 key: "k".into(),
                 files: vec![("a.yaml".into(), "h".into())],
                 objects: vec!["v1/ConfigMap/web/a".into()],
+                ..UnitRecord::default()
             },
         );
         save(dir.path(), "dev", &mut cache).unwrap();

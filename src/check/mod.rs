@@ -7,40 +7,41 @@
 //! - [`rules`]: the registry, one file per rule.
 //! - [`context`]: what the rules read.
 //! - [`finding`]: what a rule returns, and its rendering for people, JSON and GitHub.
+//! - [`facts`] and [`gate`]: the rules as `build` runs them, cache hits included.
 //! - [`schema`]: the `schema` rule and the API schemas compiled into stackc.
 
 mod allow;
 pub mod context;
+pub mod facts;
 pub mod finding;
+pub mod gate;
 pub mod rules;
 pub mod schema;
 
 pub use allow::{check_allows, is_allowed};
 pub use context::{Context, EnvCheck};
 pub use finding::{Finding, Severity};
-pub use rules::{Rule, RULES};
+pub use rules::{Rule, Scope, RULES};
 
 /// Every finding of every rule in every environment of `ctx`, with allowed ones removed,
-/// sorted (environment order, then rule, then location) for deterministic output.
+/// sorted (environment order, then rule, then location) for deterministic output. The
+/// environment-scope rules see the [`facts`] of the objects, as in `build`.
 pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for env in &ctx.envs {
-        for rule in RULES {
-            for mut finding in (rule.check)(ctx, env) {
-                finding.rule = rule.id;
-                finding.severity = rule.severity;
-                finding.env = Some(env.env.name.clone());
-                if !is_allowed(
-                    ctx.stack,
-                    &env.env.name,
-                    finding.service.as_deref(),
-                    rule.id,
-                ) {
-                    out.push(finding);
-                }
-            }
-        }
-    }
+    let mut out = run_scoped(ctx, Scope::Unit, true);
+    out.extend(run_scoped(ctx, Scope::Out, true));
+    let facts = Context {
+        stack: ctx.stack,
+        envs: ctx
+            .envs
+            .iter()
+            .map(|e| EnvCheck {
+                env: e.env,
+                objects: e.objects.iter().filter_map(facts::of).collect(),
+                out_dir: e.out_dir.clone(),
+            })
+            .collect(),
+    };
+    out.extend(run_scoped(&facts, Scope::Environment, true));
     let order = |f: &Finding| {
         (
             ctx.envs
@@ -54,5 +55,30 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
     };
     out.sort_by_key(order);
     out.dedup();
+    out
+}
+
+/// The findings of the rules of one scope, with allowed ones removed when `allows`.
+pub(crate) fn run_scoped(ctx: &Context<'_>, scope: Scope, allows: bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for env in &ctx.envs {
+        for rule in RULES.iter().filter(|r| r.scope == scope) {
+            for mut finding in (rule.check)(ctx, env) {
+                finding.rule = rule.id;
+                finding.severity = rule.severity;
+                finding.env = Some(env.env.name.clone());
+                if !allows
+                    || !is_allowed(
+                        ctx.stack,
+                        &env.env.name,
+                        finding.service.as_deref(),
+                        rule.id,
+                    )
+                {
+                    out.push(finding);
+                }
+            }
+        }
+    }
     out
 }

@@ -168,6 +168,8 @@ fn run_stackc(root: &Path, identities: &[PathBuf], args: &[&str]) -> Result<bool
     let exe = std::env::current_exe().map_err(|e| IoError::new("find", "stackc", e))?;
     let mut command = Command::new(exe);
     command.arg("-q").arg("-C").arg(root);
+    // `build --check` answers only whether out/ is current: the rules are `check`'s, next.
+    command.env(crate::check::gate::SWITCH, "off");
     let status = command
         .args(args)
         .args(

@@ -124,9 +124,8 @@ pub(super) fn validate(
     }
     for service in &model.services {
         check.reference("layer", &service.layer, &layers);
-        for dep in &service.depends_on {
-            check.reference("service", dep, &services);
-        }
+        // A service's `depends-on` is the `depends-on` rule's (src/check/rules/depends.rs):
+        // an unknown name or a cycle leaves the stack loadable.
         for secret in &service.uses_secrets {
             if check.reference("secret", secret, &secrets) {
                 if let Some(decl) = model.secret(&secret.value) {
@@ -179,14 +178,6 @@ pub(super) fn validate(
             .layers
             .iter()
             .map(|l| (&l.name, l.depends_on.iter().collect()))
-            .collect::<Vec<_>>(),
-    );
-    check.cycles(
-        "service",
-        &model
-            .services
-            .iter()
-            .map(|s| (&s.name, s.depends_on.iter().collect()))
             .collect::<Vec<_>>(),
     );
     check.cycles(

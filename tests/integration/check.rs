@@ -353,7 +353,85 @@ fn list_prints_every_rule() {
         "resources",
         "pinned",
         "unique-hosts",
+        "schema",
+        "dns-names",
+        "depends-on",
+        "placement",
     ] {
         assert!(run.stdout().lines().any(|l| l.starts_with(rule)), "{rule}");
     }
+}
+
+#[test]
+fn service_names_must_be_rfc_1035_labels_and_labels_valid() {
+    // `1web` is a DNS-1123 label (stackc takes it as a folder) but not a Service name.
+    let text = GOOD.replace("service \"web\"", "service \"1web\"");
+    fails_then_allowed(&text, "dns-names", "dev", "service \"1web\"", "    port 80");
+    // A label value in a template, pointed at in the template.
+    let t = stack(&GOOD.replace("template=\"builtin:deployment\"", "template=\"web\""));
+    let template = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ service.name }}\n  namespace: {{ service.namespace }}\n  labels:\n    team: \"core team\"\n";
+    t.write("templates/web/configmap.yaml.j2", template);
+    let (code, all) = findings(&t);
+    assert_eq!(code, 1);
+    let hit = of_rule(&all, "dns-names");
+    assert!(!hit.is_empty(), "{all:#?}");
+    assert_eq!(hit[0]["file"], "templates/web/configmap.yaml.j2");
+    assert_eq!(hit[0]["line"], 6, "{:#}", hit[0]);
+    assert!(hit[0]["message"].as_str().unwrap().contains("`core team`"));
+}
+
+#[test]
+fn depends_on_names_real_services_without_a_cycle() {
+    let text = GOOD.replace("    port 80\n", "    port 80\n    depends-on \"db\"\n");
+    fails_then_allowed(
+        &text,
+        "depends-on",
+        "dev",
+        "depends-on \"db\"",
+        "    port 80",
+    );
+    let cycle = format!(
+        "{GOOD}\nservice \"a\" layer=\"apps\" namespace=\"web\" template=\"builtin:deployment\" {{\n    image \"nginx\" tag=\"1.27.3\"\n    depends-on \"b\"\n}}\nservice \"b\" layer=\"apps\" namespace=\"web\" template=\"builtin:deployment\" {{\n    image \"nginx\" tag=\"1.27.3\"\n    depends-on \"a\"\n}}\n"
+    );
+    let (code, all) = findings(&stack(&cycle));
+    assert_eq!(code, 1);
+    let hit = of_rule(&all, "depends-on");
+    assert_eq!(hit.len(), 1, "{all:#?}");
+    assert_eq!(hit[0]["message"], "depends-on cycle: a -> b -> a");
+    assert_eq!(hit[0]["line"], line_of(&cycle, "depends-on \"a\""));
+    fails_then_allowed(
+        &cycle,
+        "depends-on",
+        "dev",
+        "depends-on \"a\"",
+        "service \"b\" layer=\"apps\" namespace=\"web\" template=\"builtin:deployment\" {",
+    );
+}
+
+#[test]
+fn objects_sit_in_their_services_folder_and_namespace() {
+    let text = GOOD.replace(
+        "    port 80\n",
+        "    port 80\n    manifests \"manifests/other.yaml\"\n",
+    );
+    let t = stack(&text);
+    t.write(
+        "manifests/other.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: elsewhere\n  namespace: other\ndata:\n  a: b\n",
+    );
+    let (code, all) = findings(&t);
+    assert_eq!(code, 1);
+    let hit = of_rule(&all, "placement");
+    assert!(!hit.is_empty(), "{all:#?}");
+    assert!(hit[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("is in namespace `other`, but its service `web` is in `web`"));
+    assert_eq!(hit[0]["line"], line_of(&text, "service \"web\""));
+    let allowed = text.replace(
+        "    port 80\n",
+        "    port 80\n    allow \"placement\" reason=\"tested\"\n",
+    );
+    t.write("stacks.kdl", &allowed);
+    assert!(of_rule(&findings(&t).1, "placement").is_empty());
 }

@@ -139,10 +139,13 @@ fn build_refuses_unknown_references() {
         },
         &["unknown environment `prod`", "did you mean `production`?"],
     );
-    refused(
-        |t| stack(t, "tag=\"1.27\"", "tag=\"1.27\"\n    depends-on \"db\""),
-        &["unknown service `db`"],
-    );
+    // A service's `depends-on` is a rule of `stackc check` (which a build runs too).
+    let t = Test::basic();
+    stack(&t, "tag=\"1.27\"", "tag=\"1.27\"\n    depends-on \"db\"");
+    t.run(&["check"]).status(1).stderr_has(&[
+        "stackc::check::depends-on",
+        "depends on `db`, which is not a service",
+    ]);
     refused(
         |t| stack(t, "tag=\"1.27\"", "tag=\"1.27\"\n    uses-secret \"creds\""),
         &["unknown secret `creds`"],
@@ -167,20 +170,18 @@ fn build_refuses_unknown_references() {
 
 #[test]
 fn build_refuses_depends_on_cycles_and_shows_the_cycle() {
-    let extra = "service \"a\" layer=\"apps\" namespace=\"web\" template=\"deployment\" {\n    depends-on \"b\"\n}\nservice \"b\" layer=\"apps\" namespace=\"web\" template=\"deployment\" {\n    depends-on \"c\"\n}\nservice \"c\" layer=\"apps\" namespace=\"web\" template=\"deployment\" {\n    depends-on \"a\"\n}\n";
-    refused(
-        |t| {
-            t.write(
-                "stacks.kdl",
-                &format!("{}{extra}", crate::harness::BASIC_STACK),
-            );
-        },
-        &[
-            "stackc::model::cycle",
-            "a -> b -> c -> a",
-            "this dependency closes the cycle",
-        ],
+    // Services: a rule of `stackc check` (which a build runs too).
+    let extra = "service \"a\" layer=\"apps\" namespace=\"web\" template=\"builtin:deployment\" {\n    image \"nginx\" tag=\"1.27\"\n    depends-on \"b\"\n}\nservice \"b\" layer=\"apps\" namespace=\"web\" template=\"builtin:deployment\" {\n    image \"nginx\" tag=\"1.27\"\n    depends-on \"c\"\n}\nservice \"c\" layer=\"apps\" namespace=\"web\" template=\"builtin:deployment\" {\n    image \"nginx\" tag=\"1.27\"\n    depends-on \"a\"\n}\n";
+    let t = Test::basic();
+    t.write(
+        "stacks.kdl",
+        &format!("{}{extra}", crate::harness::BASIC_STACK),
     );
+    t.run(&["check"]).status(1).stderr_has(&[
+        "stackc::check::depends-on",
+        "depends-on cycle: a -> b -> c -> a",
+    ]);
+    // Layers: the stack's layout itself, refused while it is read.
     refused(
         |t| stack(t, "layer \"apps\"", "layer \"apps\" depends-on=\"apps\""),
         &["cycle between layers: apps -> apps"],

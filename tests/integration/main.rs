@@ -5,6 +5,7 @@ mod harness;
 mod argocd;
 mod build;
 mod check;
+mod check_build;
 mod check_schema;
 mod cli_json;
 mod diff;

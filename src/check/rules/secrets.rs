@@ -132,7 +132,7 @@ pub fn references(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
 }
 
 /// (secret, key) pairs an object refers to.
-fn collect(value: &Value, out: &mut Vec<(String, Option<String>)>) {
+pub(crate) fn collect(value: &Value, out: &mut Vec<(String, Option<String>)>) {
     match value {
         Value::Map(map) => {
             for (key, child) in map {

@@ -176,11 +176,8 @@ fn builtin(version: &str) -> Option<&'static Catalog> {
     static CATALOGS: OnceLock<Vec<OnceLock<Catalog>>> = OnceLock::new();
     let index = VERSIONS.iter().position(|v| *v == version)?;
     let catalogs = CATALOGS.get_or_init(|| VERSIONS.iter().map(|_| OnceLock::new()).collect());
-    Some(
-        catalogs
-            .get(index)?
-            .get_or_init(|| Catalog::parse(BUILTIN[index])),
-    )
+    let text = BUILTIN.get(index)?;
+    Some(catalogs.get(index)?.get_or_init(|| Catalog::parse(text)))
 }
 
 fn crds() -> &'static Catalog {

@@ -6,7 +6,7 @@
 //! object, the field path and the template line that wrote it.
 
 pub mod catalog;
-mod locate;
+pub(crate) mod locate;
 
 use crate::check::context::{object_label, setting, setting_value};
 use crate::check::{Context, EnvCheck, Finding};
@@ -94,6 +94,11 @@ fn check_object(
     let (catalog, validator) = validator;
     let mut body = serde_json::to_value(&object.body).unwrap_or_default();
     drop_nulls(&mut body);
+    // A SOPS-encrypted document carries its `sops` block at the top; Flux decrypts it away
+    // before the API server sees the object.
+    if let serde_json::Value::Object(map) = &mut body {
+        map.remove("sops");
+    }
     let key = catalog::key(&id.api_version, &id.kind);
     let mut out = Vec::new();
     for error in validator.iter_errors(&body).take(MAX_PER_OBJECT) {

@@ -1,0 +1,149 @@
+//! The facts of a render unit's objects that the environment-scope rules read (hosts, TLS,
+//! TCP routes, Certificates, issuers, secret references): each object cut down to those
+//! fields. `build` keeps them in the unit's cache record, so a unit kept from the cache takes
+//! part in the environment's rules without being rendered; `check` cuts its objects the same
+//! way, so both commands run the rules on the same input.
+
+use crate::object::{ObjectId, RenderedObject};
+use crate::value::{Map, Value};
+
+/// The fields kept, by kind (dotted paths from the object's root).
+fn kept(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Ingress" => &["metadata.annotations", "spec.rules", "spec.tls"],
+        "IngressRouteTCP" => &["spec.entryPoints", "spec.routes"],
+        "Certificate" => &["spec.secretName"],
+        _ => &[],
+    }
+}
+
+/// Kinds that matter by their identity alone.
+const BY_IDENTITY: &[&str] = &["Issuer", "ClusterIssuer"];
+
+/// `object` cut down to its facts; `None` when no environment-scope rule reads it.
+pub fn of(object: &RenderedObject) -> Option<RenderedObject> {
+    let mut body = Map::new();
+    for path in kept(&object.id.kind) {
+        if let Some(value) = object.body.get_path(path) {
+            insert(&mut body, path, value.clone());
+        }
+    }
+    let mut refs = Vec::new();
+    super::rules::secrets::collect(&object.body, &mut refs);
+    if !refs.is_empty() {
+        // The same shape the rule's reader walks: a list of `secretKeyRef`s.
+        let list = refs
+            .into_iter()
+            .map(|(name, key)| {
+                let mut reference = Map::new();
+                reference.insert("name".into(), Value::String(name));
+                if let Some(key) = key {
+                    reference.insert("key".into(), Value::String(key));
+                }
+                let mut item = Map::new();
+                item.insert("secretKeyRef".into(), Value::Map(reference));
+                Value::Map(item)
+            })
+            .collect();
+        body.insert("references".into(), Value::List(list));
+    }
+    if body.is_empty() && !BY_IDENTITY.contains(&object.id.kind.as_str()) {
+        return None;
+    }
+    Some(RenderedObject {
+        id: object.id.clone(),
+        body: Value::Map(body),
+        service: object.service.clone(),
+        path: object.path.clone(),
+        origin: None,
+    })
+}
+
+fn insert(body: &mut Map, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            body.insert(path.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let entry = body
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Map(Map::new()));
+            if let Value::Map(inner) = entry {
+                insert(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// The facts of `objects`, as the text a cache record keeps.
+pub fn encode(objects: &[RenderedObject]) -> String {
+    let list: Vec<serde_json::Value> = objects
+        .iter()
+        .filter_map(of)
+        .map(|o| {
+            serde_json::json!({
+                "id": [o.id.api_version, o.id.kind, o.id.namespace, o.id.name],
+                "service": o.service,
+                "path": o.path,
+                "body": o.body,
+            })
+        })
+        .collect();
+    serde_json::to_string(&list).unwrap_or_default()
+}
+
+/// The facts [`encode`] wrote; a record that does not read as facts has none (the cache is
+/// versioned, so that is only a damaged cache, which the key check renders again anyway).
+pub fn decode(text: &str) -> Vec<RenderedObject> {
+    let Ok(serde_json::Value::Array(items)) = serde_json::from_str::<serde_json::Value>(text)
+    else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let id = item.get("id")?.as_array()?;
+            let text = |i: usize| Some(id.get(i)?.as_str()?.to_string());
+            Some(RenderedObject {
+                id: ObjectId {
+                    api_version: text(0)?,
+                    kind: text(1)?,
+                    namespace: text(2)?,
+                    name: text(3)?,
+                },
+                service: item.get("service")?.as_str().map(str::to_string),
+                path: item.get("path")?.as_str()?.to_string(),
+                body: Value::from(item.get("body")?.clone()),
+                origin: None,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_round_trip_and_keep_only_what_the_rules_read() {
+        let body = crate::yaml::parse_documents(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: web\n  annotations: {a: b}\nspec:\n  rules: [{host: x.org}]\n  defaultBackend: {service: {name: web}}\n",
+        )
+        .unwrap()
+        .remove(0);
+        let object = RenderedObject {
+            id: ObjectId::of(&body).unwrap(),
+            body,
+            service: Some("web".into()),
+            path: "apps/web/web/ingress-web.yaml".into(),
+            origin: None,
+        };
+        let facts = of(&object).unwrap();
+        assert!(facts.body.get_path("spec.defaultBackend").is_none());
+        assert_eq!(
+            facts.body.get_path("spec.rules"),
+            object.body.get_path("spec.rules")
+        );
+        assert_eq!(decode(&encode(std::slice::from_ref(&object))), vec![facts]);
+    }
+}

@@ -1,0 +1,184 @@
+//! The rules as `build` runs them, so that a build refuses to write what `check` would
+//! reject. Unit-scope rules run on each unit as it is rendered; the unit's cache record keeps
+//! the ids of the rules that found something (before allows: an allow can be removed
+//! later) and the [`facts`](super::facts) of its objects. A unit kept from the cache is not
+//! rendered: its remembered rule ids say whether it has anything to report now, and only then
+//! (an error path) is it rendered again, for findings with fresh spans. Environment-scope
+//! rules run over the facts of every unit; out/-scope rules are `check`'s alone.
+
+use super::{is_allowed, Context, EnvCheck, Finding, Scope, Severity, RULES};
+use crate::diagnostics::Diagnostics;
+use crate::model::Stack;
+use crate::object::RenderedObject;
+use crate::render::Renderer;
+use crate::resolve::{ResolvedEnvironment, ResolvedService};
+
+/// The variable that switches the gate off (`STACKC_BUILD_RULES=off`): for a stack being
+/// migrated that does not pass `check` yet. `check` itself is never switched off.
+pub const SWITCH: &str = "STACKC_BUILD_RULES";
+
+/// Whether `build` runs the rules (unless [`SWITCH`] says `off`).
+pub fn enabled() -> bool {
+    std::env::var(SWITCH).map_or(true, |v| v != "off")
+}
+
+/// What a unit's cache record keeps for the rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnitMemo {
+    /// Ids of the unit-scope rules with findings, before allows.
+    pub rules: Vec<String>,
+    /// The facts of the unit's objects ([`super::facts::encode`]).
+    pub facts: String,
+}
+
+/// One unit of an environment as the gate sees it: its service and what its record keeps.
+pub struct GateUnit<'a> {
+    pub service: &'a str,
+    /// [`UnitMemo::rules`].
+    pub rules: &'a [String],
+    /// [`UnitMemo::facts`].
+    pub facts: &'a str,
+}
+
+/// Runs the unit-scope rules on one freshly rendered unit.
+pub fn unit_memo(
+    stack: &Stack,
+    env: &ResolvedEnvironment,
+    service: &ResolvedService,
+    objects: &[RenderedObject],
+) -> UnitMemo {
+    let findings = unit_findings(stack, env, service, objects);
+    let mut rules: Vec<String> = findings.iter().map(|f| f.rule.to_string()).collect();
+    rules.dedup();
+    UnitMemo {
+        rules,
+        facts: super::facts::encode(objects),
+    }
+}
+
+/// The unit-scope findings of one unit (allows not applied).
+fn unit_findings(
+    stack: &Stack,
+    env: &ResolvedEnvironment,
+    service: &ResolvedService,
+    objects: &[RenderedObject],
+) -> Vec<Finding> {
+    let one = ResolvedEnvironment {
+        services: vec![service.clone()],
+        ..without_services(env)
+    };
+    let ctx = Context {
+        stack,
+        envs: vec![EnvCheck {
+            env: &one,
+            objects: objects.to_vec(),
+            out_dir: stack.root.join("out").join(&env.name),
+        }],
+    };
+    super::run_scoped(&ctx, Scope::Unit, false)
+}
+
+fn without_services(env: &ResolvedEnvironment) -> ResolvedEnvironment {
+    ResolvedEnvironment {
+        services: Vec::new(),
+        ..env.clone()
+    }
+}
+
+/// The rules over every unit of `env`: `Err` with each error finding (as `check` prints
+/// them) when any survives its allows; `Ok` with the warnings otherwise, one line each
+/// (`warning[stackc::check::<rule>]: <what> at <file>:<line>`).
+pub fn gate(
+    stack: &Stack,
+    renderer: &Renderer<'_>,
+    env: &ResolvedEnvironment,
+    units: &[GateUnit<'_>],
+) -> Result<Vec<String>, Diagnostics> {
+    if !enabled() {
+        return Ok(Vec::new());
+    }
+    let mut findings = Vec::new();
+    // Unit-scope: only a unit whose remembered rules are not all allowed renders again.
+    for unit in units {
+        let reports = unit.rules.iter().any(|rule| {
+            !is_allowed(stack, &env.name, Some(unit.service), rule)
+                || RULES
+                    .iter()
+                    .any(|r| r.id == rule && r.severity == Severity::Warning)
+        });
+        if reports {
+            let service = crate::resolve::resolve_one(stack, &env.name, unit.service)?;
+            let objects = renderer.render_service(env, &service)?;
+            findings.extend(allowed_out(
+                stack,
+                unit_findings(stack, env, &service, &objects),
+            ));
+        }
+    }
+    // Environment-scope, over the facts; with findings, again with the services resolved so
+    // that they point at the settings that caused them.
+    let facts: Vec<RenderedObject> = units
+        .iter()
+        .flat_map(|u| super::facts::decode(u.facts))
+        .collect();
+    let mut scoped = environment_findings(stack, &without_services(env), facts.clone());
+    if !scoped.is_empty() {
+        let mut full = without_services(env);
+        for unit in units {
+            full.services
+                .push(crate::resolve::resolve_one(stack, &env.name, unit.service)?);
+        }
+        scoped = environment_findings(stack, &full, facts);
+    }
+    findings.extend(scoped);
+    let (errors, warnings): (Vec<Finding>, Vec<Finding>) = findings
+        .into_iter()
+        .partition(|f| f.severity == Severity::Error);
+    if errors.is_empty() {
+        return Ok(warnings
+            .iter()
+            .map(|w| {
+                let at = w
+                    .location(&stack.sources)
+                    .map(|(file, line, _)| format!(" at {file}:{line}"))
+                    .unwrap_or_default();
+                format!("warning[stackc::check::{}]: {}{at}", w.rule, w.headline())
+            })
+            .collect());
+    }
+    let mut reports = Diagnostics::new();
+    for finding in &errors {
+        reports.push(finding.report(&stack.sources));
+    }
+    Err(reports)
+}
+
+fn environment_findings(
+    stack: &Stack,
+    env: &ResolvedEnvironment,
+    facts: Vec<RenderedObject>,
+) -> Vec<Finding> {
+    let ctx = Context {
+        stack,
+        envs: vec![EnvCheck {
+            env,
+            objects: facts,
+            out_dir: stack.root.join("out").join(&env.name),
+        }],
+    };
+    super::run_scoped(&ctx, Scope::Environment, true)
+}
+
+fn allowed_out(stack: &Stack, findings: Vec<Finding>) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter(|f| {
+            !is_allowed(
+                stack,
+                f.env.as_deref().unwrap_or_default(),
+                f.service.as_deref(),
+                f.rule,
+            )
+        })
+        .collect()
+}
