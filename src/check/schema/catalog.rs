@@ -207,8 +207,12 @@ pub fn lookup(version: &str, api_version: &str, kind: &str) -> Lookup<'static> {
         .flat_map(|c| c.kinds.keys())
         .filter_map(|k| {
             let (api, k_kind) = k.rsplit_once('/')?;
-            let same_group = api.rsplit_once('/').map_or("", |(g, _)| g) == group;
-            (k_kind == kind && (same_group || is_builtin_group(group))).then(|| api.to_string())
+            let k_group = api.rsplit_once('/').map_or("", |(g, _)| g);
+            // Only Kubernetes' own versions are known to be all there are: a CRD version
+            // newer than the compiled-in schemas (Flux's `source.toolkit.fluxcd.io/v1`
+            // OCIRepository) is unchecked, not wrong.
+            (k_kind == kind && is_builtin_group(group) && is_builtin_group(k_group))
+                .then(|| api.to_string())
         })
         .collect();
     if others.is_empty() {
@@ -218,8 +222,8 @@ pub fn lookup(version: &str, api_version: &str, kind: &str) -> Lookup<'static> {
     }
 }
 
-/// Groups only Kubernetes itself serves: a kind of them under another group's name is the
-/// old name of the same API (`extensions/v1beta1` Ingress).
+/// Groups only Kubernetes itself serves (the core group, `apps`, `*.k8s.io`, ...); a kind of
+/// them under another of them is the old name of the same API (`extensions/v1beta1` Ingress).
 fn is_builtin_group(group: &str) -> bool {
     group.is_empty() || group == "extensions" || group.ends_with(".k8s.io") || !group.contains('.')
 }
