@@ -9,6 +9,7 @@ mod limits;
 mod load;
 mod names;
 mod parse;
+mod policy;
 pub mod ranges;
 mod runs;
 mod settings;
@@ -19,6 +20,7 @@ pub use error::ModelError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use load::{load, load_text, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
+pub use policy::POLICY_NODES;
 pub use settings::{Tracked, TrackedValue};
 
 use crate::source::Span;
