@@ -290,6 +290,7 @@ impl<'s> Engine<'s> {
             flux_bootstrapped: dir
                 .join("flux-system/flux-system/kustomization.yaml")
                 .is_file(),
+            policy: &crate::policy::EnvPolicy::of(self.stack, &env.name)?,
         });
         let memory = OutMemory { dir, cache: &cache };
         let mut changes = emit::compare(&env.name, dir, &files, &memory)?;

@@ -19,6 +19,7 @@ pub mod init;
 pub mod memory;
 pub mod model;
 pub mod object;
+pub mod policy;
 pub mod promote;
 pub mod render;
 pub mod resolve;

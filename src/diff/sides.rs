@@ -475,6 +475,7 @@ fn layout_objects(stack: &Stack, env: &str) -> Result<Vec<RenderedObject>, Diagn
         object_files: BTreeMap::new(),
         secrets: Vec::new(),
         flux_bootstrapped: false,
+        policy: &crate::policy::EnvPolicy::of(stack, env)?,
     });
     let mut objects = Vec::new();
     for (path, content) in files {

@@ -23,6 +23,8 @@ pub struct EnvLayout<'a> {
     /// `flux-system/flux-system/`: they must stay in the kustomization, or Flux would stop
     /// managing itself.
     pub flux_bootstrapped: bool,
+    /// Namespace- and environment-wide policy objects and Namespace labels.
+    pub policy: &'a crate::policy::EnvPolicy,
 }
 
 /// A file's wanted content.
@@ -62,9 +64,10 @@ pub fn layout(env: EnvLayout<'_>) -> Files {
         };
         files.insert(
             namespace_path(layer, namespace),
-            Content::Bytes(crate::yaml::to_yaml(&namespace_object(&id)).into_bytes()),
+            Content::Bytes(crate::yaml::to_yaml(&namespace_object(&id, env.policy)).into_bytes()),
         );
     }
+    files.extend(policy_files(&env.namespaces, env.policy));
     for (path, bytes) in env.secrets {
         files.insert(path, Content::Bytes(bytes));
     }
@@ -142,7 +145,36 @@ pub fn secret_path(layer: &str, namespace: &str, name: &str) -> String {
     format!("{layer}/{namespace}/secret-{name}.yaml")
 }
 
-fn namespace_object(id: &ObjectId) -> Value {
+/// The policy objects (issue 14) beside each namespace's Namespace object; the Flux
+/// notification objects go to the home of `flux-system` (where their secret is sealed).
+fn policy_files(namespaces: &[(String, String)], policy: &crate::policy::EnvPolicy) -> Files {
+    let mut files = Files::new();
+    let mut place = |layer: &str, id: &ObjectId, body: &Value| {
+        let path = crate::render::object_path(layer, &id.namespace, None, id);
+        files.insert(
+            path,
+            Content::Bytes(crate::yaml::to_yaml(body).into_bytes()),
+        );
+    };
+    for (layer, namespace) in namespaces {
+        for (id, body) in policy.namespace_objects(namespace) {
+            place(layer, &id, &body);
+        }
+        for (id, body) in policy.environment_objects() {
+            if id.namespace == *namespace {
+                place(layer, id, body);
+            }
+        }
+    }
+    files
+}
+
+fn namespace_object(id: &ObjectId, policy: &crate::policy::EnvPolicy) -> Value {
+    let mut labels = crate::value::Map::new();
+    labels.insert("app.kubernetes.io/managed-by".into(), Value::from("stackc"));
+    for (key, value) in policy.namespace_labels() {
+        labels.insert(key.clone(), Value::from(value.as_str()));
+    }
     map([
         ("apiVersion", Value::from(id.api_version.as_str())),
         ("kind", Value::from(id.kind.as_str())),
@@ -150,7 +182,7 @@ fn namespace_object(id: &ObjectId) -> Value {
             "metadata",
             map([
                 ("name", Value::from(id.name.as_str())),
-                ("labels", map([("app.kubernetes.io/managed-by", "stackc")])),
+                ("labels", Value::Map(labels)),
             ]),
         ),
     ])

@@ -81,6 +81,7 @@ fn spec(
                 ("ingress", ALLOW_DENY),
                 ("egress", ALLOW_DENY),
                 ("ingress-controller", Prop::Str),
+                ("instance", Prop::Str),
             ],
         ),
         "quota" => (

@@ -112,11 +112,16 @@ impl<'s> Renderer<'s> {
         let mut errors = Diagnostics::new();
         let _guard = crate::memory::Guard::enter(format!("the settings of {unit}"));
         let settings = self.interpolate(&service.settings, "", &base, &unit, &mut errors);
+        let policy = crate::policy::context(self.stack, env, service).unwrap_or_else(|e| {
+            errors.extend(e);
+            Value::Null
+        });
         errors.into_result(map([
             ("project", context::project(model)),
             ("environment", context::environment(env)),
             ("service", context::service(service, settings)),
             ("secrets", context::secrets(model, service)),
+            ("policy", policy),
         ]))
     }
 
@@ -183,6 +188,18 @@ impl<'s> Renderer<'s> {
                 Err(e) => errors.extend(e),
             }
         }
+        // The unit's policy objects (HPA, PDB, NetworkPolicy), cached with it.
+        objects.extend(
+            crate::policy::service_objects(ctx)
+                .into_iter()
+                .map(|(id, body)| RenderedObject {
+                    path: object_path(&service.layer, &service.namespace, Some(&service.name), &id),
+                    id,
+                    body,
+                    service: Some(service.name.clone()),
+                    origin: None,
+                }),
+        );
         if errors.is_empty() {
             if let Err(e) = secrets::check_secrets(self.stack, env, &unit, &objects)
                 .and_then(|()| {
