@@ -328,6 +328,7 @@ fn init_example_homelab_with_keys_is_encrypted_to_the_new_keys_only() {
             ("cloudflare-api-token", "api-token"),
             ("authentik-credentials", "postgresql-password"),
             ("authentik-credentials", "redis-password"),
+            ("flux-notify", "address"),
         ] {
             t.run_with_stdin(
                 &["-C", "lab", "secret", "set", env, secret, key],
