@@ -36,7 +36,7 @@ enum Prop {
     /// An integer from the first to the second, inclusive.
     Int(i64, i64),
     Bool,
-    /// A count or a percentage: `1` or `"25%"` (what Kubernetes calls an IntOrString).
+    /// A count or a percentage: `1` or `"25%"` (what Kubernetes calls an `IntOrString`).
     Count,
 }
 
@@ -65,14 +65,12 @@ const PODS: Prop = Prop::Int(0, 100_000);
 /// Autoscaler bounds, like `replicas` but at least one.
 const MINMAX: Prop = Prop::Int(1, 10_000);
 
+/// A property of a policy node: its KDL name and type.
+type PropSpec = (&'static str, Prop);
+
 /// The properties of each node (the first argument, where one is taken, is listed first with
 /// the name it gets as a key).
-fn spec(
-    name: &str,
-) -> (
-    Option<(&'static str, Prop)>,
-    &'static [(&'static str, Prop)],
-) {
+fn spec(name: &str) -> (Option<PropSpec>, &'static [PropSpec]) {
     const ALLOW_DENY: Prop = Prop::OneOf(&["allow", "deny"]);
     match name {
         "network-policy" => (
@@ -313,7 +311,7 @@ impl Parser<'_> {
             (Prop::Bool, KdlValue::Bool(b)) => Some(Value::Bool(*b)),
             (Prop::Int(min, max), KdlValue::Integer(i)) => i64::try_from(*i)
                 .ok()
-                .filter(|i| (min..=max).contains(&i))
+                .filter(|i| (min..=max).contains(i))
                 .map(Value::Int),
             (Prop::Count, KdlValue::Integer(i)) => i64::try_from(*i)
                 .ok()

@@ -1,4 +1,4 @@
-//! `autoscale min= max= cpu= target=`: a HorizontalPodAutoscaler (autoscaling/v2) on CPU
+//! `autoscale min= max= cpu= target=`: a `HorizontalPodAutoscaler` (autoscaling/v2) on CPU
 //! utilisation, which then owns the replica count (templates see `policy.autoscaled` and
 //! leave `replicas` out, so a sync does not fight the autoscaler).
 
@@ -88,7 +88,7 @@ pub fn bounds(
     }))
 }
 
-/// The HorizontalPodAutoscaler of a unit, from its `policy` context.
+/// The `HorizontalPodAutoscaler` of a unit, from its `policy` context.
 pub fn object(name: &str, namespace: &str, policy: &Value) -> Option<(ObjectId, Value)> {
     let bounds = policy.get_path("autoscale")?.as_map()?;
     let spec = map([

@@ -1,4 +1,4 @@
-//! `disruption-budget min-available= | max-unavailable=`: a PodDisruptionBudget for every
+//! `disruption-budget min-available= | max-unavailable=`: a `PodDisruptionBudget` for every
 //! workload that runs more than one replica (the autoscaler's minimum when it has one), so a
 //! node drain never takes all of them at once.
 
@@ -28,7 +28,7 @@ pub fn rule(settings: &Tracked) -> Value {
     }
 }
 
-/// The PodDisruptionBudget of a unit, from its `policy` context.
+/// The `PodDisruptionBudget` of a unit, from its `policy` context.
 pub fn object(name: &str, namespace: &str, policy: &Value) -> Option<(ObjectId, Value)> {
     let rule = policy.get_path("disruption_budget")?.as_map()?;
     let instance = policy

@@ -1,4 +1,4 @@
-//! `limit-range cpu= memory= cpu-limit= memory-limit=`: a LimitRange in every namespace that
+//! `limit-range cpu= memory= cpu-limit= memory-limit=`: a `LimitRange` in every namespace that
 //! gives containers without resources a default request and limit (a quota on limits
 //! refuses pods that declare none).
 
@@ -6,7 +6,7 @@ use super::{kube_object, text};
 use crate::model::Tracked;
 use crate::value::{Map, Value};
 
-/// The LimitRange every namespace gets, if the environment sets one.
+/// The `LimitRange` every namespace gets, if the environment sets one.
 pub fn object(settings: &Tracked) -> Option<Value> {
     super::get(settings, "limit_range")?;
     let pick = |keys: [(&str, &str); 2]| {

@@ -1,7 +1,7 @@
 //! Environment policy as generated objects (issue 14): from the resolved policy settings
 //! (`network-policy`, `quota`, `limit-range`, `autoscale`, `disruption-budget`, `rollout`,
-//! `probes`, `pod-security`, `notify`; parsed in `model/policy.rs`) to NetworkPolicies,
-//! ResourceQuotas, LimitRanges, HorizontalPodAutoscalers, PodDisruptionBudgets, Pod Security
+//! `probes`, `pod-security`, `notify`; parsed in `model/policy.rs`) to `NetworkPolicies`,
+//! `ResourceQuotas`, `LimitRanges`, `HorizontalPodAutoscalers`, `PodDisruptionBudgets`, Pod Security
 //! labels and Flux notifications, and to the values templates receive as `policy`.
 //!
 //! Per-service objects are a pure function of the unit's template context
@@ -37,7 +37,7 @@ const INSTANCE: &str = "app.kubernetes.io/instance";
 
 /// The values a unit's templates receive as `policy`: `strategy`, `probes`,
 /// `security_context`, `pod_security_context`, `autoscaled` and `replicas`, plus what
-/// [`service_objects`] turns into the HPA, the PDB and the service's NetworkPolicy.
+/// [`service_objects`] turns into the HPA, the PDB and the service's `NetworkPolicy`.
 pub fn context(
     stack: &Stack,
     env: &ResolvedEnvironment,
@@ -109,7 +109,7 @@ pub fn context(
 }
 
 /// The objects a unit adds to what its templates render, from its template context: the
-/// HorizontalPodAutoscaler, the PodDisruptionBudget and the service's NetworkPolicy.
+/// `HorizontalPodAutoscaler`, the `PodDisruptionBudget` and the service's `NetworkPolicy`.
 pub fn service_objects(ctx: &Value) -> Vec<(ObjectId, Value)> {
     let name = ctx.get_path("service.name").and_then(Value::as_str);
     let namespace = ctx.get_path("service.namespace").and_then(Value::as_str);

@@ -1,5 +1,5 @@
 //! `network-policy ingress= egress= ingress-controller= instance= { allow ... }`: when an
-//! environment denies ingress (or egress), every namespace gets a default-deny NetworkPolicy
+//! environment denies ingress (or egress), every namespace gets a default-deny `NetworkPolicy`
 //! and every workload one that lets in exactly what the declaration says it needs: the
 //! services that `depends-on` it, on its ports; the ingress controller, for an `ingress` or a
 //! `tcp-route`; and the extra `allow` rules. Egress, when denied, is opened for DNS, for the
@@ -21,7 +21,7 @@ fn denied(env_settings: &Tracked) -> (bool, bool) {
     (deny("ingress"), deny("egress"))
 }
 
-/// The default-deny NetworkPolicy of every namespace, when a direction is denied.
+/// The default-deny `NetworkPolicy` of every namespace, when a direction is denied.
 pub fn default_deny(env_settings: &Tracked) -> Option<Value> {
     let (ingress, egress) = denied(env_settings);
     let mut types = Vec::new();
@@ -58,7 +58,7 @@ fn ports(settings: &Tracked) -> BTreeSet<i64> {
         .collect()
 }
 
-fn instance<'s>(service: &'s ResolvedService) -> &'s str {
+fn instance(service: &ResolvedService) -> &str {
     text(&service.settings, "network_policy.instance").map_or(service.name.as_str(), |(i, _)| i)
 }
 
@@ -100,7 +100,7 @@ fn rule(direction: &str, peers: Vec<Value>, ports: Option<Value>) -> Value {
     map(fields)
 }
 
-/// `policy.network`: the ingress and egress rules of the service's NetworkPolicy (`Null`
+/// `policy.network`: the ingress and egress rules of the service's `NetworkPolicy` (`Null`
 /// when the environment denies nothing), and the instance label its pods carry.
 pub fn rules(
     stack: &Stack,
@@ -308,7 +308,7 @@ pub fn rules(
     Ok(Value::Map(out))
 }
 
-/// The service's NetworkPolicy, from its `policy` context.
+/// The service's `NetworkPolicy`, from its `policy` context.
 pub fn service_object(name: &str, namespace: &str, policy: &Value) -> Option<(ObjectId, Value)> {
     let network = policy.get_path("network")?.as_map()?;
     let instance = network.get("instance")?.as_str()?;

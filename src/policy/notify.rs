@@ -1,6 +1,6 @@
 //! `notify provider="slack"|"generic" channel= secret= severity="info"|"error"`: a Flux
 //! notification Provider and an Alert (notification.toolkit.fluxcd.io/v1beta3), so every
-//! layer's Kustomization and every HelmRelease reports its events. The provider's address is
+//! layer's Kustomization and every `HelmRelease` reports its events. The provider's address is
 //! a sealed secret declared with `secret` (key `address`); the Provider and the Alert live in
 //! its namespace (Flux reads a provider's secret from the provider's namespace), which may not
 //! be `flux-system` (Flux's bootstrap owns that Namespace). A provider without one is refused.
@@ -14,6 +14,9 @@ use std::collections::BTreeSet;
 
 /// Where Flux runs: its Kustomizations are the alert's first event source.
 const FLUX_NAMESPACE: &str = "flux-system";
+
+/// The notification API the Provider and the Alert are written in.
+const API: &str = "notification.toolkit.fluxcd.io/v1beta3";
 
 /// The Provider and the Alert of an environment, if it sets `notify`.
 pub fn objects(
@@ -113,7 +116,6 @@ pub fn objects(
         ("eventSeverity", Value::from(severity)),
         ("eventSources", Value::List(sources)),
     ]);
-    const API: &str = "notification.toolkit.fluxcd.io/v1beta3";
     Ok(vec![
         kube_object(API, "Provider", &name, namespace, map(provider_spec)),
         kube_object(API, "Alert", &name, namespace, alert_spec),

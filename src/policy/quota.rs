@@ -1,4 +1,4 @@
-//! `quota cpu= memory= cpu-limit= memory-limit= pods=`: a ResourceQuota in every namespace
+//! `quota cpu= memory= cpu-limit= memory-limit= pods=`: a `ResourceQuota` in every namespace
 //! of the environment, checked against what the stack declares: the requests of every
 //! service of the namespace, times its replicas (an autoscaler's maximum), must fit.
 
@@ -17,7 +17,7 @@ const HARD: &[(&str, &str, bool)] = &[
     ("memory_limit", "limits.memory", false),
 ];
 
-/// The ResourceQuota every namespace gets, if the environment sets one; refused when the
+/// The `ResourceQuota` every namespace gets, if the environment sets one; refused when the
 /// services of a namespace request more than it allows.
 pub fn object(stack: &Stack, env: &str, settings: &Tracked) -> Result<Option<Value>, Diagnostics> {
     if super::get(settings, "quota").is_none() {
