@@ -16,12 +16,14 @@ mod error;
 mod limit_range;
 mod network;
 mod notify;
+mod peers;
 mod pod_security;
 mod quantity;
 mod quota;
 mod workload;
 
 pub use error::{OtherSpan, PolicyError};
+pub use peers::with_peers;
 
 use crate::diagnostics::Diagnostics;
 use crate::model::{Model, Settings, Stack, Tracked, TrackedValue};

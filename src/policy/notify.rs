@@ -87,7 +87,8 @@ pub fn objects(
         provider_spec.push(("channel", Value::from(channel)));
     }
     provider_spec.push(("secretRef", map([("name", secret)])));
-    let name = format!("{}-{env}", model.project.name.value);
+    // The same name in every environment, so `stackc diff` compares them field by field.
+    let name = model.project.name.value.clone();
     let severity = text(settings, "notify.severity").map_or("info", |(s, _)| s);
     let namespaces: BTreeSet<&str> = model
         .services
