@@ -19,5 +19,6 @@ mod hostile_secrets;
 mod incremental;
 mod init;
 mod mutation;
+mod policy;
 mod promote;
 mod secrets;
