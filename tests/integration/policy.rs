@@ -520,3 +520,77 @@ fn policy_settings_of_the_wrong_shape_are_refused_where_written() {
         );
     }
 }
+
+// ---------------------------------------------------------------- docs/policy.md
+
+/// The fenced blocks of a Markdown text: (info string, the line before the fence, body).
+fn fenced(text: &str) -> Vec<(String, String, String)> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines();
+    let mut previous = "";
+    while let Some(line) = lines.next() {
+        if let Some(info) = line.strip_prefix("```").filter(|i| !i.is_empty()) {
+            let mut body = String::new();
+            for inner in lines.by_ref() {
+                if inner == "```" {
+                    break;
+                }
+                body.push_str(inner);
+                body.push('\n');
+            }
+            blocks.push((info.to_string(), previous.to_string(), body));
+        }
+        previous = line;
+    }
+    blocks
+}
+
+#[test]
+fn docs_policy_shows_what_the_example_renders() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/policy.md")).unwrap();
+    let t = example();
+    let mut rendered = 0;
+    for (info, before, body) in fenced(&doc) {
+        if info != "yaml" {
+            continue;
+        }
+        let Some(path) = before
+            .strip_prefix("<!-- ")
+            .and_then(|p| p.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        assert_eq!(
+            body,
+            t.read(path),
+            "docs/policy.md's {path} is not what the example renders"
+        );
+        rendered += 1;
+    }
+    assert_eq!(rendered, 3);
+}
+
+#[test]
+fn docs_policy_snippets_parse() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/policy.md")).unwrap();
+    let mut checked = 0;
+    for (info, _, body) in fenced(&doc) {
+        if info != "kdl" {
+            continue;
+        }
+        let first = body.lines().next().unwrap_or_default();
+        let overlay = match first {
+            "// environment-wide" => body.clone(),
+            // postgresql: the network-policy snippet's rules are a database's.
+            "// a service" => format!("service \"postgresql\" {{\n{body}}}\n"),
+            _ => continue,
+        };
+        let t = example();
+        let dev = t.read("environments/dev.kdl");
+        t.write("environments/dev.kdl", &format!("{dev}\n{overlay}"));
+        let run = t.run(&["explain", "dev", "postgresql"]);
+        assert_eq!(run.code(), 0, "{body}\n{}", run.stderr());
+        checked += 1;
+    }
+    assert!(checked >= 8, "{checked}");
+}
