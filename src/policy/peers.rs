@@ -1,4 +1,4 @@
-//! Which other service declarations a unit's policy reads: a service's NetworkPolicy names
+//! Which other service declarations a unit's policy reads: a service's `NetworkPolicy` names
 //! the ports of the services it depends on, the labels of those that depend on it, the
 //! ingress controller's namespace and the peers of its `allow from=` rules. A unit's cache
 //! source must change when any of them changes, or an edit of one service's `port` would leave
@@ -37,7 +37,11 @@ pub fn with_peers(
     let mut out = BTreeMap::new();
     for service in &model.services {
         let name = service.name.as_str();
-        let mut peers: BTreeSet<&str> = service.depends_on.iter().map(|d| d.as_str()).collect();
+        let mut peers: BTreeSet<&str> = service
+            .depends_on
+            .iter()
+            .map(crate::model::Named::as_str)
+            .collect();
         peers.extend(
             model
                 .services
