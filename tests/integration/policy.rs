@@ -353,7 +353,7 @@ fn a_quota_below_the_declared_requests_is_refused() {
                 "environments/production.kdl",
                 "quota cpu=\"4\"",
                 "quota cpu=\"2\"",
-            )
+            );
         },
         |t| vec![at(t, "environments/production.kdl", "quota cpu=")],
         &[
@@ -370,7 +370,7 @@ fn a_quota_below_the_declared_requests_is_refused() {
                 "environments/production.kdl",
                 "memory=\"8Gi\"",
                 "memory=\"8 gigs\"",
-            )
+            );
         },
         |t| vec![at(t, "environments/production.kdl", "quota cpu=")],
         &["stackc::policy::quantity", "`8 gigs`"],
@@ -385,7 +385,7 @@ fn a_rule_naming_an_unknown_service_or_port_is_refused() {
                 "stacks.kdl",
                 "allow cidr=\"0.0.0.0/0\" port=443",
                 "allow cidr=\"0.0.0.0/0\" port=443\n        allow from=\"postgress\"",
-            )
+            );
         },
         |t| vec![at(t, "stacks.kdl", "allow from=\"postgress\"")],
         &[
@@ -400,7 +400,7 @@ fn a_rule_naming_an_unknown_service_or_port_is_refused() {
                 "stacks.kdl",
                 "allow cidr=\"0.0.0.0/0\" port=443",
                 "allow cidr=\"0.0.0.0/0\" port=443\n        allow from=\"whoami\" port=8443",
-            )
+            );
         },
         |t| vec![at(t, "stacks.kdl", "allow from=\"whoami\" port=8443")],
         &[
@@ -415,7 +415,7 @@ fn a_rule_naming_an_unknown_service_or_port_is_refused() {
                 "stacks.kdl",
                 "ingress-controller=\"traefik\"",
                 "ingress-controller=\"traefk\"",
-            )
+            );
         },
         |t| vec![at(t, "stacks.kdl", "ingress-controller=")],
         &["unknown service `traefk`", "did you mean `traefik`?"],
@@ -430,7 +430,7 @@ fn a_notify_provider_without_its_secret_is_refused() {
                 "stacks.kdl",
                 " secret=\"flux-notify\" severity",
                 " severity",
-            )
+            );
         },
         |t| vec![at(t, "stacks.kdl", "notify provider=")],
         &[
@@ -445,7 +445,7 @@ fn a_notify_provider_without_its_secret_is_refused() {
                 "stacks.kdl",
                 "secret=\"flux-notify\" severity",
                 "secret=\"flux-notfy\" severity",
-            )
+            );
         },
         |t| vec![at(t, "stacks.kdl", "notify provider=")],
         &["unknown secret `flux-notfy`", "did you mean `flux-notify`?"],
@@ -456,7 +456,7 @@ fn a_notify_provider_without_its_secret_is_refused() {
                 "stacks.kdl",
                 "    key \"address\"\n",
                 "    key \"url\" value=\"https://example.org/hook\"\n",
-            )
+            );
         },
         |t| vec![at(t, "stacks.kdl", "secret \"flux-notify\"")],
         &["has no key `address`"],
