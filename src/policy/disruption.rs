@@ -32,7 +32,7 @@ pub fn rule(settings: &Tracked) -> Value {
 pub fn object(name: &str, namespace: &str, policy: &Value) -> Option<(ObjectId, Value)> {
     let rule = policy.get_path("disruption_budget")?.as_map()?;
     let instance = policy
-        .get_path("network.instance")
+        .get_path("instance")
         .and_then(Value::as_str)
         .unwrap_or(name);
     let mut spec = rule.clone();

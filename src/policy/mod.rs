@@ -57,6 +57,13 @@ pub fn context(
         });
     let replicas = int(settings, "replicas").map_or(1, |(r, _)| r);
     let effective = autoscale.as_ref().map_or(replicas, |a| a.min);
+    // The label every generated selector matches (`network-policy instance=`).
+    out.insert(
+        "instance".into(),
+        Value::from(
+            text(settings, "network_policy.instance").map_or(service.name.as_str(), |(i, _)| i),
+        ),
+    );
     out.insert("autoscaled".into(), Value::Bool(autoscale.is_some()));
     out.insert(
         "replicas".into(),
