@@ -503,6 +503,16 @@ fn policy_settings_of_the_wrong_shape_are_refused_where_written() {
         ),
         (
             "notify severity=\"error\"",
+            "notify severity=\"error\"\nservice \"authentik\" {\n    autoscale min=2\n}",
+            "stackc::policy::autoscale_max",
+        ),
+        (
+            "notify severity=\"error\"",
+            "notify severity=\"error\"\nservice \"redis\" {\n    quota pods=3\n}",
+            "`quota` is a namespace-wide policy; it cannot be set for service redis",
+        ),
+        (
+            "notify severity=\"error\"",
             "notify severity=\"error\"\nautoscale min=0 max=2",
             "`min` must be an integer from 1 to 10000",
         ),
