@@ -361,3 +361,192 @@ fn selector(instance: &str) -> Value {
 fn located(sources: &Sources, span: Span) -> crate::source::Located {
     sources.locate(span)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{context, EnvPolicy};
+    use crate::value::Value;
+
+    /// A one-service stack with `defaults`, a dev and a production block, and the service.
+    fn stack(defaults: &str, production: &str, service: &str) -> crate::model::Stack {
+        let text = format!(
+            r#"project "p" domain="example.org"
+layer "apps"
+defaults {{
+{defaults}
+}}
+environment "dev" wave=0 {{
+    recipients "age13zz8d57nutfp2effe6ztlyfxdf5akt9q0ltnefswtnlchfq66uvsl4zkex"
+}}
+environment "production" wave=1 {{
+    recipients "age13zz8d57nutfp2effe6ztlyfxdf5akt9q0ltnefswtnlchfq66uvsl4zkex"
+{production}
+}}
+service "web" layer="apps" namespace="web" template="builtin:deployment" {{
+    image "nginx" tag="1"
+{service}
+}}
+"#
+        );
+        match crate::model::load_text(text.as_bytes(), &[]) {
+            Ok(stack) => stack,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    fn policy(stack: &crate::model::Stack, env: &str) -> Value {
+        let resolved = crate::resolve::environments(stack);
+        let env = resolved
+            .environments
+            .iter()
+            .find(|e| e.name == env)
+            .expect("environment");
+        let service = crate::resolve::resolve_one(stack, &env.name, "web").expect("resolved");
+        context(stack, env, &service).expect("policy")
+    }
+
+    fn yaml(value: Option<&Value>) -> String {
+        value.map_or_else(
+            || "absent".into(),
+            |v| crate::yaml::to_yaml(v).trim().to_string(),
+        )
+    }
+
+    #[test]
+    fn policy_values_layer_like_every_setting() {
+        // (defaults, production block, service, environment, path, expected YAML)
+        let cases = [
+            (
+                "rollout max-unavailable=1",
+                "rollout max-surge=2",
+                "",
+                "production",
+                "strategy.rollingUpdate",
+                "maxUnavailable: 1\nmaxSurge: 2",
+            ),
+            (
+                "rollout max-unavailable=1",
+                "rollout max-surge=2",
+                "",
+                "dev",
+                "strategy.rollingUpdate",
+                "maxUnavailable: 1\nmaxSurge: 25%",
+            ),
+            // One budget rule: the higher layer's replaces the lower's.
+            (
+                "disruption-budget max-unavailable=1",
+                "",
+                "replicas 2\n    disruption-budget min-available=\"50%\"",
+                "dev",
+                "disruption_budget",
+                "minAvailable: 50%",
+            ),
+            (
+                "disruption-budget max-unavailable=1",
+                "",
+                "",
+                "dev",
+                "disruption_budget",
+                "null",
+            ),
+            (
+                "disruption-budget max-unavailable=1",
+                "replicas 3",
+                "",
+                "production",
+                "disruption_budget",
+                "maxUnavailable: 1",
+            ),
+            // The autoscaler's minimum counts, and it owns the replicas.
+            (
+                "disruption-budget max-unavailable=1",
+                "",
+                "autoscale min=2 max=3",
+                "dev",
+                "disruption_budget",
+                "maxUnavailable: 1",
+            ),
+            ("", "", "autoscale min=2 max=3", "dev", "replicas", "null"),
+            (
+                "",
+                "",
+                "autoscale min=2 max=3",
+                "dev",
+                "autoscale.cpu",
+                "80",
+            ),
+            (
+                "",
+                "autoscale enabled=#false",
+                "autoscale min=2 max=3",
+                "production",
+                "autoscaled",
+                "false",
+            ),
+            (
+                "",
+                "",
+                "probes path=\"/ready\"",
+                "dev",
+                "probes.readiness.httpGet.path",
+                "/ready",
+            ),
+            ("", "", "probes enabled=#false", "dev", "probes", "null"),
+            ("", "", "", "dev", "probes.liveness.tcpSocket.port", "8080"),
+            (
+                "pod-security \"baseline\"",
+                "pod-security \"restricted\"",
+                "",
+                "production",
+                "security_context.readOnlyRootFilesystem",
+                "true",
+            ),
+            (
+                "pod-security \"baseline\"",
+                "pod-security \"restricted\"",
+                "",
+                "dev",
+                "security_context",
+                "allowPrivilegeEscalation: false",
+            ),
+            ("", "", "", "dev", "network", "null"),
+            (
+                "network-policy ingress=\"deny\"",
+                "",
+                "network-policy instance=\"web-x\"",
+                "dev",
+                "network.instance",
+                "web-x",
+            ),
+        ];
+        for (defaults, production, service, env, path, want) in cases {
+            let stack = stack(defaults, production, service);
+            let got = yaml(policy(&stack, env).get_path(path));
+            assert_eq!(
+                got, want,
+                "{defaults} / {production} / {service} in {env}: {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn namespace_labels_follow_the_environment() {
+        let stack = stack(
+            "pod-security \"baseline\" warn=\"restricted\"",
+            "pod-security \"restricted\"",
+            "",
+        );
+        let labels = |env: &str| match EnvPolicy::of(&stack, env) {
+            Ok(p) => p
+                .namespace_labels()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            Err(e) => panic!("{e:?}"),
+        };
+        assert_eq!(labels("dev"), "pod-security.kubernetes.io/audit=baseline,pod-security.kubernetes.io/enforce=baseline,pod-security.kubernetes.io/warn=restricted");
+        // A higher layer's level replaces the lower one's fields it sets, and keeps the rest.
+        assert_eq!(labels("production"), "pod-security.kubernetes.io/audit=restricted,pod-security.kubernetes.io/enforce=restricted,pod-security.kubernetes.io/warn=restricted");
+    }
+}
