@@ -259,6 +259,20 @@ impl Parser<'_> {
         self.only_args(node, 0, &names)?;
         let mut entries = IndexMap::new();
         self.policy_props(node, ALLOW_PROPS, &mut entries);
+        if let Some(cidr) = entries.get("cidr") {
+            if let TrackedValue::Scalar(Value::String(text)) = &cidr.value {
+                if !is_cidr(text) {
+                    let span = cidr.span;
+                    self.wrong_type(
+                        "cidr",
+                        "an address range like \"10.0.0.0/8\" or \"fd00::/8\"",
+                        &KdlValue::String(text.clone()),
+                        span,
+                    );
+                    return None;
+                }
+            }
+        }
         let peers = ["from", "namespace", "cidr"]
             .iter()
             .filter(|k| entries.contains_key(**k))
@@ -327,6 +341,21 @@ impl Parser<'_> {
     }
 }
 
+/// An IPv4 or IPv6 network: an address, `/`, a prefix length that fits it.
+fn is_cidr(text: &str) -> bool {
+    let Some((address, prefix)) = text.split_once('/') else {
+        return false;
+    };
+    let Ok(prefix) = prefix.parse::<u8>() else {
+        return false;
+    };
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => prefix <= 32,
+        Ok(std::net::IpAddr::V6(_)) => prefix <= 128,
+        Err(_) => false,
+    }
+}
+
 /// `0%` to `100%`.
 fn is_percent(text: &str) -> bool {
     text.strip_suffix('%')
@@ -337,6 +366,22 @@ fn is_percent(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn address_ranges_are_networks_with_a_prefix_that_fits() {
+        for (text, ok) in [
+            ("0.0.0.0/0", true),
+            ("10.0.0.0/8", true),
+            ("fd00::/8", true),
+            ("10.0.0.0/33", false),
+            ("10.0.0.0", false),
+            ("10.0.0/8", false),
+            ("::/129", false),
+            ("example.org/8", false),
+        ] {
+            assert_eq!(super::is_cidr(text), ok, "{text}");
+        }
+    }
+
     #[test]
     fn percentages_are_whole_numbers_up_to_a_hundred() {
         for (text, ok) in [

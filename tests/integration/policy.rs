@@ -498,6 +498,11 @@ fn policy_settings_of_the_wrong_shape_are_refused_where_written() {
         ),
         (
             "notify severity=\"error\"",
+            "notify severity=\"error\"\nnetwork-policy {\n    allow cidr=\"10.0.0.0/33\"\n}",
+            "an address range like",
+        ),
+        (
+            "notify severity=\"error\"",
             "notify severity=\"error\"\nnetwork-policy {\n    allow port=80\n}",
             "exactly one of from, namespace, cidr",
         ),
