@@ -510,6 +510,23 @@ service "web" layer="apps" namespace="web" template="builtin:deployment" {{
                 "allowPrivilegeEscalation: false",
             ),
             ("", "", "", "dev", "network", "null"),
+            // A service can lock down its own pods where the namespace does not.
+            (
+                "",
+                "",
+                "network-policy ingress=\"deny\"",
+                "dev",
+                "network.ingress",
+                "[]",
+            ),
+            (
+                "",
+                "",
+                "network-policy ingress=\"deny\"",
+                "dev",
+                "network.egress",
+                "absent",
+            ),
             (
                 "network-policy ingress=\"deny\"",
                 "",

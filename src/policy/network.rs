@@ -194,12 +194,16 @@ pub fn rules(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let (deny_in, deny_out) = denied(env_settings);
+    // A direction is written when the namespace denies it (the service may open it again
+    // with `allow`) or when the service itself denies it (its pods alone are locked down).
+    let (env_in, env_out) = denied(env_settings);
+    let (own_in, own_out) = denied(settings);
+    let (deny_in, deny_out) = (env_in || own_in, env_out || own_out);
     if !(deny_in || deny_out) || service.template.is_none() {
         return Ok(Value::Null);
     }
     let allow_all = |dir: &str| {
-        text(settings, &format!("network_policy.{dir}")).is_some_and(|(v, _)| v == "allow")
+        !text(settings, &format!("network_policy.{dir}")).is_some_and(|(v, _)| v == "deny")
     };
     let mut out = crate::value::Map::new();
     out.insert("instance".into(), Value::from(instance(service)));
