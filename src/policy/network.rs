@@ -203,7 +203,7 @@ pub fn rules(
         return Ok(Value::Null);
     }
     let allow_all = |dir: &str| {
-        !text(settings, &format!("network_policy.{dir}")).is_some_and(|(v, _)| v == "deny")
+        text(settings, &format!("network_policy.{dir}")).is_none_or(|(v, _)| v != "deny")
     };
     let mut out = crate::value::Map::new();
     out.insert("instance".into(), Value::from(instance(service)));
