@@ -71,17 +71,21 @@ impl<'s> Engine<'s> {
                 })
                 .collect(),
             global_source: global_source(stack),
-            service_sources: stack
-                .model
-                .services
-                .iter()
-                .map(|s| {
-                    (
-                        s.name.value.clone(),
-                        blake3::hash(stack.sources.snippet(s.span).as_bytes()),
-                    )
-                })
-                .collect(),
+            // A unit's policy reads other declarations too (policy::with_peers).
+            service_sources: crate::policy::with_peers(
+                &stack.model,
+                stack
+                    .model
+                    .services
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.name.value.clone(),
+                            blake3::hash(stack.sources.snippet(s.span).as_bytes()),
+                        )
+                    })
+                    .collect(),
+            ),
             progress: AtomicUsize::new(0),
         })
     }
@@ -294,6 +298,7 @@ impl<'s> Engine<'s> {
                 object_files,
                 secrets,
                 flux_bootstrapped: crate::layout::Layout::flux_bootstrapped(dir),
+                policy: crate::policy::EnvPolicy::of(self.stack, &env.name)?,
             },
         );
         let memory = OutMemory { dir, cache: &cache };

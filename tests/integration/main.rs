@@ -27,6 +27,7 @@ mod migrating;
 mod mutation;
 mod namespaces;
 mod patches;
+mod policy;
 mod promote;
 mod secrets;
 mod secrets_from;
