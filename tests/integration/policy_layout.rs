@@ -1,0 +1,98 @@
+//! Policy (issue 14) through the output layout (issue 11): a `namespace` block's label wins
+//! over the environment's Pod Security default, a `managed #false` namespace gets no
+//! Namespace but still its default-deny, quota and limit range in its home folder, and
+//! diff, check and kustomize see what the build writes (docs/policy.md).
+
+use crate::harness::{example, tool};
+
+/// The example with production's `web` namespace opened for privileged pods and its `auth`
+/// namespace created by someone else.
+fn example_with_namespace_blocks() -> crate::harness::Test {
+    let t = example();
+    let env = t.read("environments/production.kdl");
+    t.write(
+        "environments/production.kdl",
+        &format!(
+            "{env}namespace \"web\" {{\n    label \"pod-security.kubernetes.io/enforce\"=\"privileged\"\n}}\nnamespace \"auth\" {{\n    managed #false\n}}\n"
+        ),
+    );
+    t
+}
+
+#[test]
+fn a_namespace_label_wins_over_the_pod_security_default() {
+    let t = example_with_namespace_blocks();
+    t.run(&["diff", "production"]).status(1).stdout_has(&[
+        "~ Namespace web",
+        "metadata.labels[\"pod-security.kubernetes.io/enforce\"]: restricted -> privileged",
+    ]);
+    t.run(&["build"]).success();
+    let web = t.read("out/production/apps/web/namespace.yaml");
+    // The block's label replaces the enforced level; warn and audit keep the policy's.
+    assert!(
+        web.contains("pod-security.kubernetes.io/enforce: privileged")
+            && web.contains("pod-security.kubernetes.io/warn: restricted")
+            && web.contains("app.kubernetes.io/managed-by: stackc"),
+        "{web}"
+    );
+    let database = t.read("out/production/databases/database/namespace.yaml");
+    assert!(
+        database.contains("pod-security.kubernetes.io/enforce: restricted"),
+        "{database}"
+    );
+    t.run(&["diff", "production"])
+        .success()
+        .stdout_has(&["0 objects changed, 0 only in out/production, 0 only in production"]);
+}
+
+#[test]
+fn an_unmanaged_namespace_keeps_its_policy_objects_but_gets_no_namespace() {
+    let t = example_with_namespace_blocks();
+    t.run(&["diff", "production"])
+        .status(1)
+        .stdout_has(&["- Namespace auth (only in out/production)"]);
+    t.run(&["build"]).success();
+    let exists = |path: &str| t.path().join(path).is_file();
+    assert!(!exists("out/production/apps/auth/namespace.yaml"));
+    for file in [
+        "networkpolicy-default-deny.yaml",
+        "resourcequota-quota.yaml",
+        "limitrange-defaults.yaml",
+    ] {
+        assert!(
+            exists(&format!("out/production/apps/auth/{file}")),
+            "{file}"
+        );
+    }
+    let listed = t.read("out/production/apps/auth/kustomization.yaml");
+    assert!(
+        listed.contains("- networkpolicy-default-deny.yaml") && !listed.contains("namespace.yaml"),
+        "{listed}"
+    );
+    t.run(&["check", "production"]).success();
+    let built = tool("kubectl")
+        .args(["kustomize"])
+        .arg(t.path().join("out/production"))
+        .output()
+        .expect("kubectl");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let built = String::from_utf8_lossy(&built.stdout);
+    let documents: Vec<&str> = built.split("\n---\n").collect();
+    assert!(
+        documents
+            .iter()
+            .any(|d| d.contains("kind: NetworkPolicy") && d.contains("namespace: auth")),
+        "{built}"
+    );
+    assert!(
+        !documents
+            .iter()
+            .any(|d| d.contains("kind: Namespace\n") && d.contains("  name: auth\n")),
+        "{built}"
+    );
+    t.run(&["diff", "production"]).success();
+}
