@@ -126,6 +126,11 @@ pub fn service_objects(ctx: &Value) -> Vec<(ObjectId, Value)> {
     else {
         return Vec::new();
     };
+    // A cluster-scoped service (no namespace) runs no pods of its own: an HPA, PDB or
+    // NetworkPolicy there would be a namespaced object with no namespace.
+    if namespace.is_empty() {
+        return Vec::new();
+    }
     [
         autoscale::object(name, namespace, policy),
         disruption::object(name, namespace, policy),

@@ -1,7 +1,8 @@
 //! Policy (issue 14) through the output layout (issue 11): a `namespace` block's label wins
 //! over the environment's Pod Security default, a `managed #false` namespace gets no
 //! Namespace but still its default-deny, quota and limit range in its home folder, and
-//! diff, check and kustomize see what the build writes (docs/policy.md).
+//! diff, check and kustomize see what the build writes, and a cluster-scoped service gets no
+//! workload policy objects (docs/policy.md).
 
 use crate::harness::{example, tool};
 
@@ -95,4 +96,42 @@ fn an_unmanaged_namespace_keeps_its_policy_objects_but_gets_no_namespace() {
         "{built}"
     );
     t.run(&["diff", "production"]).success();
+}
+
+#[test]
+fn a_cluster_scoped_service_gets_no_workload_policy_objects() {
+    let t = crate::harness::Test::new();
+    let root = crate::harness::repo_root().join("tests/stacks/two-cluster");
+    for (path, bytes) in crate::harness::tree(&root) {
+        if path.starts_with("out/") || path.starts_with(".stackc-cache/") {
+            continue;
+        }
+        let to = t.path().join(&path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(to, bytes).unwrap();
+    }
+    t.edit(
+        "stacks.kdl",
+        "defaults {\n    replicas 1\n",
+        "defaults {\n    replicas 1\n    disruption-budget max-unavailable=1\n    \
+         network-policy ingress=\"deny\" egress=\"deny\"\n    autoscale min=2 max=4 cpu=70\n",
+    );
+    t.run(&["build"]).success();
+    let cluster = t.tree("out/production/infra-configs/_cluster");
+    let files: Vec<&String> = cluster.keys().collect();
+    assert!(
+        files.iter().all(|f| !f.contains("networkpolicy-")
+            && !f.contains("poddisruptionbudget-")
+            && !f.contains("horizontalpodautoscaler-")),
+        "{files:?}"
+    );
+    // The namespaced services keep theirs.
+    let gateway = t.tree("out/production/infra-configs/gateway");
+    assert!(
+        gateway
+            .keys()
+            .any(|f| f.contains("networkpolicy-default-deny")),
+        "{:?}",
+        gateway.keys().collect::<Vec<_>>()
+    );
 }
