@@ -135,3 +135,37 @@ fn a_cluster_scoped_service_gets_no_workload_policy_objects() {
         gateway.keys().collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_manifest_that_is_a_generated_policy_object_is_refused_at_its_document() {
+    let t = example();
+    t.write(
+        "manifests/deny.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n  namespace: web\nspec:\n  podSelector: {}\n",
+    );
+    t.edit(
+        "stacks.kdl",
+        "service \"whoami\" layer=\"apps\" namespace=\"web\" template=\"deployment\" {\n",
+        "service \"whoami\" layer=\"apps\" namespace=\"web\" template=\"deployment\" {\n    manifests \"manifests/deny.yaml\"\n",
+    );
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(outside.path().join("keep.txt"), "outside\n").unwrap();
+    let before = crate::hostile_model::stack_tree(&t);
+    let outside_before = crate::harness::tree(outside.path());
+    let run = t.run(&["build"]);
+    assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
+    // Staging and production deny by default; dev writes no default-deny, so no clash there.
+    run.status(2).stderr_has(&[
+        "stackc::render::duplicate_object",
+        "NetworkPolicy web/default-deny is rendered twice in environment production: by stackc and by service whoami (manifests/deny.yaml, document 1)",
+        "manifests/deny.yaml:1:1",
+    ]);
+    assert!(
+        before == crate::hostile_model::stack_tree(&t),
+        "a refused build changed the stack"
+    );
+    assert!(
+        outside_before == crate::harness::tree(outside.path()),
+        "a refused build changed a file outside the stack"
+    );
+}
