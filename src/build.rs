@@ -50,6 +50,40 @@ fn identity_key(object: &RenderedObject) -> String {
 }
 
 impl<'s> Engine<'s> {
+    /// Refuses a user document that is one of the objects the layout adds (a policy
+    /// quota or default-deny, a Flux Kustomization or Alert): both would be written and
+    /// kustomize refuses the environment. Namespaces have their own check (`render::unique`).
+    /// The owning units are rendered again, as for a clash between units, so that the
+    /// diagnostic points at the document.
+    fn check_layout_clash(
+        &self,
+        env: &ResolvedEnvironment,
+        layout: &crate::layout::Layout<'_>,
+        policy: &crate::policy::EnvPolicy,
+        identities: &BTreeMap<String, Vec<&str>>,
+    ) -> Result<(), Diagnostics> {
+        let generated: Vec<RenderedObject> = layout
+            .generated_objects(&env.name, policy)
+            .into_iter()
+            .filter(|o| o.id.kind != "Namespace")
+            .collect();
+        let taken: BTreeSet<String> = generated.iter().map(identity_key).collect();
+        let owners: BTreeSet<&str> = identities
+            .iter()
+            .filter(|(id, _)| taken.contains(*id))
+            .flat_map(|(_, services)| services.iter().copied())
+            .collect();
+        if owners.is_empty() {
+            return Ok(());
+        }
+        let mut objects = generated;
+        for service in owners {
+            let resolved = crate::resolve::resolve_one(self.stack, &env.name, service)?;
+            objects.extend(self.renderer.render_service(env, &resolved)?);
+        }
+        crate::render::check_unique(self.stack, &env.name, &objects)
+    }
+
     /// Compiles every template once (reporting syntax errors once, not per unit).
     pub fn new(stack: &'s Stack) -> Result<Self, Diagnostics> {
         let renderer = Renderer::new(stack);
@@ -71,17 +105,21 @@ impl<'s> Engine<'s> {
                 })
                 .collect(),
             global_source: global_source(stack),
-            service_sources: stack
-                .model
-                .services
-                .iter()
-                .map(|s| {
-                    (
-                        s.name.value.clone(),
-                        blake3::hash(stack.sources.snippet(s.span).as_bytes()),
-                    )
-                })
-                .collect(),
+            // A unit's policy reads other declarations too (policy::with_peers).
+            service_sources: crate::policy::with_peers(
+                &stack.model,
+                stack
+                    .model
+                    .services
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.name.value.clone(),
+                            blake3::hash(stack.sources.snippet(s.span).as_bytes()),
+                        )
+                    })
+                    .collect(),
+            ),
             progress: AtomicUsize::new(0),
         })
     }
@@ -299,12 +337,16 @@ impl<'s> Engine<'s> {
             .collect();
         let warnings = crate::check::gate::gate(self.stack, &self.renderer, env, &units)?;
         sealing.notes.extend(warnings);
-        let files = crate::layout::Layout::new(self.stack).env_files(
+        let policy = crate::policy::EnvPolicy::of(self.stack, &env.name)?;
+        let layout = crate::layout::Layout::new(self.stack);
+        self.check_layout_clash(env, &layout, &policy, &identities)?;
+        let files = layout.env_files(
             &env.name,
             crate::layout::EnvFiles {
                 object_files,
                 secrets,
                 flux_bootstrapped: crate::layout::Layout::flux_bootstrapped(dir),
+                policy,
             },
         );
         let memory = OutMemory { dir, cache: &cache };

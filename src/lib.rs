@@ -20,6 +20,7 @@ pub mod layout;
 pub mod memory;
 pub mod model;
 pub mod object;
+pub mod policy;
 pub mod promote;
 pub mod render;
 pub mod resolve;

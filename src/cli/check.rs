@@ -55,7 +55,15 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode, Diagnostic
     check::check_allows(&session.stack)?;
     let names = session.select_environments(&args.environments)?;
     let rendered = crate::build::render_objects(&session.stack, &session.resolved, &names)?;
-    let envs = rendered
+    // The rules see what a build writes: the layout's Namespaces, policy and Flux objects too.
+    let layout = crate::layout::Layout::new(&session.stack);
+    let mut with_generated = Vec::with_capacity(rendered.len());
+    for (name, mut objects) in rendered {
+        let policy = crate::policy::EnvPolicy::of(&session.stack, &name)?;
+        objects.extend(layout.generated_objects(&name, &policy));
+        with_generated.push((name, objects));
+    }
+    let envs = with_generated
         .into_iter()
         .filter_map(|(name, objects)| {
             let env = session

@@ -237,7 +237,7 @@ impl<'a> Sides<'a> {
         mut objects: Vec<RenderedObject>,
         fingerprints: Fingerprints,
     ) -> Result<(Vec<RenderedObject>, Vec<SecretView>), Diagnostics> {
-        objects.extend(layout_objects(self.stack, &env.name));
+        objects.extend(layout_objects(self.stack, &env.name)?);
         let plans = crate::seal::environment::plans(self.stack);
         if plans.is_empty() {
             return Ok((objects, Vec::new()));
@@ -448,23 +448,12 @@ fn key_names(body: &Value) -> impl Iterator<Item = String> {
     secret_fields(body).into_iter().flat_map(|(_, names)| names)
 }
 
-/// The objects the layout adds around the services' (Namespaces, Flux Kustomizations),
-/// from the same layout a build uses, so both sides agree on them.
-fn layout_objects(stack: &Stack, env: &str) -> Vec<RenderedObject> {
-    Layout::new(stack)
-        .generated(env)
-        .into_iter()
-        .filter_map(|(path, body)| {
-            let id = ObjectId::of(&body).ok()?;
-            Some(RenderedObject {
-                id,
-                body,
-                service: None,
-                path,
-                origin: None,
-            })
-        })
-        .collect()
+/// The objects the layout adds around the services' (Namespaces, namespace-wide policy
+/// objects, Flux Kustomizations and notifications), from the same layout call a build uses,
+/// so both sides agree on them.
+fn layout_objects(stack: &Stack, env: &str) -> Result<Vec<RenderedObject>, Diagnostics> {
+    let policy = crate::policy::EnvPolicy::of(stack, env)?;
+    Ok(Layout::new(stack).generated_objects(env, &policy))
 }
 
 /// A declared secret as an unsealed `v1 Secret`: metadata, type and key names, no values.

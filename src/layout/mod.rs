@@ -22,6 +22,7 @@ pub use tree::{kustomization, unit_kustomizations, Content, Files};
 
 use crate::model::gitops::FluxSettings;
 use crate::model::{Model, Stack};
+use crate::policy::EnvPolicy;
 use crate::value::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -55,6 +56,9 @@ pub struct EnvFiles {
     /// `flux-system/flux-system/`: they must stay in the kustomization, or Flux would stop
     /// managing itself.
     pub flux_bootstrapped: bool,
+    /// The environment's namespace-wide policy (issue 14): Namespace labels, the objects
+    /// every namespace gets, the Flux notifications.
+    pub policy: EnvPolicy,
 }
 
 impl<'s> Layout<'s> {
@@ -113,16 +117,17 @@ impl<'s> Layout<'s> {
             .is_file()
     }
 
-    /// The objects the layout adds to an environment, by path: Namespaces and the `GitOps`
-    /// engines' objects.
-    pub fn generated(&self, env: &str) -> Vec<(String, Value)> {
-        let mut out = Vec::new();
+    /// The objects the layout adds to an environment, by path: Namespaces, the
+    /// namespace-wide policy objects and the `GitOps` engines' objects.
+    pub fn generated(&self, env: &str, policy: &EnvPolicy) -> Vec<(String, Value)> {
+        let mut out = namespaces::policy_objects(&self.homes, policy);
         for (namespace, layer) in &self.homes {
             let settings = self.model.namespace_settings(env, namespace);
             if !settings.managed {
                 continue;
             }
-            let object = namespaces::namespace_object(namespace, &settings);
+            let object =
+                namespaces::namespace_object(namespace, &settings, policy.namespace_labels());
             // An owned Namespace goes with its service, in the service's folder.
             let path = match self.model.namespace_owner(namespace) {
                 Some(owner) => {
@@ -181,12 +186,34 @@ impl<'s> Layout<'s> {
         out
     }
 
+    /// [`Layout::generated`] as objects of no service, as diff and check read them beside
+    /// the rendered ones.
+    pub fn generated_objects(
+        &self,
+        env: &str,
+        policy: &EnvPolicy,
+    ) -> Vec<crate::object::RenderedObject> {
+        self.generated(env, policy)
+            .into_iter()
+            .filter_map(|(path, body)| {
+                let id = crate::object::ObjectId::of(&body).ok()?;
+                Some(crate::object::RenderedObject {
+                    id,
+                    body,
+                    service: None,
+                    path,
+                    origin: None,
+                })
+            })
+            .collect()
+    }
+
     /// Every file of one environment.
     pub fn env_files(&self, env: &str, input: EnvFiles) -> Files {
         let mut files = input.object_files;
         let mut flux_files = Vec::new();
         let mut argo_files = Vec::new();
-        for (path, object) in self.generated(env) {
+        for (path, object) in self.generated(env, &input.policy) {
             if let Some(file) = path.strip_prefix(&format!("{FLUX_DIR}/")) {
                 flux_files.push(file.to_string());
             } else if let Some(file) = path.strip_prefix(&format!("{ARGOCD_DIR}/")) {

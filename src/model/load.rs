@@ -17,6 +17,11 @@ anti-affinity "none"
 debug #false
 port 8080
 resources cpu="100m" memory="128Mi" cpu-limit="500m" memory-limit="256Mi"
+// Policy (docs/policy.md): what is safe everywhere. Network policies, quotas, limit ranges,
+// disruption budgets, Pod Security labels, autoscaling and notifications stay off until the
+// stack sets them.
+rollout max-unavailable="25%" max-surge="25%"
+probes enabled=#true period=10
 "#;
 
 /// The most diagnostics one load reports (rendering each one costs a pass over its file).

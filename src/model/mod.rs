@@ -12,6 +12,7 @@ mod names;
 pub mod namespaces;
 mod parse;
 mod patch;
+mod policy;
 pub mod ranges;
 mod runs;
 mod settings;
@@ -25,6 +26,7 @@ pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use load::{load, load_text, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
 pub use patch::{OpKind, Patch, PatchBody, PatchOp, PatchTarget, Pointer};
+pub use policy::POLICY_NODES;
 pub use settings::{Tracked, TrackedValue};
 
 use crate::source::Span;

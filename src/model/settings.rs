@@ -80,6 +80,16 @@ pub const SETTING_NODES: &[&str] = &[
     "tcp-route",
     "policy",
     "values",
+    // Environment policy (issue 14), parsed in model/policy.rs.
+    "network-policy",
+    "quota",
+    "limit-range",
+    "autoscale",
+    "disruption-budget",
+    "rollout",
+    "probes",
+    "pod-security",
+    "notify",
 ];
 
 impl Parser<'_> {
@@ -197,6 +207,7 @@ impl Parser<'_> {
             "values" => self
                 .shape_with_children(node, 0, &[])
                 .map(|()| self.free_map(node)),
+            name if super::policy::POLICY_NODES.contains(&name) => self.policy_setting(node, span),
             _ => None,
         };
         if let Some(tracked) = parsed {

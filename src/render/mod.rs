@@ -115,11 +115,16 @@ impl<'s> Renderer<'s> {
         let mut errors = Diagnostics::new();
         let _guard = crate::memory::Guard::enter(format!("the settings of {unit}"));
         let settings = self.interpolate(&service.settings, "", &base, &unit, &mut errors);
+        let policy = crate::policy::context(self.stack, env, service).unwrap_or_else(|e| {
+            errors.extend(e);
+            Value::Null
+        });
         errors.into_result(map([
             ("project", context::project(model)),
             ("environment", context::environment(env)),
             ("service", context::service(service, settings)),
             ("secrets", context::secrets(model, service)),
+            ("policy", policy),
         ]))
     }
 
@@ -186,6 +191,23 @@ impl<'s> Renderer<'s> {
                 Err(e) => errors.extend(e),
             }
         }
+        // The unit's policy objects (HPA, PDB, NetworkPolicy), cached with it.
+        objects.extend(
+            crate::policy::service_objects(ctx)
+                .into_iter()
+                .map(|(id, body)| RenderedObject {
+                    path: crate::layout::object_path(
+                        &service.layer,
+                        &service.namespace,
+                        Some(&service.name),
+                        &id,
+                    ),
+                    id,
+                    body,
+                    service: Some(service.name.clone()),
+                    origin: None,
+                }),
+        );
         if errors.is_empty() {
             if let Err(e) = patch::apply(self.stack, &env.name, &service.name, &unit, &mut objects)
             {

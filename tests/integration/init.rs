@@ -325,19 +325,16 @@ fn init_example_homelab_with_keys_is_encrypted_to_the_new_keys_only() {
     // The values stackc cannot generate are set, then the example builds with the new keys.
     for env in ["dev", "staging", "production"] {
         // authentik-credentials takes its database passwords with `from=`: nothing to set.
-        t.run_with_stdin(
-            &[
-                "-C",
-                "lab",
-                "secret",
-                "set",
-                env,
-                "cloudflare-api-token",
-                "api-token",
-            ],
-            Some("s3cret-value"),
-        )
-        .success();
+        for (secret, key) in [
+            ("cloudflare-api-token", "api-token"),
+            ("flux-notify", "address"),
+        ] {
+            t.run_with_stdin(
+                &["-C", "lab", "secret", "set", env, secret, key],
+                Some("s3cret-value"),
+            )
+            .success();
+        }
     }
     t.run(&["-C", "lab", "build"]).success();
     let keys = t.path().join(".home/.config/sops/age/keys.txt");

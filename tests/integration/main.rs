@@ -28,6 +28,8 @@ mod migrating;
 mod mutation;
 mod namespaces;
 mod patches;
+mod policy;
+mod policy_layout;
 mod promote;
 mod secrets;
 mod secrets_from;
