@@ -77,6 +77,33 @@ pub struct GitOps {
 pub struct GitOpsScope {
     pub flux: Vec<FluxBlock>,
     pub argocd: Vec<ArgoBlock>,
+    /// `sync "manual"` / `sync "automatic"` (an environment or its overlay only).
+    #[serde(default)]
+    pub sync: Option<SyncMode>,
+}
+
+/// How an environment's changes reach its cluster: `automatic` (the default) lets the
+/// engines apply every commit; `manual` suspends Flux's Kustomizations and drops Argo CD's
+/// `automated` policy, so that a person promotes (`flux resume`, an Argo CD sync).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncMode {
+    Automatic,
+    Manual,
+}
+
+/// The words `sync` takes.
+pub const SYNC_MODES: &[&str] = &["automatic", "manual"];
+
+impl SyncMode {
+    /// What the mode means to Flux's `suspend` (`None`: the default, not suspended).
+    fn suspend(self) -> Option<bool> {
+        (self == SyncMode::Manual).then_some(true)
+    }
+
+    /// What the mode means to Argo CD's `automated` (`None`: the default, automated).
+    fn automated(self) -> Option<bool> {
+        (self == SyncMode::Manual).then_some(false)
+    }
 }
 
 /// `flux layer="apps" { ... }` (the layer only inside an environment).
@@ -232,7 +259,7 @@ impl Model {
     /// The Flux settings of one layer of one environment, every scope laid over the last.
     pub fn flux_settings(&self, env: &str, layer: &str) -> FluxSettings {
         let mut out = FluxSettings::default();
-        let mut lay = |blocks: &[FluxBlock]| {
+        let lay = |out: &mut FluxSettings, blocks: &[FluxBlock]| {
             for only_layer in [false, true] {
                 for block in blocks {
                     match &block.layer {
@@ -243,17 +270,35 @@ impl Model {
                 }
             }
         };
-        lay(&self.gitops.scope.flux);
+        lay(&mut out, &self.gitops.scope.flux);
         if let Some(l) = self.layers.iter().find(|l| l.name.value == layer) {
-            lay(&l.flux);
+            lay(&mut out, &l.flux);
         }
         if let Some(e) = self.environment(env) {
-            lay(&e.gitops.flux);
-            if let Some(overlay) = &e.overlay {
-                lay(&overlay.gitops.flux);
+            // The environment's sync mode sits just below its own flux blocks: an explicit
+            // `suspend` there (or for one layer) still wins.
+            let mut scopes = vec![&e.gitops];
+            scopes.extend(e.overlay.as_ref().map(|o| &o.gitops));
+            for scope in scopes {
+                if let Some(mode) = scope.sync {
+                    out.suspend = mode.suspend();
+                }
+                lay(&mut out, &scope.flux);
             }
         }
         out
+    }
+
+    /// The sync mode of an environment: its overlay's, its own, or automatic.
+    pub fn sync_mode(&self, env: &str) -> SyncMode {
+        self.environment(env)
+            .and_then(|e| {
+                e.overlay
+                    .as_ref()
+                    .and_then(|o| o.gitops.sync)
+                    .or(e.gitops.sync)
+            })
+            .unwrap_or(SyncMode::Automatic)
     }
 
     /// The Argo CD settings of one environment, every scope laid over the last.
@@ -267,6 +312,9 @@ impl Model {
             }
         }
         for scope in scopes {
+            if let Some(mode) = scope.sync {
+                out.automated = mode.automated();
+            }
             for block in &scope.argocd {
                 out.apply(&block.settings);
             }
@@ -426,6 +474,12 @@ impl Parser<'_> {
                         settings,
                         span: self.span(node.span()),
                     });
+                }
+                true
+            }
+            "sync" if layers => {
+                if let Some(mode) = self.sync_mode(node) {
+                    scope.sync = Some(mode);
                 }
                 true
             }
@@ -620,6 +674,26 @@ impl Parser<'_> {
             }
         }
         s
+    }
+
+    /// `sync "manual"` or `sync "automatic"`.
+    fn sync_mode(&mut self, node: &KdlNode) -> Option<SyncMode> {
+        self.only_args(node, 1, &[])?;
+        let word = self.string_arg(node, 0, "sync mode")?;
+        match word.as_str() {
+            "automatic" => Some(SyncMode::Automatic),
+            "manual" => Some(SyncMode::Manual),
+            other => {
+                self.invalid(
+                    "sync mode",
+                    format!("`{other}` is not a sync mode"),
+                    word.span,
+                    did_you_mean(other, SYNC_MODES.iter().copied())
+                        .or_else(|| Some(format!("modes: {}", SYNC_MODES.join(", ")))),
+                );
+                None
+            }
+        }
     }
 
     fn invalid(&mut self, what: &str, message: String, span: Span, help: Option<String>) {

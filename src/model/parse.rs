@@ -231,7 +231,15 @@ impl<'a> Parser<'a> {
         let (settings, extra) = self.settings_block(
             node,
             "an environment",
-            &["recipients", "allow", "flux", "argocd", "namespace", "patch"],
+            &[
+                "recipients",
+                "allow",
+                "flux",
+                "argocd",
+                "sync",
+                "namespace",
+                "patch",
+            ],
         );
         let mut recipients = Vec::new();
         let mut allows = Vec::new();
@@ -462,6 +470,7 @@ impl<'a> Parser<'a> {
             "allow",
             "flux",
             "argocd",
+            "sync",
             "namespace",
             "patch",
         ]);
@@ -475,7 +484,7 @@ impl<'a> Parser<'a> {
                     }
                     "allow" => overlay.allows.extend(self.allow(node)),
                     "namespace" => overlay.namespaces.extend(self.namespace_decl(node)),
-                    "flux" | "argocd" => {
+                    "flux" | "argocd" | "sync" => {
                         self.gitops_block(node, &mut overlay.gitops, true);
                     }
                     "patch" => overlay.patches.extend(self.patch(node)),

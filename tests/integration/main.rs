@@ -30,5 +30,6 @@ mod patches;
 mod promote;
 mod secrets;
 mod secrets_from;
+mod sync_policy;
 mod two_cluster;
 mod untouched;
