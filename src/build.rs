@@ -294,6 +294,10 @@ impl<'s> Engine<'s> {
                 object_files,
                 secrets,
                 flux_bootstrapped: crate::layout::Layout::flux_bootstrapped(dir),
+                unit_objects: records
+                    .iter()
+                    .map(|(service, r)| (service.clone(), r.objects.clone()))
+                    .collect(),
             },
         );
         let memory = OutMemory { dir, cache: &cache };

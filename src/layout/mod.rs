@@ -9,6 +9,7 @@ mod flux;
 mod namespaces;
 mod paths;
 mod placement;
+mod rbac;
 mod scope;
 mod tree;
 
@@ -55,6 +56,9 @@ pub struct EnvFiles {
     /// `flux-system/flux-system/`: they must stay in the kustomization, or Flux would stop
     /// managing itself.
     pub flux_bootstrapped: bool,
+    /// Each service's object identities (`apiVersion/kind/namespace/name`), from which
+    /// the RBAC of layers with a service account is computed.
+    pub unit_objects: BTreeMap<String, Vec<String>>,
 }
 
 impl<'s> Layout<'s> {
@@ -117,14 +121,19 @@ impl<'s> Layout<'s> {
     /// engines' objects.
     pub fn generated(&self, env: &str) -> Vec<(String, Value)> {
         let mut out = Vec::new();
+        let platform = self.platform_namespaces(env);
         for (namespace, layer) in &self.homes {
             let settings = self.model.namespace_settings(env, namespace);
             if !settings.managed {
                 continue;
             }
             let object = namespaces::namespace_object(namespace, &settings);
-            // An owned Namespace goes with its service, in the service's folder.
+            // An owned Namespace goes with its service, in the service's folder; one a
+            // layer with its own service account needs goes before it (see rbac.rs).
             let path = match self.model.namespace_owner(namespace) {
+                _ if platform.contains(namespace) => {
+                    format!("{FLUX_DIR}/namespace-{namespace}.yaml")
+                }
                 Some(owner) => {
                     let id = crate::object::ObjectId {
                         api_version: "v1".into(),
@@ -186,7 +195,9 @@ impl<'s> Layout<'s> {
         let mut files = input.object_files;
         let mut flux_files = Vec::new();
         let mut argo_files = Vec::new();
-        for (path, object) in self.generated(env) {
+        let mut generated = self.generated(env);
+        generated.extend(self.rbac(env, &input.unit_objects));
+        for (path, object) in generated {
             if let Some(file) = path.strip_prefix(&format!("{FLUX_DIR}/")) {
                 flux_files.push(file.to_string());
             } else if let Some(file) = path.strip_prefix(&format!("{ARGOCD_DIR}/")) {

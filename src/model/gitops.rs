@@ -43,6 +43,7 @@ const FLUX_SETTINGS: &[&str] = &[
     "source",
     "path",
     "decryption",
+    "service-account",
 ];
 
 const ARGOCD_SETTINGS: &[&str] = &[
@@ -141,6 +142,10 @@ pub struct FluxSettings {
     /// The path inside the source, with `{env}` and `{layer}` placeholders.
     pub path: Option<String>,
     pub decryption: Option<Decryption>,
+    /// `service-account "name"`: the Kustomization runs as this account of `flux-system`,
+    /// which stackc creates with RBAC for exactly what the layer renders.
+    #[serde(default)]
+    pub service_account: Option<String>,
 }
 
 /// `health-check kind=".." name=".." namespace=".." api-version=".."`.
@@ -218,7 +223,8 @@ impl FluxSettings {
             patches,
             source,
             path,
-            decryption
+            decryption,
+            service_account
         );
         for (k, v) in &other.substitute {
             self.substitute.insert(k.clone(), v.clone());
@@ -601,6 +607,9 @@ impl Parser<'_> {
                 }
                 "path" => s.path = self.path_arg(child),
                 "decryption" => s.decryption = self.decryption(child),
+                "service-account" => {
+                    s.service_account = self.dns_arg(child, "service account name");
+                }
                 other => self.unknown_node(child, other, "a flux block", FLUX_SETTINGS),
             }
         }

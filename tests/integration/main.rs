@@ -28,6 +28,7 @@ mod mutation;
 mod namespaces;
 mod patches;
 mod promote;
+mod rbac;
 mod secrets;
 mod secrets_from;
 mod sync_policy;
