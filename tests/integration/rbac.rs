@@ -230,3 +230,16 @@ fn a_bad_service_account_name_is_refused_with_its_span() {
     t.write("environments/dev.kdl", "flux { service-account 7; }\n");
     refused(&t, &["service-account", "environments/dev.kdl:1:"]);
 }
+
+#[test]
+fn the_rbac_example_of_the_language_page_is_the_example_stack() {
+    let block = crate::patches::checked_block("tests/integration/rbac.rs");
+    let stack = example().read("stacks.kdl");
+    let mut at = 0;
+    for line in block.lines().map(str::trim) {
+        let found = stack[at..]
+            .find(line)
+            .unwrap_or_else(|| panic!("the example has no `{line}` after byte {at}"));
+        at += found + line.len();
+    }
+}

@@ -163,3 +163,33 @@ fn sync_is_an_environment_setting_not_a_stack_wide_one() {
     t.write("environments/dev.kdl", "sync \"automatic\" \"manual\"\n");
     refused(&t, &["sync"]);
 }
+
+#[test]
+fn the_sync_example_of_the_language_page_is_the_example_stack() {
+    let block = crate::patches::checked_block("tests/integration/sync_policy.rs");
+    let stack = example().read("stacks.kdl");
+    // Each line of the page's block is in the example's environments, in that order.
+    let mut at = 0;
+    for line in block.lines().map(str::trim) {
+        let line = line.split(" wave=").next().unwrap_or(line);
+        let found = stack[at..]
+            .find(line)
+            .unwrap_or_else(|| panic!("the example has no `{line}` after byte {at}"));
+        at += found + line.len();
+    }
+    // And it builds on its own.
+    let t = Test::basic();
+    let text = t.read("stacks.kdl");
+    let start = text.find("environment \"dev\"").unwrap();
+    let end = text.find("\nservice ").unwrap();
+    t.write(
+        "stacks.kdl",
+        &format!("{}{block}{}", &text[..start], &text[end..]),
+    );
+    t.run(&["build"]).success();
+    let production = t.read("out/production/flux-system/kustomization-apps.yaml");
+    assert!(
+        production.contains("interval: 30m\n") && production.contains("suspend: true\n"),
+        "{production}"
+    );
+}
