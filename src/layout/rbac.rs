@@ -153,6 +153,42 @@ impl Layout<'_> {
     }
 }
 
+impl Layout<'_> {
+    /// [`Layout::rbac`] from rendered objects (for `diff`, which renders afresh), as
+    /// objects with their paths.
+    pub fn rbac_of_rendered(
+        &self,
+        env: &str,
+        objects: &[crate::object::RenderedObject],
+    ) -> Vec<crate::object::RenderedObject> {
+        let mut unit_objects: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for object in objects {
+            if let Some(service) = &object.service {
+                let id = &object.id;
+                unit_objects
+                    .entry(service.clone())
+                    .or_default()
+                    .push(format!(
+                        "{}/{}/{}/{}",
+                        id.api_version, id.kind, id.namespace, id.name
+                    ));
+            }
+        }
+        self.rbac(env, &unit_objects)
+            .into_iter()
+            .filter_map(|(path, body)| {
+                Some(crate::object::RenderedObject {
+                    id: crate::object::ObjectId::of(&body).ok()?,
+                    body,
+                    service: None,
+                    path,
+                    origin: None,
+                })
+            })
+            .collect()
+    }
+}
+
 /// `apps/v1/Deployment/web/web` -> (`apps`, `Deployment`, `web`); the core group is `""`.
 /// The name, namespace and kind hold no `/`, so the rest is the apiVersion.
 fn split_identity(id: &str) -> Option<(&str, &str, &str)> {

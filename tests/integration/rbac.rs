@@ -6,7 +6,7 @@
 //! and bad names refused before anything is written.
 
 use crate::flux::refused;
-use crate::harness::{example, tool, Test};
+use crate::harness::{example, require_tool, tool, Test};
 
 fn kustomize(t: &Test, dir: &str) -> String {
     let out = tool("kubectl")
@@ -242,4 +242,31 @@ fn the_rbac_example_of_the_language_page_is_the_example_stack() {
             .unwrap_or_else(|| panic!("the example has no `{line}` after byte {at}"));
         at += found + line.len();
     }
+}
+
+#[test]
+fn the_rbac_objects_validate_and_diff_sees_them_on_both_sides() {
+    let t = with_cluster_object();
+    t.run(&["build"]).success();
+    let validator = require_tool("kubernetes-validate");
+    let flux = t.tree("out/dev/flux-system");
+    let files: Vec<&String> = flux
+        .keys()
+        .filter(|f| !f.starts_with("kustomization"))
+        .collect();
+    assert_eq!(files.len(), 6, "{files:?}");
+    for file in files {
+        let run = std::process::Command::new(&validator)
+            .args(["--strict", "--kubernetes-version", "1.37.0"])
+            .arg(t.path().join("out/dev/flux-system").join(file))
+            .output()
+            .expect("kubernetes-validate runs");
+        assert!(
+            run.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&run.stdout)
+        );
+    }
+    // A fresh render has the same RBAC as out/dev: nothing to report.
+    t.run(&["diff", "dev"]).success();
 }

@@ -193,3 +193,12 @@ fn the_sync_example_of_the_language_page_is_the_example_stack() {
         "{production}"
     );
 }
+
+#[test]
+fn diff_shows_the_sync_policy_between_dev_and_production() {
+    let t = example();
+    let run = t.run(&["diff", "dev", "production"]);
+    run.stdout_has(&[
+        "~ Kustomization flux-system/apps\n    spec.interval: 1m -> 30m\n  + spec.suspend: true\n",
+    ]);
+}
