@@ -109,6 +109,7 @@ impl<'s> Engine<'s> {
         if !request.check {
             crate::fs::refuse_symlink(root, crate::fs::STAGING)?;
         }
+        emit::roots::check(stack)?;
         let selected: Vec<&ResolvedEnvironment> = request
             .resolved
             .environments
@@ -288,7 +289,8 @@ impl<'s> Engine<'s> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let files = crate::layout::Layout::new(self.stack).env_files(
+        let layout = crate::layout::Layout::new(self.stack);
+        let mut files = layout.env_files(
             &env.name,
             crate::layout::EnvFiles {
                 object_files,
@@ -300,6 +302,7 @@ impl<'s> Engine<'s> {
                     .collect(),
             },
         );
+        let roots = emit::roots::plan(self.stack, &env.name, layout.split_outputs(&mut files))?;
         let memory = OutMemory { dir, cache: &cache };
         let mut changes = emit::compare(&env.name, dir, &files, &memory)?;
         // Sealed Secrets that changed but cannot be resealed without an identity are stale;
@@ -322,6 +325,7 @@ impl<'s> Engine<'s> {
             skipped,
             records,
             old_cache: cache,
+            roots,
         })
     }
 

@@ -164,6 +164,19 @@ fn report_check(global: &GlobalArgs, plan: &Plan) -> ExitCode {
             }
         }
     }
+    for root in plan.envs.iter().flat_map(|e| &e.roots) {
+        let c = &root.changes;
+        for (label, paths) in [
+            ("missing", &c.missing),
+            ("stale", &c.stale),
+            ("extra", &c.extra),
+        ] {
+            for path in paths {
+                clean = false;
+                println!("{label}: {}/{path}", root.shown);
+            }
+        }
+    }
     if clean {
         if !global.quiet {
             eprintln!("out/ is up to date ({} environments)", all_changes.len());

@@ -31,6 +31,8 @@ pub struct EnvPlan {
     pub records: BTreeMap<String, UnitRecord>,
     /// The cache this environment was planned against (its stamps are reused).
     pub old_cache: EnvCache,
+    /// The environment's folders in other output roots (`gitops { output ... }`).
+    pub roots: Vec<super::roots::RootPlan>,
 }
 
 /// Everything a build changes, decided before anything is written.
@@ -72,7 +74,11 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
     }
     let mut applied = Vec::new();
     for env in &plan.envs {
-        applied.push(apply_env(&tree, env)?);
+        let mut done = apply_env(&tree, env)?;
+        let (written, pruned) = super::roots::apply(&env.roots)?;
+        done.written.extend(written);
+        done.pruned.extend(pruned);
+        applied.push(done);
     }
     let mut notes = Vec::new();
     let saved_at = crate::cache::now_ns();

@@ -10,6 +10,7 @@ mod namespaces;
 mod paths;
 mod placement;
 mod rbac;
+mod roots;
 mod scope;
 mod tree;
 
@@ -18,6 +19,7 @@ pub use paths::{
     service_dir, service_of, ARGOCD_DIR, FLUX_DIR, INDEX_FILE, KUSTOMIZATION,
 };
 pub use placement::{layer_plan, namespace_homes};
+pub use roots::RootFiles;
 pub use scope::{check_scope, is_cluster_scoped, ScopeCheck, ScopeError, CLUSTER_SCOPED};
 pub use tree::{kustomization, unit_kustomizations, Content, Files};
 
@@ -171,11 +173,11 @@ impl<'s> Layout<'s> {
             }
         }
         if self.engines.argocd {
-            let settings = self.model.argocd_settings(env);
             let environment = self.model.environment(env);
             let wave = environment.map_or(0, |e| e.wave);
             let promoted = environment.is_some_and(|e| e.promotes_from.is_some());
             for (position, (layer, _)) in self.layers.iter().enumerate() {
+                let settings = self.model.argocd_layer_settings(env, layer);
                 let object = argocd::application(&argocd::ArgoLayer {
                     env,
                     wave,

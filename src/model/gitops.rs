@@ -70,6 +70,9 @@ pub struct GitOps {
     /// The engines named; none written means Flux alone.
     pub engines: Vec<Named>,
     pub scope: GitOpsScope,
+    /// `output "name" path="..." { layer "x" }`: layers written outside `out/`.
+    #[serde(default)]
+    pub outputs: Vec<super::outputs::Output>,
     pub span: Option<Span>,
 }
 
@@ -265,6 +268,11 @@ impl Model {
     /// The Flux settings of one layer of one environment, every scope laid over the last.
     pub fn flux_settings(&self, env: &str, layer: &str) -> FluxSettings {
         let mut out = FluxSettings::default();
+        // A layer in another output root sits at `<root>/<env>/<layer>`: by default that
+        // root is its repository's top.
+        if self.output_of(layer).is_some() {
+            out.path = Some("./{env}/{layer}".into());
+        }
         let lay = |out: &mut FluxSettings, blocks: &[FluxBlock]| {
             for only_layer in [false, true] {
                 for block in blocks {
@@ -305,6 +313,21 @@ impl Model {
                     .or(e.gitops.sync)
             })
             .unwrap_or(SyncMode::Automatic)
+    }
+
+    /// The Argo CD settings of one layer of one environment: the environment's, with the
+    /// path and repository of the layer's output root when it has one (and no path is set).
+    pub fn argocd_layer_settings(&self, env: &str, layer: &str) -> ArgoSettings {
+        let mut settings = self.argocd_settings(env);
+        if let Some(output) = self.output_of(layer) {
+            if settings.path.is_none() {
+                settings.path = Some("{env}/{layer}".into());
+            }
+            if output.repo_url.is_some() {
+                settings.repo_url.clone_from(&output.repo_url);
+            }
+        }
+        settings
     }
 
     /// The Argo CD settings of one environment, every scope laid over the last.
@@ -411,6 +434,7 @@ pub(super) fn check(
             }
         }
     }
+    errors.extend(super::outputs::check(model, sources));
     if let Some(argo) = model.gitops.engines.iter().find(|e| e.value == "argocd") {
         let missing = model
             .environments
@@ -449,14 +473,23 @@ impl Parser<'_> {
             }
         }
         let mut scope = GitOpsScope::default();
+        let mut outputs = Vec::new();
         for child in node.iter_children() {
-            if !self.gitops_block(child, &mut scope, false) {
-                self.unknown_node(child, child.name().value(), "gitops", &["flux", "argocd"]);
+            if child.name().value() == "output" {
+                outputs.extend(self.output(child));
+            } else if !self.gitops_block(child, &mut scope, false) {
+                self.unknown_node(
+                    child,
+                    child.name().value(),
+                    "gitops",
+                    &["flux", "argocd", "output"],
+                );
             }
         }
         Some(GitOps {
             engines,
             scope,
+            outputs,
             span: Some(self.span(node.span())),
         })
     }

@@ -26,6 +26,7 @@ mod manifests;
 mod migrating;
 mod mutation;
 mod namespaces;
+mod output_roots;
 mod patches;
 mod promote;
 mod rbac;
