@@ -208,7 +208,30 @@ fn report_check_json(plan: &Plan) -> ExitCode {
             })
         })
         .collect();
-    let doc = serde_json::json!({ "version": 1, "clean": clean, "environments": envs });
+    // Output roots outside out/ (`gitops { output ... }`), by their declared paths.
+    let roots: Vec<serde_json::Value> = plan
+        .envs
+        .iter()
+        .flat_map(|e| &e.roots)
+        .map(|r| {
+            let c = &r.changes;
+            clean &= c.is_clean();
+            let shown = |paths: &[String]| -> Vec<String> {
+                paths.iter().map(|p| format!("{}/{p}", r.shown)).collect()
+            };
+            serde_json::json!({
+                "output": r.output,
+                "environment": r.env,
+                "missing": shown(&c.missing),
+                "stale": shown(&c.stale),
+                "extra": shown(&c.extra),
+            })
+        })
+        .collect();
+    let mut doc = serde_json::json!({ "version": 1, "clean": clean, "environments": envs });
+    if !roots.is_empty() {
+        doc["roots"] = serde_json::Value::Array(roots);
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())

@@ -153,6 +153,9 @@ fn an_edit_rewrites_only_its_root_and_prune_stays_per_root() {
         .run(&["build", "--check"])
         .status(1)
         .stdout_has(&["stale: ../apps-repo/clusters/dev/apps/web/"]);
+    let json = r.stack.run(&["build", "--check", "--format", "json"]);
+    json.status(1)
+        .stdout_has(&["\"roots\"", "\"output\": \"apps\""]);
     r.stack.run(&["build"]).success();
     assert!(
         infra_before == tree(&r.infra),
@@ -277,4 +280,30 @@ fn a_link_in_a_root_is_refused_before_anything_is_written() {
     refused(&r, &["stackc::fs::symlink", "../infra-repo/dev"]);
     assert!(tree(elsewhere.path()).is_empty());
     assert!(!r.stack.path().join("out/dev").exists());
+}
+
+#[test]
+fn the_output_example_of_the_language_page_builds_with_both_engines() {
+    let block = crate::patches::checked_block("tests/integration/output_roots.rs");
+    let r = repos(&block);
+    r.stack.run(&["build"]).success();
+    let app = std::fs::read_to_string(r.infra.join("dev/argocd/application-infrastructure.yaml"))
+        .unwrap();
+    assert!(
+        app.contains("repoURL: https://git.example/infra.git\n")
+            && app.contains("path: dev/infrastructure\n"),
+        "{app}"
+    );
+    let app =
+        std::fs::read_to_string(r.apps.join("clusters/dev/argocd/application-apps.yaml")).unwrap();
+    assert!(
+        app.contains("repoURL: https://git.example/homelab.git\n"),
+        "{app}"
+    );
+    for dir in ["dev/argocd", "dev/flux-system", "dev"] {
+        kustomize(&r.infra.join(dir));
+    }
+    // The stack's own out/dev keeps no layer, and its engine folders list nothing of theirs.
+    let flux = r.stack.read("out/dev/flux-system/kustomization.yaml");
+    assert!(!flux.contains("kustomization-"), "{flux}");
 }
