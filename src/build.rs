@@ -177,10 +177,11 @@ impl<'s> Engine<'s> {
                 .iter()
                 .map(|e| e.name.value.clone())
                 .collect();
-            (
-                vec![cache::environments_file(&all)],
-                InputStamps::record(stack, request.started_ns),
-            )
+            let mut caches = vec![cache::environments_file(&all)];
+            if !stack.model.gitops.outputs.is_empty() {
+                caches.push((emit::roots::ROOTS_MARKER.to_string(), Vec::new()));
+            }
+            (caches, InputStamps::record(stack, request.started_ns))
         };
         Ok(Plan {
             root: root.clone(),

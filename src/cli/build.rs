@@ -60,7 +60,9 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     };
     // Nothing changed since the last build, by stat alone: no need to parse anything. (A
     // JSON listing names every environment, so it always plans.)
-    let shortcut = args.format == CheckFormat::Text;
+    // It looks at out/ only: not when the last build also wrote other output roots.
+    let shortcut = args.format == CheckFormat::Text
+        && !cache_dir.join(crate::emit::roots::ROOTS_MARKER).exists();
     if let Some((envs, units)) = shortcut
         .then(|| crate::cache::up_to_date(root, &cache_dir, &root.join("out"), &args.environments))
         .flatten()

@@ -99,6 +99,10 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
     // A cache that cannot be saved only costs speed next time.
     match tree.dir(crate::CACHE_DIR) {
         Ok(cache_dir) => {
+            if plan.envs.iter().all(|e| e.roots.is_empty()) {
+                // No output roots any more: the no-op shortcut may vouch for out/ again.
+                let _ = tree.remove_file(&cache_dir, super::roots::ROOTS_MARKER);
+            }
             for (name, bytes) in plan.caches.iter().chain(&caches) {
                 if let Err(e) = tree.write(&cache_dir, name, bytes) {
                     notes.push(format!("warning: {e}"));

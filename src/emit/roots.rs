@@ -17,6 +17,10 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use thiserror::Error;
 
+/// A file in `.stackc-cache/` saying the last build wrote output roots: the no-op shortcut
+/// (stat data of `out/` alone) cannot vouch for them, so it is skipped while this exists.
+pub const ROOTS_MARKER: &str = "output-roots";
+
 /// The staging folder of an output root, relative to it.
 pub const ROOT_STAGING: &str = ".stackc-staging";
 

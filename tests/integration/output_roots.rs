@@ -307,3 +307,30 @@ fn the_output_example_of_the_language_page_builds_with_both_engines() {
     let flux = r.stack.read("out/dev/flux-system/kustomization.yaml");
     assert!(!flux.contains("kustomization-"), "{flux}");
 }
+
+#[test]
+fn a_hand_edit_in_a_root_is_seen_by_check_and_restored_by_build() {
+    let r = repos(OUTPUTS);
+    r.stack.run(&["build"]).success();
+    let file = r.infra.join("dev/kustomization.yaml");
+    let good = std::fs::read(&file).unwrap();
+    std::fs::write(&file, "edited\n").unwrap();
+    r.stack
+        .run(&["build", "--check"])
+        .status(1)
+        .stdout_has(&["stale: ../infra-repo/dev/kustomization.yaml"]);
+    r.stack.run(&["build"]).success();
+    assert_eq!(std::fs::read(&file).unwrap(), good);
+    // Without outputs, the layers come back to out/ and the roots' files are left alone
+    // (they belong to those repositories now; stackc prunes only inside a root it writes).
+    let text = r.stack.read("stacks.kdl");
+    let at = text.find("\ngitops \"flux\"").unwrap();
+    r.stack.write("stacks.kdl", &text[..at]);
+    r.stack.run(&["build"]).success();
+    assert!(r.stack.path().join("out/dev/apps/web").is_dir());
+    assert!(!r.stack.path().join(".stackc-cache/output-roots").exists());
+    r.stack
+        .run(&["build"])
+        .success()
+        .stderr_has(&["0 files written, 0 pruned"]);
+}
