@@ -147,6 +147,7 @@ impl<'s> Engine<'s> {
         if !request.check {
             crate::fs::refuse_symlink(root, crate::fs::STAGING)?;
         }
+        emit::roots::check(stack)?;
         let selected: Vec<&ResolvedEnvironment> = request
             .resolved
             .environments
@@ -214,10 +215,11 @@ impl<'s> Engine<'s> {
                 .iter()
                 .map(|e| e.name.value.clone())
                 .collect();
-            (
-                vec![cache::environments_file(&all)],
-                InputStamps::record(stack, request.started_ns),
-            )
+            let mut caches = vec![cache::environments_file(&all)];
+            if !stack.model.gitops.outputs.is_empty() {
+                caches.push((emit::roots::ROOTS_MARKER.to_string(), Vec::new()));
+            }
+            (caches, InputStamps::record(stack, request.started_ns))
         };
         Ok(Plan {
             root: root.clone(),
@@ -340,15 +342,20 @@ impl<'s> Engine<'s> {
         let policy = crate::policy::EnvPolicy::of(self.stack, &env.name)?;
         let layout = crate::layout::Layout::new(self.stack);
         self.check_layout_clash(env, &layout, &policy, &identities)?;
-        let files = layout.env_files(
+        let mut files = layout.env_files(
             &env.name,
             crate::layout::EnvFiles {
                 object_files,
                 secrets,
                 flux_bootstrapped: crate::layout::Layout::flux_bootstrapped(dir),
                 policy,
+                unit_objects: records
+                    .iter()
+                    .map(|(service, r)| (service.clone(), r.objects.clone()))
+                    .collect(),
             },
         );
+        let roots = emit::roots::plan(self.stack, &env.name, layout.split_outputs(&mut files))?;
         let memory = OutMemory { dir, cache: &cache };
         let mut changes = emit::compare(&env.name, dir, &files, &memory)?;
         // Sealed Secrets that changed but cannot be resealed without an identity are stale;
@@ -371,6 +378,7 @@ impl<'s> Engine<'s> {
             skipped,
             records,
             old_cache: cache,
+            roots,
         })
     }
 

@@ -60,7 +60,9 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     };
     // Nothing changed since the last build, by stat alone: no need to parse anything. (A
     // JSON listing names every environment, so it always plans.)
-    let shortcut = args.format == CheckFormat::Text;
+    // It looks at out/ only: not when the last build also wrote other output roots.
+    let shortcut = args.format == CheckFormat::Text
+        && !cache_dir.join(crate::emit::roots::ROOTS_MARKER).exists();
     if let Some((envs, units)) = shortcut
         .then(|| crate::cache::up_to_date(root, &cache_dir, &root.join("out"), &args.environments))
         .flatten()
@@ -164,6 +166,19 @@ fn report_check(global: &GlobalArgs, plan: &Plan) -> ExitCode {
             }
         }
     }
+    for root in plan.envs.iter().flat_map(|e| &e.roots) {
+        let c = &root.changes;
+        for (label, paths) in [
+            ("missing", &c.missing),
+            ("stale", &c.stale),
+            ("extra", &c.extra),
+        ] {
+            for path in paths {
+                clean = false;
+                println!("{label}: {}/{path}", root.shown);
+            }
+        }
+    }
     if clean {
         if !global.quiet {
             eprintln!("out/ is up to date ({} environments)", all_changes.len());
@@ -195,7 +210,30 @@ fn report_check_json(plan: &Plan) -> ExitCode {
             })
         })
         .collect();
-    let doc = serde_json::json!({ "version": 1, "clean": clean, "environments": envs });
+    // Output roots outside out/ (`gitops { output ... }`), by their declared paths.
+    let roots: Vec<serde_json::Value> = plan
+        .envs
+        .iter()
+        .flat_map(|e| &e.roots)
+        .map(|r| {
+            let c = &r.changes;
+            clean &= c.is_clean();
+            let shown = |paths: &[String]| -> Vec<String> {
+                paths.iter().map(|p| format!("{}/{p}", r.shown)).collect()
+            };
+            serde_json::json!({
+                "output": r.output,
+                "environment": r.env,
+                "missing": shown(&c.missing),
+                "stale": shown(&c.stale),
+                "extra": shown(&c.extra),
+            })
+        })
+        .collect();
+    let mut doc = serde_json::json!({ "version": 1, "clean": clean, "environments": envs });
+    if !roots.is_empty() {
+        doc["roots"] = serde_json::Value::Array(roots);
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())

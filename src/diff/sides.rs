@@ -237,7 +237,9 @@ impl<'a> Sides<'a> {
         mut objects: Vec<RenderedObject>,
         fingerprints: Fingerprints,
     ) -> Result<(Vec<RenderedObject>, Vec<SecretView>), Diagnostics> {
+        let rbac = Layout::new(self.stack).rbac_of_rendered(&env.name, &objects);
         objects.extend(layout_objects(self.stack, &env.name)?);
+        objects.extend(rbac);
         let plans = crate::seal::environment::plans(self.stack);
         if plans.is_empty() {
             return Ok((objects, Vec::new()));

@@ -31,6 +31,8 @@ pub struct EnvPlan {
     pub records: BTreeMap<String, UnitRecord>,
     /// The cache this environment was planned against (its stamps are reused).
     pub old_cache: EnvCache,
+    /// The environment's folders in other output roots (`gitops { output ... }`).
+    pub roots: Vec<super::roots::RootPlan>,
 }
 
 /// Everything a build changes, decided before anything is written.
@@ -72,7 +74,11 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
     }
     let mut applied = Vec::new();
     for env in &plan.envs {
-        applied.push(apply_env(&tree, env)?);
+        let mut done = apply_env(&tree, env)?;
+        let (written, pruned) = super::roots::apply(&env.roots)?;
+        done.written.extend(written);
+        done.pruned.extend(pruned);
+        applied.push(done);
     }
     let mut notes = Vec::new();
     let saved_at = crate::cache::now_ns();
@@ -93,6 +99,10 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
     // A cache that cannot be saved only costs speed next time.
     match tree.dir(crate::CACHE_DIR) {
         Ok(cache_dir) => {
+            if plan.envs.iter().all(|e| e.roots.is_empty()) {
+                // No output roots any more: the no-op shortcut may vouch for out/ again.
+                let _ = tree.remove_file(&cache_dir, super::roots::ROOTS_MARKER);
+            }
             for (name, bytes) in plan.caches.iter().chain(&caches) {
                 if let Err(e) = tree.write(&cache_dir, name, bytes) {
                     notes.push(format!("warning: {e}"));

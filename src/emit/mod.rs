@@ -2,6 +2,7 @@
 //! build's plan (the only place a build writes).
 
 mod apply;
+pub mod roots;
 mod write;
 
 pub use crate::layout::{Content, Files, INDEX_FILE};

@@ -71,6 +71,9 @@ pub fn kustomization(layer: &FluxLayer<'_>) -> Value {
     if let Some(namespace) = &s.target_namespace {
         put("targetNamespace", Value::from(namespace.as_str()));
     }
+    if let Some(account) = &s.service_account {
+        put("serviceAccountName", Value::from(account.as_str()));
+    }
     put("sourceRef", Value::Map(source_ref));
     if !layer.depends_on.is_empty() {
         put(

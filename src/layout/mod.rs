@@ -9,6 +9,8 @@ mod flux;
 mod namespaces;
 mod paths;
 mod placement;
+mod rbac;
+mod roots;
 mod scope;
 mod tree;
 
@@ -17,6 +19,7 @@ pub use paths::{
     service_dir, service_of, ARGOCD_DIR, FLUX_DIR, INDEX_FILE, KUSTOMIZATION,
 };
 pub use placement::{layer_plan, namespace_homes};
+pub use roots::RootFiles;
 pub use scope::{check_scope, is_cluster_scoped, ScopeCheck, ScopeError, CLUSTER_SCOPED};
 pub use tree::{kustomization, unit_kustomizations, Content, Files};
 
@@ -59,6 +62,9 @@ pub struct EnvFiles {
     /// The environment's namespace-wide policy (issue 14): Namespace labels, the objects
     /// every namespace gets, the Flux notifications.
     pub policy: EnvPolicy,
+    /// Each service's object identities (`apiVersion/kind/namespace/name`), from which
+    /// the RBAC of layers with a service account is computed.
+    pub unit_objects: BTreeMap<String, Vec<String>>,
 }
 
 impl<'s> Layout<'s> {
@@ -121,6 +127,7 @@ impl<'s> Layout<'s> {
     /// namespace-wide policy objects and the `GitOps` engines' objects.
     pub fn generated(&self, env: &str, policy: &EnvPolicy) -> Vec<(String, Value)> {
         let mut out = namespaces::policy_objects(&self.homes, policy);
+        let platform = self.platform_namespaces(env);
         for (namespace, layer) in &self.homes {
             let settings = self.model.namespace_settings(env, namespace);
             if !settings.managed {
@@ -128,8 +135,12 @@ impl<'s> Layout<'s> {
             }
             let object =
                 namespaces::namespace_object(namespace, &settings, policy.namespace_labels());
-            // An owned Namespace goes with its service, in the service's folder.
+            // An owned Namespace goes with its service, in the service's folder; one a
+            // layer with its own service account needs goes before it (see rbac.rs).
             let path = match self.model.namespace_owner(namespace) {
+                _ if platform.contains(namespace) => {
+                    format!("{FLUX_DIR}/namespace-{namespace}.yaml")
+                }
                 Some(owner) => {
                     let id = crate::object::ObjectId {
                         api_version: "v1".into(),
@@ -167,11 +178,11 @@ impl<'s> Layout<'s> {
             }
         }
         if self.engines.argocd {
-            let settings = self.model.argocd_settings(env);
             let environment = self.model.environment(env);
             let wave = environment.map_or(0, |e| e.wave);
             let promoted = environment.is_some_and(|e| e.promotes_from.is_some());
             for (position, (layer, _)) in self.layers.iter().enumerate() {
+                let settings = self.model.argocd_layer_settings(env, layer);
                 let object = argocd::application(&argocd::ArgoLayer {
                     env,
                     wave,
@@ -213,7 +224,9 @@ impl<'s> Layout<'s> {
         let mut files = input.object_files;
         let mut flux_files = Vec::new();
         let mut argo_files = Vec::new();
-        for (path, object) in self.generated(env, &input.policy) {
+        let mut generated = self.generated(env, &input.policy);
+        generated.extend(self.rbac(env, &input.unit_objects));
+        for (path, object) in generated {
             if let Some(file) = path.strip_prefix(&format!("{FLUX_DIR}/")) {
                 flux_files.push(file.to_string());
             } else if let Some(file) = path.strip_prefix(&format!("{ARGOCD_DIR}/")) {

@@ -43,6 +43,7 @@ const FLUX_SETTINGS: &[&str] = &[
     "source",
     "path",
     "decryption",
+    "service-account",
 ];
 
 const ARGOCD_SETTINGS: &[&str] = &[
@@ -69,6 +70,9 @@ pub struct GitOps {
     /// The engines named; none written means Flux alone.
     pub engines: Vec<Named>,
     pub scope: GitOpsScope,
+    /// `output "name" path="..." { layer "x" }`: layers written outside `out/`.
+    #[serde(default)]
+    pub outputs: Vec<super::outputs::Output>,
     pub span: Option<Span>,
 }
 
@@ -77,6 +81,33 @@ pub struct GitOps {
 pub struct GitOpsScope {
     pub flux: Vec<FluxBlock>,
     pub argocd: Vec<ArgoBlock>,
+    /// `sync "manual"` / `sync "automatic"` (an environment or its overlay only).
+    #[serde(default)]
+    pub sync: Option<SyncMode>,
+}
+
+/// How an environment's changes reach its cluster: `automatic` (the default) lets the
+/// engines apply every commit; `manual` suspends Flux's Kustomizations and drops Argo CD's
+/// `automated` policy, so that a person promotes (`flux resume`, an Argo CD sync).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncMode {
+    Automatic,
+    Manual,
+}
+
+/// The words `sync` takes.
+pub const SYNC_MODES: &[&str] = &["automatic", "manual"];
+
+impl SyncMode {
+    /// What the mode means to Flux's `suspend` (`None`: the default, not suspended).
+    fn suspend(self) -> Option<bool> {
+        (self == SyncMode::Manual).then_some(true)
+    }
+
+    /// What the mode means to Argo CD's `automated` (`None`: the default, automated).
+    fn automated(self) -> Option<bool> {
+        (self == SyncMode::Manual).then_some(false)
+    }
 }
 
 /// `flux layer="apps" { ... }` (the layer only inside an environment).
@@ -114,6 +145,10 @@ pub struct FluxSettings {
     /// The path inside the source, with `{env}` and `{layer}` placeholders.
     pub path: Option<String>,
     pub decryption: Option<Decryption>,
+    /// `service-account "name"`: the Kustomization runs as this account of `flux-system`,
+    /// which stackc creates with RBAC for exactly what the layer renders.
+    #[serde(default)]
+    pub service_account: Option<String>,
 }
 
 /// `health-check kind=".." name=".." namespace=".." api-version=".."`.
@@ -191,7 +226,8 @@ impl FluxSettings {
             patches,
             source,
             path,
-            decryption
+            decryption,
+            service_account
         );
         for (k, v) in &other.substitute {
             self.substitute.insert(k.clone(), v.clone());
@@ -232,7 +268,12 @@ impl Model {
     /// The Flux settings of one layer of one environment, every scope laid over the last.
     pub fn flux_settings(&self, env: &str, layer: &str) -> FluxSettings {
         let mut out = FluxSettings::default();
-        let mut lay = |blocks: &[FluxBlock]| {
+        // A layer in another output root sits at `<root>/<env>/<layer>`: by default that
+        // root is its repository's top.
+        if self.output_of(layer).is_some() {
+            out.path = Some("./{env}/{layer}".into());
+        }
+        let lay = |out: &mut FluxSettings, blocks: &[FluxBlock]| {
             for only_layer in [false, true] {
                 for block in blocks {
                     match &block.layer {
@@ -243,17 +284,50 @@ impl Model {
                 }
             }
         };
-        lay(&self.gitops.scope.flux);
+        lay(&mut out, &self.gitops.scope.flux);
         if let Some(l) = self.layers.iter().find(|l| l.name.value == layer) {
-            lay(&l.flux);
+            lay(&mut out, &l.flux);
         }
         if let Some(e) = self.environment(env) {
-            lay(&e.gitops.flux);
-            if let Some(overlay) = &e.overlay {
-                lay(&overlay.gitops.flux);
+            // The environment's sync mode sits just below its own flux blocks: an explicit
+            // `suspend` there (or for one layer) still wins.
+            let mut scopes = vec![&e.gitops];
+            scopes.extend(e.overlay.as_ref().map(|o| &o.gitops));
+            for scope in scopes {
+                if let Some(mode) = scope.sync {
+                    out.suspend = mode.suspend();
+                }
+                lay(&mut out, &scope.flux);
             }
         }
         out
+    }
+
+    /// The sync mode of an environment: its overlay's, its own, or automatic.
+    pub fn sync_mode(&self, env: &str) -> SyncMode {
+        self.environment(env)
+            .and_then(|e| {
+                e.overlay
+                    .as_ref()
+                    .and_then(|o| o.gitops.sync)
+                    .or(e.gitops.sync)
+            })
+            .unwrap_or(SyncMode::Automatic)
+    }
+
+    /// The Argo CD settings of one layer of one environment: the environment's, with the
+    /// path and repository of the layer's output root when it has one (and no path is set).
+    pub fn argocd_layer_settings(&self, env: &str, layer: &str) -> ArgoSettings {
+        let mut settings = self.argocd_settings(env);
+        if let Some(output) = self.output_of(layer) {
+            if settings.path.is_none() {
+                settings.path = Some("{env}/{layer}".into());
+            }
+            if output.repo_url.is_some() {
+                settings.repo_url.clone_from(&output.repo_url);
+            }
+        }
+        settings
     }
 
     /// The Argo CD settings of one environment, every scope laid over the last.
@@ -267,6 +341,9 @@ impl Model {
             }
         }
         for scope in scopes {
+            if let Some(mode) = scope.sync {
+                out.automated = mode.automated();
+            }
             for block in &scope.argocd {
                 out.apply(&block.settings);
             }
@@ -392,6 +469,7 @@ pub(super) fn check(
             }
         }
     }
+    errors.extend(super::outputs::check(model, sources));
     if let Some(argo) = model.gitops.engines.iter().find(|e| e.value == "argocd") {
         let missing = model
             .environments
@@ -430,14 +508,23 @@ impl Parser<'_> {
             }
         }
         let mut scope = GitOpsScope::default();
+        let mut outputs = Vec::new();
         for child in node.iter_children() {
-            if !self.gitops_block(child, &mut scope, false) {
-                self.unknown_node(child, child.name().value(), "gitops", &["flux", "argocd"]);
+            if child.name().value() == "output" {
+                outputs.extend(self.output(child));
+            } else if !self.gitops_block(child, &mut scope, false) {
+                self.unknown_node(
+                    child,
+                    child.name().value(),
+                    "gitops",
+                    &["flux", "argocd", "output"],
+                );
             }
         }
         Some(GitOps {
             engines,
             scope,
+            outputs,
             span: Some(self.span(node.span())),
         })
     }
@@ -461,6 +548,12 @@ impl Parser<'_> {
                         settings,
                         span: self.span(node.span()),
                     });
+                }
+                true
+            }
+            "sync" if layers => {
+                if let Some(mode) = self.sync_mode(node) {
+                    scope.sync = Some(mode);
                 }
                 true
             }
@@ -582,6 +675,9 @@ impl Parser<'_> {
                 }
                 "path" => s.path = self.path_arg(child),
                 "decryption" => s.decryption = self.decryption(child),
+                "service-account" => {
+                    s.service_account = self.dns_arg(child, "service account name");
+                }
                 other => self.unknown_node(child, other, "a flux block", FLUX_SETTINGS),
             }
         }
@@ -655,6 +751,26 @@ impl Parser<'_> {
             }
         }
         s
+    }
+
+    /// `sync "manual"` or `sync "automatic"`.
+    fn sync_mode(&mut self, node: &KdlNode) -> Option<SyncMode> {
+        self.only_args(node, 1, &[])?;
+        let word = self.string_arg(node, 0, "sync mode")?;
+        match word.as_str() {
+            "automatic" => Some(SyncMode::Automatic),
+            "manual" => Some(SyncMode::Manual),
+            other => {
+                self.invalid(
+                    "sync mode",
+                    format!("`{other}` is not a sync mode"),
+                    word.span,
+                    did_you_mean(other, SYNC_MODES.iter().copied())
+                        .or_else(|| Some(format!("modes: {}", SYNC_MODES.join(", ")))),
+                );
+                None
+            }
+        }
     }
 
     fn invalid(&mut self, what: &str, message: String, span: Span, help: Option<String>) {

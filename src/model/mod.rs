@@ -10,6 +10,7 @@ mod limits;
 mod load;
 mod names;
 pub mod namespaces;
+pub mod outputs;
 mod parse;
 mod patch;
 mod policy;

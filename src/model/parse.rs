@@ -236,6 +236,7 @@ impl<'a> Parser<'a> {
                 "allow",
                 "flux",
                 "argocd",
+                "sync",
                 "namespace",
                 "patch",
             ],
@@ -469,6 +470,7 @@ impl<'a> Parser<'a> {
             "allow",
             "flux",
             "argocd",
+            "sync",
             "namespace",
             "patch",
         ]);
@@ -482,7 +484,7 @@ impl<'a> Parser<'a> {
                     }
                     "allow" => overlay.allows.extend(self.allow(node)),
                     "namespace" => overlay.namespaces.extend(self.namespace_decl(node)),
-                    "flux" | "argocd" => {
+                    "flux" | "argocd" | "sync" => {
                         self.gitops_block(node, &mut overlay.gitops, true);
                     }
                     "patch" => overlay.patches.extend(self.patch(node)),

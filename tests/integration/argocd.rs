@@ -41,8 +41,10 @@ fn the_example_emits_applications_with_waves_and_sync_options_per_environment() 
             apps.contains("repoURL: https://github.com/example/homelab.git"),
             "{apps}"
         );
-        assert!(
+        // Production is promoted by hand (`sync "manual"`): no automated policy there.
+        assert_eq!(
             apps.contains("automated:\n      prune: true\n      selfHeal: true\n"),
+            env != "production",
             "{apps}"
         );
         let promoted = env != "dev";
