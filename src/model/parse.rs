@@ -231,14 +231,7 @@ impl<'a> Parser<'a> {
         let (settings, extra) = self.settings_block(
             node,
             "an environment",
-            &[
-                "recipients",
-                "allow",
-                "flux",
-                "argocd",
-                "namespace",
-                "patch",
-            ],
+            &["recipients", "allow", "flux", "argocd", "namespace", "patch"],
         );
         let mut recipients = Vec::new();
         let mut allows = Vec::new();

@@ -848,11 +848,7 @@ fn build_refuses_an_invalid_recipient_pointing_at_it() {
         .to_string();
     // Right prefix, broken checksum: only a real bech32 check catches it.
     // The replacement differs from the character it replaces (the key is random per test).
-    let swap = if recipient.as_bytes()[5] == b'x' {
-        'y'
-    } else {
-        'x'
-    };
+    let swap = if recipient.as_bytes()[5] == b'x' { 'y' } else { 'x' };
     let broken = format!("{}{swap}{}", &recipient[..5], &recipient[6..]);
     t.edit("stacks.kdl", &recipient, &broken);
     let run = t.run(&["build", "--identity", "key.txt"]);
