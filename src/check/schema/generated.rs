@@ -274,6 +274,74 @@ mod tests {
         );
     }
 
+    /// The line of `span` in its file.
+    fn line(stack: &Stack, span: Span) -> usize {
+        let text = &stack.sources.file(span.file).text;
+        text[..span.offset].matches('\n').count() + 1
+    }
+
+    #[test]
+    fn a_generated_object_points_at_the_block_that_configured_it() {
+        let text = r#"project "shop" domain="example.org"
+gitops "flux" "argocd" {
+    flux { interval "5m"; }
+    argocd { repo-url "https://example.org/shop.git"; }
+}
+layer "infra"
+layer "apps" depends-on="infra"
+environment "dev" wave=0 domain="dev.example.org" {
+    flux layer="apps" { prune #false; }
+    namespace "web" { label team="web"; }
+}
+service "web" layer="apps" namespace="web" template="web" {
+    image "nginx" tag="1.27.3"
+}
+service "db" layer="infra" namespace="db" template="web" {
+    image "postgres" tag="17.2"
+}
+"#;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("stacks.kdl"), text).expect("write");
+        std::fs::create_dir_all(dir.path().join("templates/web")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("templates/web/configmap.yaml.j2"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+        )
+        .expect("write");
+        let stack = crate::model::load(dir.path()).expect("stack");
+        let lines: std::collections::BTreeMap<String, usize> = objects(&stack, "dev")
+            .iter()
+            .map(|o| {
+                let span = origin(&stack.model, "dev", o).expect("span");
+                (o.path.clone(), line(&stack, span))
+            })
+            .collect();
+        let at = |path: &str| lines.get(path).copied();
+        assert_eq!(
+            at("flux-system/kustomization-apps.yaml"),
+            Some(9),
+            "{lines:?}"
+        );
+        assert_eq!(
+            at("flux-system/kustomization-infra.yaml"),
+            Some(3),
+            "{lines:?}"
+        );
+        assert_eq!(at("argocd/application-apps.yaml"), Some(4), "{lines:?}");
+        let namespace = |name: &str| {
+            lines
+                .iter()
+                .find(|(p, _)| p.contains(name) && p.contains("amespace"))
+                .map(|(_, l)| *l)
+        };
+        assert_eq!(namespace("web"), Some(10), "{lines:?}");
+        // Nothing configured `db`'s Namespace: the environment's declaration.
+        assert_eq!(namespace("db"), Some(8), "{lines:?}");
+        let version = version(&[]);
+        assert_eq!(validated(&stack, "dev", &version), lines.len());
+        assert!(findings(&stack, "dev", &version).is_empty());
+    }
+
     #[test]
     fn paths_name_their_layer() {
         assert_eq!(
