@@ -115,6 +115,20 @@ pub fn gate(
             ));
         }
     }
+    // The objects the layout generates (few: validated every time, cache or not).
+    let first = match units.first() {
+        Some(unit) if env.services.is_empty() => {
+            vec![crate::resolve::resolve_one(stack, &env.name, unit.service)?]
+        }
+        _ => Vec::new(),
+    };
+    let services = if env.services.is_empty() {
+        &first
+    } else {
+        &env.services
+    };
+    let version = super::schema::generated::version(services);
+    findings.extend(super::generated_findings(stack, &env.name, &version, true));
     // Environment-scope, over the facts; with findings, again with the services resolved so
     // that they point at the settings that caused them.
     let facts: Vec<RenderedObject> = units

@@ -23,11 +23,17 @@ pub use context::{Context, EnvCheck};
 pub use finding::{Finding, Severity};
 pub use rules::{Rule, Scope, RULES};
 
+use crate::model;
+
 /// Every finding of every rule in every environment of `ctx`, with allowed ones removed,
 /// sorted (environment order, then rule, then location) for deterministic output. The
 /// environment-scope rules see the [`facts`] of the objects, as in `build`.
 pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = run_scoped(ctx, Scope::Unit, true);
+    for env in &ctx.envs {
+        let version = schema::generated::version(&env.env.services);
+        out.extend(generated_findings(ctx.stack, &env.env.name, &version, true));
+    }
     out.extend(run_scoped(ctx, Scope::Out, true));
     let facts = Context {
         stack: ctx.stack,
@@ -56,6 +62,45 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
     out.sort_by_key(order);
     out.dedup();
     out
+}
+
+/// How many objects the layout generates in the environments of `ctx` were validated
+/// against a schema (`summary.generated_objects` of `check --format json`).
+pub fn generated_validated(ctx: &Context<'_>) -> usize {
+    ctx.envs
+        .iter()
+        .map(|e| {
+            let version = schema::generated::version(&e.env.services);
+            schema::generated::validated(ctx.stack, &e.env.name, &version)
+        })
+        .sum()
+}
+
+/// The `schema` findings of the objects the layout generates for `env` (Namespaces, Flux
+/// Kustomizations, Argo CD Applications), stamped as the runner stamps a rule's, with
+/// allowed ones removed when `allows` (only an environment's `allow "schema"` can: no
+/// service owns them).
+pub(crate) fn generated_findings(
+    stack: &model::Stack,
+    env: &str,
+    version: &str,
+    allows: bool,
+) -> Vec<Finding> {
+    let Some(rule) = RULES.iter().find(|r| r.id == "schema") else {
+        return Vec::new();
+    };
+    if allows && is_allowed(stack, env, None, rule.id) {
+        return Vec::new();
+    }
+    schema::generated::findings(stack, env, version)
+        .into_iter()
+        .map(|mut finding| {
+            finding.rule = rule.id;
+            finding.severity = rule.severity;
+            finding.env = Some(env.to_string());
+            finding
+        })
+        .collect()
 }
 
 /// The findings of the rules of one scope, with allowed ones removed when `allows`.

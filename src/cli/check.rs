@@ -108,7 +108,13 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode, Diagnostic
                 );
             }
         }
-        CheckFormat::Json => println!("{}", json(&findings, sources, &names, errors, warnings)),
+        CheckFormat::Json => {
+            let generated = check::generated_validated(&ctx);
+            println!(
+                "{}",
+                json(&findings, sources, &names, [errors, warnings, generated])
+            );
+        }
         CheckFormat::Github => {
             for finding in &findings {
                 println!("{}", github(finding, sources));
@@ -126,8 +132,7 @@ fn json(
     findings: &[Finding],
     sources: &crate::source::Sources,
     envs: &[String],
-    errors: usize,
-    warnings: usize,
+    [errors, warnings, generated]: [usize; 3],
 ) -> String {
     let items: Vec<serde_json::Value> = findings
         .iter()
@@ -152,7 +157,7 @@ fn json(
         "version": JSON_SCHEMA_VERSION,
         "environments": envs,
         "findings": items,
-        "summary": { "errors": errors, "warnings": warnings },
+        "summary": { "errors": errors, "warnings": warnings, "generated_objects": generated },
     });
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_string())
 }

@@ -6,6 +6,7 @@ mod argocd;
 mod build;
 mod check;
 mod check_build;
+mod check_generated;
 mod check_schema;
 mod cli_json;
 mod diff;

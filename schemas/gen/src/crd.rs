@@ -25,6 +25,13 @@ const FILES: &[&str] = &[
     "traefik_io/v1alpha1/ingressroutes.rs",
     "traefik_io/v1alpha1/tlsoptions.rs",
     "traefik_io/v1alpha1/serverstransports.rs",
+    "notification_toolkit_fluxcd_io/v1beta3/providers.rs",
+    "notification_toolkit_fluxcd_io/v1beta3/alerts.rs",
+    "argoproj_io/v1alpha1/applications.rs",
+    "argoproj_io/v1alpha1/appprojects.rs",
+    "gateway_networking_k8s_io/v1/gatewayclasses.rs",
+    "gateway_networking_k8s_io/v1/gateways.rs",
+    "gateway_networking_k8s_io/v1/httproutes.rs",
 ];
 
 /// The document of every file in [`FILES`] under `dir` (the crate's root).
@@ -86,6 +93,15 @@ fn read_file(
     properties.insert("spec".into(), reference(&prefix, &spec));
     if let Some(status) = status {
         properties.insert("status".into(), reference(&prefix, &status));
+    }
+    // Fields beside `spec` and `status` (Argo CD's Application has `operation`, and its
+    // `status` is not marked as a subresource): kopium names their structs after the kind
+    // but the `#[kube]` root does not say so.
+    for (field, suffix) in [("status", "Status"), ("operation", "Operation")] {
+        let name = format!("{kind}{suffix}");
+        if !properties.contains_key(field) && local.contains_key(&name) {
+            properties.insert(field.into(), reference(&prefix, &name));
+        }
     }
     let root_name = format!("{prefix}{kind}");
     defs.insert(

@@ -3,9 +3,12 @@
 //! (`policy kubernetes="1.35"`, default [`catalog::DEFAULT_VERSION`]), the Flux,
 //! cert-manager and Traefik kinds against their CRDs. An unknown field, a wrong type, a
 //! missing required field or an apiVersion the version does not serve is an error naming the
-//! object, the field path and the template line that wrote it.
+//! object, the field path and the template line that wrote it. The objects the layout
+//! generates around the services (Namespaces, Flux Kustomizations, Argo CD Applications)
+//! are checked too, by [`generated`].
 
 pub mod catalog;
+pub mod generated;
 pub(crate) mod locate;
 
 use crate::check::context::{object_label, setting, setting_value};
@@ -47,16 +50,19 @@ pub fn schema(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
             }
             _ => catalog::DEFAULT_VERSION.to_string(),
         };
-        out.extend(check_object(ctx, env, object, &version));
+        out.extend(check_object(object, &version, &|path| {
+            location(ctx, env, object, path)
+        }));
     }
     out
 }
 
-fn check_object(
-    ctx: &Context<'_>,
-    env: &EnvCheck<'_>,
+/// The findings of one object against the schema of `version`; `locate` says where a
+/// finding about a field path points.
+pub(crate) fn check_object(
     object: &RenderedObject,
     version: &str,
+    locate: &dyn Fn(&[String]) -> Option<crate::source::Span>,
 ) -> Vec<Finding> {
     let id = &object.id;
     let new = |message: String, path: &[String]| {
@@ -64,7 +70,7 @@ fn check_object(
         if let Some(service) = &object.service {
             finding = finding.service(service);
         }
-        finding.span = location(ctx, env, object, path);
+        finding.span = locate(path);
         finding
     };
     let validator = match catalog::lookup(version, &id.api_version, &id.kind) {
