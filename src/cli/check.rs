@@ -55,15 +55,9 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode, Diagnostic
     check::check_allows(&session.stack)?;
     let names = session.select_environments(&args.environments)?;
     let rendered = crate::build::render_objects(&session.stack, &session.resolved, &names)?;
-    // The rules see what a build writes: the layout's Namespaces, policy and Flux objects too.
-    let layout = crate::layout::Layout::new(&session.stack);
-    let mut with_generated = Vec::with_capacity(rendered.len());
-    for (name, mut objects) in rendered {
-        let policy = crate::policy::EnvPolicy::of(&session.stack, &name)?;
-        objects.extend(layout.generated_objects(&name, &policy));
-        with_generated.push((name, objects));
-    }
-    let envs = with_generated
+    // The layout's own objects (Namespaces, policy, Flux and Argo CD objects) are validated
+    // by `check::generated_findings`, as in the build's gate, not as rendered objects.
+    let envs = rendered
         .into_iter()
         .filter_map(|(name, objects)| {
             let env = session

@@ -19,8 +19,12 @@ use crate::value::Value;
 
 /// The objects the layout generates for `env`, as the rules see objects.
 pub fn objects(stack: &Stack, env: &str) -> Vec<RenderedObject> {
+    // A policy that does not resolve is the build's and check's error to report, at its span.
+    let Ok(policy) = crate::policy::EnvPolicy::of(stack, env) else {
+        return Vec::new();
+    };
     Layout::new(stack)
-        .generated(env)
+        .generated(env, &policy)
         .into_iter()
         .filter_map(|(path, body)| {
             // The layout builds apiVersion, kind and name itself; an object without them
