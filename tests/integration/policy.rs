@@ -64,7 +64,9 @@ fn refused(
 #[test]
 fn example_production_is_strict_and_dev_relaxed() {
     let t = example();
-    let ns = |env: &str| t.read(&format!("out/{env}/apps/web/namespace.yaml"));
+    // The apps layer runs as its own service account, so its Namespaces sit in flux-system/
+    // (applied before the layer's RoleBindings).
+    let ns = |env: &str| t.read(&format!("out/{env}/flux-system/namespace-web.yaml"));
     assert!(ns("dev").contains("pod-security.kubernetes.io/enforce: baseline"));
     assert!(ns("staging").contains("pod-security.kubernetes.io/warn: restricted"));
     assert!(ns("production").contains("pod-security.kubernetes.io/enforce: restricted"));
@@ -186,6 +188,7 @@ fn generated_objects_validate_against_the_kubernetes_schemas() {
                 "poddisruptionbudget-",
                 "horizontalpodautoscaler-",
                 "namespace.yaml",
+                "namespace-",
                 "deployment-",
             ]
             .iter()

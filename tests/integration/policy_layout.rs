@@ -28,7 +28,7 @@ fn a_namespace_label_wins_over_the_pod_security_default() {
         "metadata.labels[\"pod-security.kubernetes.io/enforce\"]: restricted -> privileged",
     ]);
     t.run(&["build"]).success();
-    let web = t.read("out/production/apps/web/namespace.yaml");
+    let web = t.read("out/production/flux-system/namespace-web.yaml");
     // The block's label replaces the enforced level; warn and audit keep the policy's.
     assert!(
         web.contains("pod-security.kubernetes.io/enforce: privileged")
@@ -55,6 +55,7 @@ fn an_unmanaged_namespace_keeps_its_policy_objects_but_gets_no_namespace() {
     t.run(&["build"]).success();
     let exists = |path: &str| t.path().join(path).is_file();
     assert!(!exists("out/production/apps/auth/namespace.yaml"));
+    assert!(!exists("out/production/flux-system/namespace-auth.yaml"));
     for file in [
         "networkpolicy-default-deny.yaml",
         "resourcequota-quota.yaml",

@@ -56,7 +56,10 @@ fn the_example_apps_layer_runs_as_its_own_account_with_the_kinds_it_renders() {
                 "{env} {namespace}: {flux}"
             );
             assert!(
-                flux.contains(&format!("kind: Namespace\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: stackc\n  name: {namespace}\n")),
+                flux.split("---\n")
+                    .any(|doc| doc.starts_with("apiVersion: v1\nkind: Namespace\n")
+                        && doc.contains("    app.kubernetes.io/managed-by: stackc\n")
+                        && doc.contains(&format!("\n  name: {namespace}\n"))),
                 "the Namespace comes before its RoleBinding: {flux}"
             );
             assert!(!t
