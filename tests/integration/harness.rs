@@ -450,3 +450,18 @@ pub fn sops_values(path: &Path, identity: &Path) -> Vec<String> {
     walk(&docs[0], &plain, &mut out);
     out
 }
+
+/// `kubectl kustomize DIR` (relative to the test's stack), which must succeed: its output.
+pub fn kustomize(t: &Test, dir: &str) -> String {
+    let out = tool("kubectl")
+        .args(["kustomize", dir])
+        .current_dir(t.path())
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {dir}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

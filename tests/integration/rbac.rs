@@ -6,21 +6,7 @@
 //! and bad names refused before anything is written.
 
 use crate::flux::refused;
-use crate::harness::{example, require_tool, tool, Test};
-
-fn kustomize(t: &Test, dir: &str) -> String {
-    let out = tool("kubectl")
-        .args(["kustomize", dir])
-        .current_dir(t.path())
-        .output()
-        .expect("kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {dir}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::harness::{example, kustomize, require_tool, Test};
 
 const VERBS: &str = "    verbs:
       - get

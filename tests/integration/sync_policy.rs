@@ -4,21 +4,7 @@
 //! win over the mode, and an unknown mode is refused before anything is written.
 
 use crate::flux::refused;
-use crate::harness::{example, tool, Test};
-
-fn kustomize(t: &Test, dir: &str) -> String {
-    let out = tool("kubectl")
-        .args(["kustomize", dir])
-        .current_dir(t.path())
-        .output()
-        .expect("kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {dir}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::harness::{example, kustomize, Test};
 
 #[test]
 fn the_example_syncs_dev_fast_and_promotes_production_by_hand() {

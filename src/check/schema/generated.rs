@@ -12,7 +12,7 @@ use crate::check::Finding;
 use crate::layout::{Layout, ARGOCD_DIR, FLUX_DIR};
 use crate::model::gitops::{FluxBlock, GitOpsScope};
 use crate::model::{Model, Stack};
-use crate::object::{ObjectId, RenderedObject};
+use crate::object::RenderedObject;
 use crate::resolve::ResolvedService;
 use crate::source::Span;
 use crate::value::Value;
@@ -23,22 +23,7 @@ pub fn objects(stack: &Stack, env: &str) -> Vec<RenderedObject> {
     let Ok(policy) = crate::policy::EnvPolicy::of(stack, env) else {
         return Vec::new();
     };
-    Layout::new(stack)
-        .generated(env, &policy)
-        .into_iter()
-        .filter_map(|(path, body)| {
-            // The layout builds apiVersion, kind and name itself; an object without them
-            // would be a bug the schema cannot describe better than "not checked".
-            let id = ObjectId::of(&body).ok()?;
-            Some(RenderedObject {
-                id,
-                body,
-                service: None,
-                path,
-                origin: None,
-            })
-        })
-        .collect()
+    Layout::new(stack).generated_objects(env, &policy)
 }
 
 /// The schema findings of the generated objects of `env` against the schemas of Kubernetes
@@ -158,7 +143,7 @@ mod tests {
 
     fn object(body: Value, path: &str) -> RenderedObject {
         RenderedObject {
-            id: ObjectId::of(&body).expect("id"),
+            id: crate::object::ObjectId::of(&body).expect("id"),
             body,
             service: None,
             path: path.into(),
