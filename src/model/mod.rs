@@ -3,6 +3,7 @@
 
 pub mod builtin_templates;
 mod chunks;
+mod cycles;
 mod error;
 mod fragment;
 pub mod gitops;
@@ -21,6 +22,7 @@ mod shared_secret;
 pub mod syntax;
 mod validate;
 
+pub use cycles::cycles;
 pub use error::ModelError;
 pub use gitops::{GitOps, GitOpsScope};
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};

@@ -258,56 +258,13 @@ impl Checker<'_> {
     /// depth-first walk with an explicit stack: every name is entered once, so a long
     /// chain costs no stack and a dense graph no more than its edges.
     fn cycles(&mut self, kind: &'static str, graph: &[(&Named, Vec<&Named>)]) {
-        let edges: BTreeMap<&str, &Vec<&Named>> =
-            graph.iter().map(|(n, deps)| (n.as_str(), deps)).collect();
-        // `false` while a name is on the current path, `true` once everything after it is.
-        let mut done: BTreeMap<&str, bool> = BTreeMap::new();
-        let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
-        for (start, _) in graph {
-            if done.contains_key(start.as_str()) {
-                continue;
-            }
-            done.insert(start.as_str(), false);
-            // The path from `start`, each name with the index of its next edge to follow.
-            let mut path: Vec<(&str, usize)> = vec![(start.as_str(), 0)];
-            while let Some(&(current, next)) = path.last() {
-                let deps = edges.get(current).map_or(&[][..], |d| d.as_slice());
-                let Some(dep) = deps.get(next) else {
-                    done.insert(current, true);
-                    path.pop();
-                    continue;
-                };
-                if let Some(top) = path.last_mut() {
-                    top.1 += 1;
-                }
-                match done.get(dep.as_str()) {
-                    Some(false) => {
-                        let pos = path
-                            .iter()
-                            .position(|(p, _)| *p == dep.as_str())
-                            .unwrap_or(0);
-                        let mut cycle: Vec<String> =
-                            path[pos..].iter().map(|(s, _)| (*s).to_string()).collect();
-                        let mut key = cycle.clone();
-                        key.sort();
-                        if reported.insert(key) {
-                            cycle.push(dep.value.clone());
-                            self.errors.push(ModelError::Cycle {
-                                kind,
-                                cycle: cycle.join(" -> "),
-                                src: self.sources.named(dep.span.file),
-                                span: dep.span.source_span(),
-                            });
-                        }
-                    }
-                    // Unknown names are reported as references; they lead nowhere.
-                    None if edges.contains_key(dep.as_str()) => {
-                        done.insert(dep.as_str(), false);
-                        path.push((dep.as_str(), 0));
-                    }
-                    Some(true) | None => {}
-                }
-            }
+        for (cycle, closing) in super::cycles::cycles(graph) {
+            self.errors.push(ModelError::Cycle {
+                kind,
+                cycle: cycle.join(" -> "),
+                src: self.sources.named(closing.span.file),
+                span: closing.span.source_span(),
+            });
         }
     }
 }
