@@ -6,14 +6,18 @@
 //! on any path the plan would write. Writing is `emit::apply`'s job alone, so a build that
 //! fails in any environment changes no file, and `build --check` is the same plan, unapplied.
 
-use crate::cache::{self, unit_key, EnvCache, InputStamps, OutMemory, TemplateDeps, UnitRecord};
+use crate::cache::{
+    self, EnvCache, Hash32, InputStamps, LayoutMemo, StatSection, TemplateDeps, UnitRecord,
+    UnitsSection,
+};
 use crate::diagnostics::Diagnostics;
-use crate::emit::{self, Content, EnvLayout, EnvPlan, Plan};
+use crate::emit::{self, Content, EnvLayout, EnvPlan, Plan, WrittenBefore};
 use crate::model::Stack;
 use crate::object::RenderedObject;
 use crate::render::{RenderError, Renderer};
 use crate::resolve::{Resolved, ResolvedEnvironment};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,16 +32,16 @@ pub struct Engine<'s> {
     deps: TemplateDeps,
     manifest_hashes: BTreeMap<String, String>,
     /// Hash of every input outside the service declarations of `stacks.kdl`.
-    global_source: blake3::Hash,
+    global_source: Hash32,
     /// Hash of each service declaration's text, by service name.
-    service_sources: BTreeMap<String, blake3::Hash>,
+    service_sources: BTreeMap<String, Hash32>,
     /// Units rendered so far, for the progress line.
     pub progress: AtomicUsize,
 }
 
-enum UnitOutcome {
-    Kept(UnitRecord),
-    Rendered(UnitRecord, Vec<(String, Vec<u8>)>),
+enum UnitOutcome<'c> {
+    Kept(UnitRecord<'c>),
+    Rendered(UnitRecord<'static>, Vec<(String, Vec<u8>)>),
 }
 
 /// How an object's identity is remembered in a unit's record.
@@ -78,7 +82,7 @@ impl<'s> Engine<'s> {
                 .map(|s| {
                     (
                         s.name.value.clone(),
-                        blake3::hash(stack.sources.snippet(s.span).as_bytes()),
+                        *blake3::hash(stack.sources.snippet(s.span).as_bytes()).as_bytes(),
                     )
                 })
                 .collect(),
@@ -87,15 +91,13 @@ impl<'s> Engine<'s> {
     }
 
     /// The source key of a unit: what it was resolved and rendered from, as text.
-    fn source_key(&self, env: &str, service: &str) -> String {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(self.global_source.as_bytes());
-        hasher.update(env.as_bytes());
-        hasher.update(&[0]);
-        if let Some(hash) = self.service_sources.get(service) {
-            hasher.update(hash.as_bytes());
-        }
-        hasher.finalize().to_hex().to_string()
+    fn source_key(&self, env: &str, service: &str) -> Hash32 {
+        cache::source_key(&cache::SourceKey {
+            stackc: env!("CARGO_PKG_VERSION"),
+            global: &self.global_source,
+            env,
+            service: self.service_sources.get(service),
+        })
     }
 
     /// Plans a build: every selected environment's files, sealed Secrets, store updates,
@@ -121,7 +123,7 @@ impl<'s> Engine<'s> {
                 .par_iter()
                 .map(|env| {
                     crate::fs::refuse_symlink(root, &format!("out/{}", env.name))?;
-                    let cache = cache::load(&cache_dir, &env.name);
+                    let cache = EnvCache::load(&cache_dir, &env.name);
                     let dir = out.join(&env.name);
                     let mut sealed = crate::seal::environment::seal_environment(
                         stack,
@@ -200,23 +202,42 @@ impl<'s> Engine<'s> {
         secrets: Vec<(String, Vec<u8>)>,
         sealing: &crate::seal::environment::Sealed,
     ) -> Result<EnvPlan, Diagnostics> {
+        let planned = {
+            let stat = cache.stat().unwrap_or_default();
+            let old = cache.units().unwrap_or_default();
+            self.plan_files(env, &stat, &old, dir, secrets, sealing)?
+        };
+        Ok(EnvPlan {
+            old_cache: cache,
+            ..planned
+        })
+    }
+
+    /// The wanted files of one environment, how `dir` differs from them, and the next units
+    /// section, judged against the last build's `stat` and `old` sections.
+    fn plan_files(
+        &self,
+        env: &ResolvedEnvironment,
+        stat: &StatSection<'_>,
+        old: &UnitsSection<'_>,
+        dir: &Path,
+        secrets: Vec<(String, Vec<u8>)>,
+        sealing: &crate::seal::environment::Sealed,
+    ) -> Result<EnvPlan, Diagnostics> {
         let services = &self.stack.model.services;
-        let outcomes: Vec<Result<UnitOutcome, Diagnostics>> = services
+        let outcomes: Vec<Result<UnitOutcome<'_>, Diagnostics>> = services
             .par_iter()
             .map(|service| {
-                let outcome = self.unit(env, &service.name.value, &cache, dir);
+                let outcome = self.unit(env, &service.name.value, stat, old, dir);
                 self.progress.fetch_add(1, Ordering::Relaxed);
                 outcome
             })
             .collect();
         let mut errors = Diagnostics::new();
         let mut object_files: BTreeMap<String, Content> = BTreeMap::new();
-        let mut records = BTreeMap::new();
+        let mut records: Vec<(Cow<'_, str>, UnitRecord<'_>)> = Vec::with_capacity(services.len());
         let (mut rendered, mut skipped) = (0, 0);
-        let mut owners: BTreeMap<String, &str> = BTreeMap::new();
-        let mut identities: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for (service, outcome) in services.iter().zip(outcomes) {
-            let service = service.name.as_str();
             let record = match outcome {
                 Err(e) => {
                     errors.extend(e);
@@ -225,10 +246,7 @@ impl<'s> Engine<'s> {
                 Ok(UnitOutcome::Kept(record)) => {
                     skipped += 1;
                     for (path, hash) in &record.files {
-                        let Ok(hash) = blake3::Hash::from_hex(hash) else {
-                            continue;
-                        };
-                        object_files.insert(path.clone(), Content::Kept(hash));
+                        object_files.insert(path.to_string(), Content::Kept((*hash).into()));
                     }
                     record
                 }
@@ -240,11 +258,65 @@ impl<'s> Engine<'s> {
                     record
                 }
             };
+            records.push((Cow::Borrowed(service.name.as_str()), record));
+        }
+        self.check_clashes(env, &records, &mut errors)?;
+        // Services are unique by name; sorted, the section is searched by name.
+        records.sort_by(|a, b| a.0.cmp(&b.0));
+        errors.truncate(MAX_REPORTED);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (files, layout) = self.layout(env, stat, old, dir, object_files, secrets);
+        let index = emit::index_bytes(&files);
+        let memory = OutMemory { dir, stat };
+        let mut changes = emit::compare(&env.name, dir, &files, &index, &memory)?;
+        // Sealed Secrets that changed but cannot be resealed without an identity are stale;
+        // those whose bytes are not what stackc recorded were edited by hand.
+        for path in &sealing.stale {
+            if !changes.missing.contains(path) && !changes.stale.contains(path) {
+                changes.stale.push(path.clone());
+            }
+        }
+        for path in &sealing.edited {
+            if !changes.edited.contains(path) {
+                changes.edited.push(path.clone());
+            }
+        }
+        let units = cache::encode_units(&UnitsSection {
+            units: records,
+            layout,
+        });
+        Ok(EnvPlan {
+            env: env.name.clone(),
+            files,
+            changes,
+            rendered,
+            skipped,
+            unit_count: services.len(),
+            index,
+            units_section: units,
+            old_cache: EnvCache::default(),
+        })
+    }
+
+    /// Refuses one object rendered by two units, and one file written by two.
+    fn check_clashes(
+        &self,
+        env: &ResolvedEnvironment,
+        records: &[(Cow<'_, str>, UnitRecord<'_>)],
+        errors: &mut Diagnostics,
+    ) -> Result<(), Diagnostics> {
+        let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut identities: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        // `records` is in declaration order: a diagnostic names the first declared first.
+        for (service, record) in records {
+            let service = service.as_ref();
             for id in &record.objects {
-                identities.entry(id.clone()).or_default().push(service);
+                identities.entry(id.as_ref()).or_default().push(service);
             }
             for (path, _) in &record.files {
-                if let Some(first) = owners.insert(path.clone(), service) {
+                if let Some(first) = owners.insert(path.as_ref(), service) {
                     errors.push(RenderError::DuplicateObject {
                         object: format!("out/{}/{path}", env.name),
                         env: env.name.clone(),
@@ -253,7 +325,6 @@ impl<'s> Engine<'s> {
                     });
                 }
             }
-            records.insert(service.to_string(), record);
         }
         // One object rendered by two units: render them again (a kept unit too; a rare
         // error path, so objects are not kept in memory for it) so that the diagnostic can
@@ -274,59 +345,92 @@ impl<'s> Engine<'s> {
                 errors.extend(e);
             }
         }
-        errors.truncate(MAX_REPORTED);
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        let files = emit::layout(EnvLayout {
-            env: &env.name,
-            layers: emit::layer_plan(self.stack),
-            namespaces: emit::namespace_homes(self.stack)
-                .into_iter()
-                .map(|(ns, layer)| (layer, ns))
-                .collect(),
-            object_files,
-            secrets,
-            flux_bootstrapped: dir
-                .join("flux-system/flux-system/kustomization.yaml")
-                .is_file(),
-        });
-        let memory = OutMemory { dir, cache: &cache };
-        let mut changes = emit::compare(&env.name, dir, &files, &memory)?;
-        // Sealed Secrets that changed but cannot be resealed without an identity are stale;
-        // those whose bytes are not what stackc recorded were edited by hand.
-        for path in &sealing.stale {
-            if !changes.missing.contains(path) && !changes.stale.contains(path) {
-                changes.stale.push(path.clone());
-            }
-        }
-        for path in &sealing.edited {
-            if !changes.edited.contains(path) {
-                changes.edited.push(path.clone());
-            }
-        }
-        Ok(EnvPlan {
-            env: env.name.clone(),
-            files,
-            changes,
-            rendered,
-            skipped,
-            records,
-            old_cache: cache,
-        })
+        Ok(())
     }
 
-    fn unit(
+    /// Lays out the environment's files around the units' and the sealed Secrets. When
+    /// nothing the layout reads changed since the last build (the same paths, layers,
+    /// namespaces) and its files are on disk as written, they are kept from the cache's
+    /// memo instead: an edit that moves no file costs no re-layout.
+    fn layout<'c>(
+        &self,
+        env: &ResolvedEnvironment,
+        stat: &StatSection<'_>,
+        old: &UnitsSection<'c>,
+        dir: &Path,
+        object_files: BTreeMap<String, Content>,
+        secrets: Vec<(String, Vec<u8>)>,
+    ) -> (emit::Files, Option<LayoutMemo<'c>>) {
+        let layers = emit::layer_plan(self.stack);
+        let namespaces: Vec<(String, String)> = emit::namespace_homes(self.stack)
+            .into_iter()
+            .map(|(ns, layer)| (layer, ns))
+            .collect();
+        let flux_bootstrapped = dir
+            .join("flux-system/flux-system/kustomization.yaml")
+            .is_file();
+        let mut paths: Vec<&str> = object_files
+            .keys()
+            .map(String::as_str)
+            .chain(secrets.iter().map(|(p, _)| p.as_str()))
+            .collect();
+        paths.sort_unstable();
+        let key = cache::layout_key(&cache::LayoutKey {
+            stackc: env!("CARGO_PKG_VERSION"),
+            env: &env.name,
+            layers: &layers,
+            namespaces: &namespaces,
+            paths,
+            flux_bootstrapped,
+        });
+        if let (Some(key), Some(memo)) = (key, &old.layout) {
+            if memo.key == key && memo.files.iter().all(|(p, h)| stat.intact(dir, p, h)) {
+                let mut files = object_files;
+                for (path, bytes) in secrets {
+                    files.insert(path, Content::Bytes(bytes));
+                }
+                for (path, hash) in &memo.files {
+                    files.insert(path.to_string(), Content::Kept((*hash).into()));
+                }
+                return (files, Some(memo.clone()));
+            }
+        }
+        let own: BTreeSet<String> = object_files
+            .keys()
+            .cloned()
+            .chain(secrets.iter().map(|(p, _)| p.clone()))
+            .collect();
+        let files = emit::layout(EnvLayout {
+            env: &env.name,
+            layers,
+            namespaces,
+            object_files,
+            secrets,
+            flux_bootstrapped,
+        });
+        let memo = key.map(|key| LayoutMemo {
+            key,
+            files: files
+                .iter()
+                .filter(|(path, _)| !own.contains(*path))
+                .map(|(path, content)| (Cow::Owned(path.clone()), *content.hash().as_bytes()))
+                .collect(),
+        });
+        (files, memo)
+    }
+
+    fn unit<'c>(
         &self,
         env: &ResolvedEnvironment,
         name: &str,
-        cache: &EnvCache,
+        stat: &StatSection<'_>,
+        old: &UnitsSection<'c>,
         dir: &Path,
-    ) -> Result<UnitOutcome, Diagnostics> {
+    ) -> Result<UnitOutcome<'c>, Diagnostics> {
         let source = self.source_key(&env.name, name);
-        let record = cache.units.get(name);
+        let record = old.unit(name);
         if let Some(record) = record {
-            if record.source == source && Self::files_intact(record, cache, dir) {
+            if record.source == source && Self::files_intact(record, stat, dir) {
                 return Ok(UnitOutcome::Kept(record.clone()));
             }
         }
@@ -343,9 +447,15 @@ impl<'s> Engine<'s> {
             .filter_map(|m| self.manifest_hashes.get_key_value(m))
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
-        let key = unit_key(&ctx, self.deps.closure(&entries), manifests);
+        let key = cache::unit_key(&cache::UnitKey {
+            stackc: env!("CARGO_PKG_VERSION"),
+            fuel: crate::render::FUEL,
+            context: &ctx,
+            templates: self.deps.closure(&entries),
+            manifests,
+        });
         if let Some(record) = record {
-            if !key.is_empty() && record.key == key && Self::files_intact(record, cache, dir) {
+            if key.is_some() && record.key == key && Self::files_intact(record, stat, dir) {
                 return Ok(UnitOutcome::Kept(UnitRecord {
                     source,
                     ..record.clone()
@@ -362,21 +472,41 @@ impl<'s> Engine<'s> {
             key,
             files: files
                 .iter()
-                .map(|(p, b)| (p.clone(), blake3::hash(b).to_hex().to_string()))
+                .map(|(p, b)| (Cow::Owned(p.clone()), *blake3::hash(b).as_bytes()))
                 .collect(),
-            objects: objects.iter().map(identity_key).collect(),
+            objects: objects
+                .iter()
+                .map(|o| Cow::Owned(identity_key(o)))
+                .collect(),
         };
         Ok(UnitOutcome::Rendered(record, files))
     }
 
     /// Whether every file a unit wrote last time is still on disk exactly as written.
-    fn files_intact(record: &UnitRecord, cache: &EnvCache, dir: &Path) -> bool {
-        record.files.iter().all(|(path, hash)| {
-            cache.stamps.get(path).is_some_and(|stamp| {
-                blake3::Hash::from_hex(hash).is_ok_and(|h| stamp.hash == *h.as_bytes())
-                    && stamp.verify(&dir.join(path), cache.saved_at_ns)
-            })
-        })
+    fn files_intact(record: &UnitRecord<'_>, stat: &StatSection<'_>, dir: &Path) -> bool {
+        record
+            .files
+            .iter()
+            .all(|(path, hash)| stat.intact(dir, path, hash))
+    }
+}
+
+/// The cache's view of `out/<env>/`: a file is known-good when its stat data still matches.
+struct OutMemory<'a> {
+    dir: &'a Path,
+    stat: &'a StatSection<'a>,
+}
+
+impl WrittenBefore for OutMemory<'_> {
+    fn check(&self, path: &str, hash: &blake3::Hash) -> Option<bool> {
+        let stamp = self.stat.stamp(path)?;
+        if stamp.verify(&self.dir.join(path), self.stat.saved_at_ns) {
+            // Unchanged since stackc wrote it: right if it is what we want now, else stale.
+            (stamp.hash == *hash.as_bytes()).then_some(true)
+        } else {
+            // Changed since stackc wrote it: edited by hand (or removed).
+            Some(false)
+        }
     }
 }
 
@@ -433,24 +563,18 @@ fn refuse_links(root: &Path, plan: &EnvPlan) -> Result<(), Diagnostics> {
     errors.into_result(())
 }
 
-/// Hash of every input that is not a service declaration: `stacks.kdl` with the service
-/// declarations cut out, every other file read (overlays, templates, manifests, the built-in
-/// defaults), and the stackc version and fuel (which change rendering).
-fn global_source(stack: &Stack) -> blake3::Hash {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
-    hasher.update(&crate::render::FUEL.to_le_bytes());
+/// Hash of every input that is not a service declaration (see [`cache::GlobalSource`]).
+fn global_source(stack: &Stack) -> Hash32 {
+    let mut files = Vec::new();
     let mut stack_file = None;
     for file in stack.sources.iter() {
         if &*file.name == "stacks.kdl" {
             stack_file = Some(file);
-            continue;
-        }
-        for part in [file.name.as_bytes(), &[0], file.text.as_bytes(), &[0]] {
-            hasher.update(&(part.len() as u64).to_le_bytes());
-            hasher.update(part);
+        } else {
+            files.push((&*file.name, &*file.text));
         }
     }
+    let mut outside = Vec::new();
     if let Some(file) = stack_file {
         let mut spans: Vec<(usize, usize)> = stack
             .model
@@ -462,14 +586,19 @@ fn global_source(stack: &Stack) -> blake3::Hash {
         let mut at = 0;
         for (start, end) in spans {
             if start >= at {
-                hasher.update(file.text[at..start].as_bytes());
-                hasher.update(&[0xff]);
+                outside.push(file.text.get(at..start).unwrap_or(""));
                 at = end;
             }
         }
-        hasher.update(file.text.get(at..).unwrap_or("").as_bytes());
+        outside.push(file.text.get(at..).unwrap_or(""));
     }
-    hasher.finalize()
+    cache::hash_key(&cache::GlobalSource {
+        stackc: env!("CARGO_PKG_VERSION"),
+        fuel: crate::render::FUEL,
+        files,
+        stack_outside_services: outside,
+    })
+    .unwrap_or_default()
 }
 
 /// Renders every object of the selected environments from scratch (for `diff`).

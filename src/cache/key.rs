@@ -1,46 +1,93 @@
-//! Render-unit keys: blake3 over a canonical serialization of everything that can change a
-//! unit's bytes. Adding an input means adding a field to [`UnitKey`], so none is forgotten.
+//! Cache keys: blake3 over a canonical serialization of a `#[derive(Serialize)]` struct
+//! that names every input. Adding an input means adding a field, so none is forgotten, and no
+//! key is hashed field by field.
 
 use crate::model::TemplateFile;
 use crate::value::Value;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A blake3 hash, raw.
+pub type Hash32 = [u8; 32];
+
 /// Everything a service x environment unit's output depends on.
 #[derive(Serialize)]
-struct UnitKey<'a> {
+pub struct UnitKey<'a> {
     /// Output format and rendering rules may change between releases.
-    stackc: &'static str,
-    fuel: u64,
+    pub stackc: &'static str,
+    /// The template fuel (a different limit can turn a render into an error).
+    pub fuel: u64,
     /// The whole template context: project, environment, resolved service, secret declarations.
-    context: &'a Value,
+    pub context: &'a Value,
     /// Every template file the unit reads (entry templates and what they include), by hash.
-    templates: BTreeMap<&'a str, String>,
+    pub templates: BTreeMap<&'a str, String>,
     /// Every plain manifest file, by hash.
-    manifests: BTreeMap<&'a str, String>,
+    pub manifests: BTreeMap<&'a str, String>,
 }
 
-/// The key of one unit, as hex.
-pub fn unit_key(
-    context: &Value,
-    templates: BTreeMap<&str, String>,
-    manifests: BTreeMap<&str, String>,
-) -> String {
-    let key = UnitKey {
-        stackc: env!("CARGO_PKG_VERSION"),
-        fuel: crate::render::FUEL,
-        context,
-        templates,
-        manifests,
-    };
+/// What a unit was resolved and rendered from, as text: cheaper than [`UnitKey`] (no
+/// resolving), so an unchanged declaration skips the unit before any work.
+#[derive(Serialize)]
+pub struct SourceKey<'a> {
+    pub stackc: &'static str,
+    /// Every input outside the service declarations ([`GlobalSource`]).
+    pub global: &'a Hash32,
+    pub env: &'a str,
+    /// The hash of the service declaration's text.
+    pub service: Option<&'a Hash32>,
+}
+
+/// Every input that is not a service declaration: `stacks.kdl` with the service
+/// declarations cut out, every other file read (overlays, templates, manifests, the built-in
+/// defaults), and the fuel (which changes rendering).
+#[derive(Serialize)]
+pub struct GlobalSource<'a> {
+    pub stackc: &'static str,
+    pub fuel: u64,
+    /// Every source file but `stacks.kdl`: (name, text).
+    pub files: Vec<(&'a str, &'a str)>,
+    /// `stacks.kdl` between its service declarations.
+    pub stack_outside_services: Vec<&'a str>,
+}
+
+/// Everything an environment's layout reads: the files it lays out around (by path), the
+/// layers and namespaces, and whether Flux was bootstrapped into the tree.
+#[derive(Serialize)]
+pub struct LayoutKey<'a> {
+    pub stackc: &'static str,
+    pub env: &'a str,
+    /// Layers in dependency order, with the layers each depends on.
+    pub layers: &'a [(&'a str, Vec<&'a str>)],
+    /// (layer, namespace) of every Namespace object.
+    pub namespaces: &'a [(String, String)],
+    /// Every unit file and sealed Secret path, sorted.
+    pub paths: Vec<&'a str>,
+    pub flux_bootstrapped: bool,
+}
+
+/// The key of an environment's layout.
+pub fn layout_key(key: &LayoutKey<'_>) -> Option<Hash32> {
+    hash_key(key)
+}
+
+/// The key of one unit; `None` when the context cannot be written (a NaN): the unit is then
+/// always rendered, never skipped on a partial hash.
+pub fn unit_key(key: &UnitKey<'_>) -> Option<Hash32> {
+    hash_key(key)
+}
+
+/// The source key of one unit.
+pub fn source_key(key: &SourceKey<'_>) -> Hash32 {
+    hash_key(key).unwrap_or_default()
+}
+
+/// Hashes any key struct.
+pub fn hash_key<T: Serialize>(key: &T) -> Option<Hash32> {
     let mut hasher = blake3::Hasher::new();
     // serde_json over ordered maps is canonical for our Value (maps keep their order, which is
-    // itself part of the output). A context it cannot write (a NaN) gets no key: the unit is
-    // then always rendered, never skipped on a partial hash.
-    if serde_json::to_writer(HashWriter(&mut hasher), &key).is_err() {
-        return String::new();
-    }
-    hasher.finalize().to_hex().to_string()
+    // itself part of the output).
+    serde_json::to_writer(HashWriter(&mut hasher), key).ok()?;
+    Some(*hasher.finalize().as_bytes())
 }
 
 struct HashWriter<'a>(&'a mut blake3::Hasher);
@@ -208,43 +255,24 @@ mod tests {
 
     #[test]
     fn keys_change_with_every_input() {
-        let ctx = crate::value::map([("replicas", 1)]);
-        let base = unit_key(
-            &ctx,
-            BTreeMap::from([("t", "h1".to_string())]),
-            BTreeMap::new(),
-        );
-        assert_eq!(
-            base,
-            unit_key(
-                &ctx,
-                BTreeMap::from([("t", "h1".to_string())]),
-                BTreeMap::new()
-            )
-        );
-        assert_ne!(
-            base,
-            unit_key(
-                &crate::value::map([("replicas", 2)]),
-                BTreeMap::from([("t", "h1".to_string())]),
-                BTreeMap::new()
-            )
-        );
-        assert_ne!(
-            base,
-            unit_key(
-                &ctx,
-                BTreeMap::from([("t", "h2".to_string())]),
-                BTreeMap::new()
-            )
-        );
-        assert_ne!(
-            base,
-            unit_key(
-                &ctx,
-                BTreeMap::from([("t", "h1".to_string())]),
-                BTreeMap::from([("m", "x".to_string())])
-            )
-        );
+        let key = |replicas: i64, template: &str, manifests: &[(&'static str, &str)]| {
+            let ctx = crate::value::map([("replicas", replicas)]);
+            unit_key(&UnitKey {
+                stackc: "v",
+                fuel: 1,
+                context: &ctx,
+                templates: BTreeMap::from([("t", template.to_string())]),
+                manifests: manifests
+                    .iter()
+                    .map(|(k, v)| (*k, (*v).to_string()))
+                    .collect(),
+            })
+        };
+        let base = key(1, "h1", &[]);
+        assert!(base.is_some());
+        assert_eq!(base, key(1, "h1", &[]));
+        assert_ne!(base, key(2, "h1", &[]));
+        assert_ne!(base, key(1, "h2", &[]));
+        assert_ne!(base, key(1, "h1", &[("m", "x")]));
     }
 }
