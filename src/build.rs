@@ -7,8 +7,8 @@
 //! fails in any environment changes no file, and `build --check` is the same plan, unapplied.
 
 use crate::cache::{
-    self, EnvCache, Hash32, InputStamps, LayoutMemo, StatSection, TemplateDeps, UnitRecord,
-    UnitsSection,
+    self, EnvCache, Hash32, InputStamps, LayoutMemo, StatDir, StatSection, TemplateDeps,
+    UnitRecord, UnitsSection,
 };
 use crate::diagnostics::Diagnostics;
 use crate::emit::{self, Content, EnvLayout, EnvPlan, Plan, WrittenBefore};
@@ -225,10 +225,11 @@ impl<'s> Engine<'s> {
         sealing: &crate::seal::environment::Sealed,
     ) -> Result<EnvPlan, Diagnostics> {
         let services = &self.stack.model.services;
+        let stat_dir = StatDir::open(dir);
         let outcomes: Vec<Result<UnitOutcome<'_>, Diagnostics>> = services
             .par_iter()
             .map(|service| {
-                let outcome = self.unit(env, &service.name.value, stat, old, dir);
+                let outcome = self.unit(env, &service.name.value, stat, old, &stat_dir);
                 self.progress.fetch_add(1, Ordering::Relaxed);
                 outcome
             })
@@ -267,9 +268,12 @@ impl<'s> Engine<'s> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let (files, layout) = self.layout(env, stat, old, dir, object_files, secrets);
+        let (files, layout) = self.layout(env, stat, old, &stat_dir, object_files, secrets);
         let index = emit::index_bytes(&files);
-        let memory = OutMemory { dir, stat };
+        let memory = OutMemory {
+            dir: &stat_dir,
+            stat,
+        };
         let mut changes = emit::compare(&env.name, dir, &files, &index, &memory)?;
         // Sealed Secrets that changed but cannot be resealed without an identity are stale;
         // those whose bytes are not what stackc recorded were edited by hand.
@@ -357,7 +361,7 @@ impl<'s> Engine<'s> {
         env: &ResolvedEnvironment,
         stat: &StatSection<'_>,
         old: &UnitsSection<'c>,
-        dir: &Path,
+        dir: &StatDir,
         object_files: BTreeMap<String, Content>,
         secrets: Vec<(String, Vec<u8>)>,
     ) -> (emit::Files, Option<LayoutMemo<'c>>) {
@@ -367,8 +371,8 @@ impl<'s> Engine<'s> {
             .map(|(ns, layer)| (layer, ns))
             .collect();
         let flux_bootstrapped = dir
-            .join("flux-system/flux-system/kustomization.yaml")
-            .is_file();
+            .stat("flux-system/flux-system/kustomization.yaml")
+            .is_some();
         let mut paths: Vec<&str> = object_files
             .keys()
             .map(String::as_str)
@@ -383,7 +387,7 @@ impl<'s> Engine<'s> {
             paths,
             flux_bootstrapped,
         });
-        if let (Some(key), Some(memo)) = (key, &old.layout) {
+        if let Some(memo) = &old.layout {
             if memo.key == key && memo.files.iter().all(|(p, h)| stat.intact(dir, p, h)) {
                 let mut files = object_files;
                 for (path, bytes) in secrets {
@@ -408,15 +412,15 @@ impl<'s> Engine<'s> {
             secrets,
             flux_bootstrapped,
         });
-        let memo = key.map(|key| LayoutMemo {
+        let memo = LayoutMemo {
             key,
             files: files
                 .iter()
                 .filter(|(path, _)| !own.contains(*path))
                 .map(|(path, content)| (Cow::Owned(path.clone()), *content.hash().as_bytes()))
                 .collect(),
-        });
-        (files, memo)
+        };
+        (files, Some(memo))
     }
 
     fn unit<'c>(
@@ -425,7 +429,7 @@ impl<'s> Engine<'s> {
         name: &str,
         stat: &StatSection<'_>,
         old: &UnitsSection<'c>,
-        dir: &Path,
+        dir: &StatDir,
     ) -> Result<UnitOutcome<'c>, Diagnostics> {
         let source = self.source_key(&env.name, name);
         let record = old.unit(name);
@@ -483,7 +487,7 @@ impl<'s> Engine<'s> {
     }
 
     /// Whether every file a unit wrote last time is still on disk exactly as written.
-    fn files_intact(record: &UnitRecord<'_>, stat: &StatSection<'_>, dir: &Path) -> bool {
+    fn files_intact(record: &UnitRecord<'_>, stat: &StatSection<'_>, dir: &StatDir) -> bool {
         record
             .files
             .iter()
@@ -493,14 +497,14 @@ impl<'s> Engine<'s> {
 
 /// The cache's view of `out/<env>/`: a file is known-good when its stat data still matches.
 struct OutMemory<'a> {
-    dir: &'a Path,
+    dir: &'a StatDir,
     stat: &'a StatSection<'a>,
 }
 
 impl WrittenBefore for OutMemory<'_> {
     fn check(&self, path: &str, hash: &blake3::Hash) -> Option<bool> {
         let stamp = self.stat.stamp(path)?;
-        if stamp.verify(&self.dir.join(path), self.stat.saved_at_ns) {
+        if stamp.verify_in(self.dir, path, self.stat.saved_at_ns) {
             // Unchanged since stackc wrote it: right if it is what we want now, else stale.
             (stamp.hash == *hash.as_bytes()).then_some(true)
         } else {
@@ -592,13 +596,12 @@ fn global_source(stack: &Stack) -> Hash32 {
         }
         outside.push(file.text.get(at..).unwrap_or(""));
     }
-    cache::hash_key(&cache::GlobalSource {
+    cache::global_source(&cache::GlobalSource {
         stackc: env!("CARGO_PKG_VERSION"),
         fuel: crate::render::FUEL,
         files,
         stack_outside_services: outside,
     })
-    .unwrap_or_default()
 }
 
 /// Renders every object of the selected environments from scratch (for `diff`).

@@ -66,8 +66,8 @@ pub struct LayoutKey<'a> {
 }
 
 /// The key of an environment's layout.
-pub fn layout_key(key: &LayoutKey<'_>) -> Option<Hash32> {
-    hash_key(key)
+pub fn layout_key(key: &LayoutKey<'_>) -> Hash32 {
+    hash_typed(key)
 }
 
 /// The key of one unit; `None` when the context cannot be written (a NaN): the unit is then
@@ -78,11 +78,60 @@ pub fn unit_key(key: &UnitKey<'_>) -> Option<Hash32> {
 
 /// The source key of one unit.
 pub fn source_key(key: &SourceKey<'_>) -> Hash32 {
-    hash_key(key).unwrap_or_default()
+    hash_typed(key)
 }
 
-/// Hashes any key struct.
-pub fn hash_key<T: Serialize>(key: &T) -> Option<Hash32> {
+/// The hash of every input outside the service declarations.
+pub fn global_source(key: &GlobalSource<'_>) -> Hash32 {
+    hash_typed(key)
+}
+
+/// Hashes a key made of plain typed fields (no [`Value`]) in postcard's binary form: for a
+/// fixed struct the encoding is injective, and several times cheaper than JSON (the source
+/// key is computed for every unit of every build).
+fn hash_typed<T: Serialize>(key: &T) -> Hash32 {
+    let flavor = HashFlavor {
+        hasher: blake3::Hasher::new(),
+        buffer: Vec::with_capacity(256),
+    };
+    // The flavor never fails, and these structs hold nothing postcard cannot write.
+    postcard::serialize_with_flavor(key, flavor).unwrap_or_default()
+}
+
+/// A postcard output that hashes instead of storing (small writes buffered).
+struct HashFlavor {
+    hasher: blake3::Hasher,
+    buffer: Vec<u8>,
+}
+
+impl postcard::ser_flavors::Flavor for HashFlavor {
+    type Output = Hash32;
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.buffer.push(data);
+        if self.buffer.len() == self.buffer.capacity() {
+            self.hasher.update(&self.buffer);
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.hasher.update(&self.buffer);
+        self.buffer.clear();
+        self.hasher.update(data);
+        Ok(())
+    }
+
+    fn finalize(mut self) -> postcard::Result<Hash32> {
+        self.hasher.update(&self.buffer);
+        Ok(*self.hasher.finalize().as_bytes())
+    }
+}
+
+/// Hashes a key holding a [`Value`] through its JSON form (self-describing, so two different
+/// values never write the same bytes); `None` when it cannot be written (a NaN).
+fn hash_key<T: Serialize>(key: &T) -> Option<Hash32> {
     let mut hasher = blake3::Hasher::new();
     // serde_json over ordered maps is canonical for our Value (maps keep their order, which is
     // itself part of the output).

@@ -18,7 +18,7 @@ mod section;
 
 pub use inputs::InputStamps;
 pub use key::{
-    hash_key, layout_key, source_key, unit_key, GlobalSource, Hash32, LayoutKey, SourceKey,
+    global_source, layout_key, source_key, unit_key, GlobalSource, Hash32, LayoutKey, SourceKey,
     TemplateDeps, UnitKey,
 };
 
@@ -65,18 +65,18 @@ impl StatSection<'_> {
     /// then a build has nothing to do, and nothing needs to be parsed to know it.
     pub fn is_current(&self, root: &Path, dir: &Path) -> bool {
         use rayon::prelude::*;
-        !self.stamps.is_empty()
-            && self.inputs.unchanged(root, self.saved_at_ns)
-            && self
-                .stamps
+        !self.stamps.is_empty() && self.inputs.unchanged(root, self.saved_at_ns) && {
+            let dir = StatDir::open(dir);
+            self.stamps
                 .par_iter()
-                .all(|(path, stamp)| stamp.verify(&dir.join(path.as_ref()), self.saved_at_ns))
+                .all(|(path, stamp)| stamp.verify_in(&dir, path, self.saved_at_ns))
+        }
     }
 
     /// Whether `path` is in the cache and still on disk (in `dir`) as recorded, with `hash`.
-    pub fn intact(&self, dir: &Path, path: &str, hash: &Hash32) -> bool {
+    pub fn intact(&self, dir: &StatDir, path: &str, hash: &Hash32) -> bool {
         self.stamp(path).is_some_and(|stamp| {
-            stamp.hash == *hash && stamp.verify(&dir.join(path), self.saved_at_ns)
+            stamp.hash == *hash && stamp.verify_in(dir, path, self.saved_at_ns)
         })
     }
 }
@@ -179,13 +179,60 @@ pub fn encode_units(units: &UnitsSection<'_>) -> Vec<u8> {
 }
 
 /// What a file looked like right after stackc wrote or verified it.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
     pub size: u64,
     pub mtime_ns: i128,
     pub inode: u64,
-    /// Raw bytes: 32 of them in the binary cache.
     pub hash: [u8; 32],
+}
+
+/// A stamp's bytes in the cache: size, mtime and inode little-endian, then the hash.
+const STAMP_BYTES: usize = 8 + 16 + 8 + 32;
+
+// A stamp is one fixed-size byte string, not four fields: decoding 15,000 of them is then a
+// copy each, which is most of what a no-op build does.
+impl Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = [0_u8; STAMP_BYTES];
+        bytes[..8].copy_from_slice(&self.size.to_le_bytes());
+        bytes[8..24].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        bytes[24..32].copy_from_slice(&self.inode.to_le_bytes());
+        bytes[32..].copy_from_slice(&self.hash);
+        serializer.serialize_bytes(&bytes)
+    }
+}
+
+impl<'de> Deserialize<'de> for Stamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = Stamp;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{STAMP_BYTES} bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Stamp, E> {
+                let bytes: &[u8; STAMP_BYTES] = v
+                    .try_into()
+                    .map_err(|_| E::invalid_length(v.len(), &self))?;
+                let (size, rest) = bytes.split_at(8);
+                let (mtime, rest) = rest.split_at(16);
+                let (inode, hash) = rest.split_at(8);
+                let array = |b: &[u8]| -> Result<[u8; 8], E> {
+                    b.try_into().map_err(|_| E::invalid_length(b.len(), &self))
+                };
+                Ok(Stamp {
+                    size: u64::from_le_bytes(array(size)?),
+                    mtime_ns: i128::from_le_bytes(
+                        mtime.try_into().map_err(|_| E::invalid_length(16, &self))?,
+                    ),
+                    inode: u64::from_le_bytes(array(inode)?),
+                    hash: hash.try_into().map_err(|_| E::invalid_length(32, &self))?,
+                })
+            }
+        }
+        deserializer.deserialize_bytes(Bytes)
+    }
 }
 
 /// How close to the cache's save time an mtime makes a stamp untrustworthy: a later write in
@@ -233,6 +280,16 @@ impl Stamp {
         !self.is_racy(saved_at_ns) && stat(path) == Some((self.size, self.mtime_ns, self.inode))
     }
 
+    /// [`Stamp::verify`] for the file `rel` of `dir`.
+    pub fn verify_in(&self, dir: &StatDir, rel: &str, saved_at_ns: i128) -> bool {
+        if dir.stat(rel) != Some((self.size, self.mtime_ns, self.inode)) {
+            return false;
+        }
+        !self.is_racy(saved_at_ns)
+            || std::fs::read(dir.path.join(rel))
+                .is_ok_and(|bytes| *blake3::hash(&bytes).as_bytes() == self.hash)
+    }
+
     /// Whether `path` still holds the bytes this stamp recorded: by stat, and for a racy stamp
     /// (taken within a timestamp tick of the save) also by reading and hashing the file.
     pub fn verify(&self, path: &Path, saved_at_ns: i128) -> bool {
@@ -252,6 +309,38 @@ pub(crate) fn stat(path: &Path) -> Option<(u64, i128, u64)> {
     }
     let (mtime, inode) = mtime_and_inode(&meta)?;
     Some((meta.len(), mtime, inode))
+}
+
+/// A folder opened once, so that the thousands of files below it are stat'ed relative to it
+/// (no path joined and walked from the root per file). The folder itself is opened without
+/// following a link; a folder that cannot be opened has no files.
+pub struct StatDir {
+    fd: Option<rustix::fd::OwnedFd>,
+    path: std::path::PathBuf,
+}
+
+impl StatDir {
+    /// Opens `path` for stat'ing below it.
+    pub fn open(path: &Path) -> StatDir {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        StatDir {
+            fd: rustix::fs::open(path, flags, Mode::empty()).ok(),
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// A regular file's size, mtime (ns) and inode, by its path relative to the folder (a
+    /// link at the last component is not followed); `None` for anything else.
+    pub fn stat(&self, rel: &str) -> Option<(u64, i128, u64)> {
+        use rustix::fs::{AtFlags, FileType};
+        let st = rustix::fs::statat(self.fd.as_ref()?, rel, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return None;
+        }
+        let mtime = i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec);
+        Some((u64::try_from(st.st_size).ok()?, mtime, st.st_ino))
+    }
 }
 
 /// A folder's mtime (ns) and inode; `None` for anything else.
