@@ -438,8 +438,8 @@ impl<'s> Engine<'s> {
                 return Ok(UnitOutcome::Kept(record.clone()));
             }
         }
-        let service = &crate::resolve::resolve_one(self.stack, &env.name, name)?;
-        let ctx = self.renderer.context(env, service)?;
+        let (service, ctx) = self.resolve_unit(env, name)?;
+        let service = &service;
         let entries = service
             .template
             .as_deref()
@@ -484,6 +484,50 @@ impl<'s> Engine<'s> {
                 .collect(),
         };
         Ok(UnitOutcome::Rendered(record, files))
+    }
+
+    /// The first half of every unit, shared by [`Engine::plan`] and [`Engine::objects`]: the
+    /// service resolved in `env`, and its template context.
+    fn resolve_unit(
+        &self,
+        env: &ResolvedEnvironment,
+        name: &str,
+    ) -> Result<(crate::resolve::ResolvedService, crate::value::Value), Diagnostics> {
+        let service = crate::resolve::resolve_one(self.stack, &env.name, name)?;
+        let ctx = self.renderer.context(env, &service)?;
+        Ok((service, ctx))
+    }
+
+    /// Every object of `env`'s units, rendered as a build renders them (the same resolving,
+    /// context and templates) but kept as objects in memory, with the build's check that no
+    /// object is rendered twice. Nothing is read from a cache or written: this is the fresh
+    /// side of `diff` and what `check` inspects.
+    pub fn objects(&self, env: &ResolvedEnvironment) -> Result<Vec<RenderedObject>, Diagnostics> {
+        let results: Vec<Result<Vec<RenderedObject>, Diagnostics>> = self
+            .stack
+            .model
+            .services
+            .par_iter()
+            .map(|service| {
+                let (service, ctx) = self.resolve_unit(env, &service.name.value)?;
+                self.renderer.render_with_context(env, &service, &ctx)
+            })
+            .collect();
+        let mut errors = Diagnostics::new();
+        let mut objects = Vec::new();
+        for result in results {
+            match result {
+                Ok(found) => objects.extend(found),
+                Err(e) => errors.extend(e),
+            }
+        }
+        if errors.is_empty() {
+            if let Err(e) = crate::render::check_unique(self.stack, &env.name, &objects) {
+                errors.extend(e);
+            }
+        }
+        errors.truncate(MAX_REPORTED);
+        errors.into_result(objects)
     }
 
     /// Whether every file a unit wrote last time is still on disk exactly as written.
@@ -604,42 +648,24 @@ fn global_source(stack: &Stack) -> Hash32 {
     })
 }
 
-/// Renders every object of the selected environments from scratch (for `diff`).
+/// Every object of the selected environments (all when `only` is empty), through
+/// [`Engine::objects`]; for `stackc check`.
 pub fn render_objects(
     stack: &Stack,
     resolved: &Resolved,
     only: &[String],
 ) -> Result<Vec<(String, Vec<RenderedObject>)>, Diagnostics> {
-    let renderer = Renderer::new(stack);
-    renderer.compile_all()?;
-    let envs: Vec<&ResolvedEnvironment> = resolved
+    let engine = Engine::new(stack)?;
+    let mut errors = Diagnostics::new();
+    let mut out = Vec::new();
+    for env in resolved
         .environments
         .iter()
         .filter(|e| only.is_empty() || only.contains(&e.name))
-        .collect();
-    let units: Vec<(usize, usize)> = envs
-        .iter()
-        .enumerate()
-        .flat_map(|(env_index, env)| (0..env.services.len()).map(move |unit| (env_index, unit)))
-        .collect();
-    let results: Vec<Result<Vec<RenderedObject>, Diagnostics>> = units
-        .par_iter()
-        .map(|&(env_index, unit)| {
-            renderer.render_service(envs[env_index], &envs[env_index].services[unit])
-        })
-        .collect();
-    let mut errors = Diagnostics::new();
-    let mut out: Vec<(String, Vec<RenderedObject>)> =
-        envs.iter().map(|e| (e.name.clone(), Vec::new())).collect();
-    for ((e, _), result) in units.iter().zip(results) {
-        match result {
-            Ok(objects) => out[*e].1.extend(objects),
-            Err(diagnostics) => errors.extend(diagnostics),
-        }
-    }
-    for (env, objects) in &out {
-        if let Err(e) = crate::render::check_unique(stack, env, objects) {
-            errors.extend(e);
+    {
+        match engine.objects(env) {
+            Ok(objects) => out.push((env.name.clone(), objects)),
+            Err(e) => errors.extend(e),
         }
     }
     errors.truncate(MAX_REPORTED);
