@@ -35,8 +35,8 @@ pub struct Engine<'s> {
     global_source: Hash32,
     /// Hash of each service declaration's text, by service name.
     service_sources: BTreeMap<String, Hash32>,
-    /// Units rendered so far, for the progress line.
-    pub progress: AtomicUsize,
+    /// Counts units planned, for a progress line (see [`run`]).
+    progress: Option<&'s AtomicUsize>,
 }
 
 enum UnitOutcome<'c> {
@@ -86,8 +86,17 @@ impl<'s> Engine<'s> {
                     )
                 })
                 .collect(),
-            progress: AtomicUsize::new(0),
+            progress: None,
         })
+    }
+
+    /// The same engine, counting every unit it plans in `progress`.
+    #[must_use]
+    pub fn counting(self, progress: &'s AtomicUsize) -> Self {
+        Engine {
+            progress: Some(progress),
+            ..self
+        }
     }
 
     /// The source key of a unit: what it was resolved and rendered from, as text.
@@ -230,7 +239,9 @@ impl<'s> Engine<'s> {
             .par_iter()
             .map(|service| {
                 let outcome = self.unit(env, &service.name.value, stat, old, &stat_dir);
-                self.progress.fetch_add(1, Ordering::Relaxed);
+                if let Some(progress) = self.progress {
+                    progress.fetch_add(1, Ordering::Relaxed);
+                }
                 outcome
             })
             .collect();
@@ -555,6 +566,53 @@ impl WrittenBefore for OutMemory<'_> {
             // Changed since stackc wrote it: edited by hand (or removed).
             Some(false)
         }
+    }
+}
+
+/// What a build did.
+pub enum Outcome {
+    /// `--check`: the plan, not applied.
+    Checked(Plan),
+    /// The plan and what applying it did; `notes` in a fixed order (the plan's, in
+    /// environment order, then the apply's).
+    Applied {
+        plan: Plan,
+        applied: Vec<emit::Applied>,
+        notes: Vec<String>,
+    },
+}
+
+/// A build of `stack`: plan every selected environment, then (unless `--check`) apply the
+/// plan. `progress` counts the units planned, for a progress line.
+pub fn run(
+    stack: &Stack,
+    request: &Request<'_>,
+    progress: &AtomicUsize,
+) -> Result<Outcome, Diagnostics> {
+    let started = std::time::Instant::now();
+    let engine = Engine::new(stack)?.counting(progress);
+    let plan = engine.plan(request)?;
+    phase(started, "plan");
+    if request.check {
+        return Ok(Outcome::Checked(plan));
+    }
+    let (applied, apply_notes) = emit::apply(&plan)?;
+    phase(started, "apply");
+    let notes = plan.notes.iter().cloned().chain(apply_notes).collect();
+    Ok(Outcome::Applied {
+        plan,
+        applied,
+        notes,
+    })
+}
+
+/// With `STACKC_TIMINGS` set, the time since the start at the end of each phase.
+fn phase(started: std::time::Instant, name: &str) {
+    if std::env::var_os("STACKC_TIMINGS").is_some() {
+        eprintln!(
+            "[{:>7.1} ms] {name}",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
     }
 }
 
