@@ -532,6 +532,9 @@ impl<'s> Engine<'s> {
                 Err(e) => errors.extend(e),
             }
         }
+        // Kept in memory by the thousand (both sides of a diff): no spare capacity.
+        objects.par_iter_mut().for_each(|o| shrink(&mut o.body));
+        objects.shrink_to_fit();
         if errors.is_empty() {
             if let Err(e) = crate::render::check_unique(self.stack, &env.name, &objects) {
                 errors.extend(e);
@@ -704,6 +707,23 @@ fn global_source(stack: &Stack) -> Hash32 {
         files,
         stack_outside_services: outside,
     })
+}
+
+/// Drops the spare capacity of every string, list and map in `value`.
+fn shrink(value: &mut crate::value::Value) {
+    use crate::value::Value;
+    match value {
+        Value::String(s) => s.shrink_to_fit(),
+        Value::List(items) => {
+            items.iter_mut().for_each(shrink);
+            items.shrink_to_fit();
+        }
+        Value::Map(map) => {
+            map.values_mut().for_each(shrink);
+            map.shrink_to_fit();
+        }
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
+    }
 }
 
 /// Every object of the selected environments (all when `only` is empty), through
