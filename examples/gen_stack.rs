@@ -26,6 +26,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one flag per output shape, as bench/run.sh calls them"
+)]
 #[command(about = "Generate a synthetic stack of N services x 3 environments")]
 struct Args {
     /// Number of services.
@@ -440,12 +444,23 @@ fn jinja2(root: &Path, services: &[Service]) -> std::io::Result<()> {
                 _ => env.replicas,
             };
             let [cpu, memory, cpu_limit, memory_limit] = env.res;
-            let anti = if env.name == "production" { "required" } else { "none" };
-            let mut config: Vec<String> =
-                s.config.iter().map(|(k, v)| format!("{}: {}", js(k), js(v))).collect();
+            let anti = if env.name == "production" {
+                "required"
+            } else {
+                "none"
+            };
+            let mut config: Vec<String> = s
+                .config
+                .iter()
+                .map(|(k, v)| format!("{}: {}", js(k), js(v)))
+                .collect();
             config.push(format!("\"LOG_LEVEL\": {}", js(env.log_level)));
             let persistence = if s.stateful {
-                let size = if env.name == "production" { "20Gi" } else { "8Gi" };
+                let size = if env.name == "production" {
+                    "20Gi"
+                } else {
+                    "8Gi"
+                };
                 format!(", \"persistence\": {{\"size\": \"{size}\", \"storage_class\": \"local-path\"}}")
             } else {
                 String::new()
@@ -471,7 +486,11 @@ fn jinja2(root: &Path, services: &[Service]) -> std::io::Result<()> {
             ));
         }
     }
-    write(root, "contexts.json", &format!("[\n{}\n]\n", units.join(",\n")))?;
+    write(
+        root,
+        "contexts.json",
+        &format!("[\n{}\n]\n", units.join(",\n")),
+    )?;
     for (path, text) in TEMPLATES {
         write(root, path, text)?;
     }

@@ -133,7 +133,7 @@ pub fn compare(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             changes.missing.push(INDEX_FILE.to_string());
         }
-        Err(e) => return Err(IoError::new("read", &dir.join(INDEX_FILE), e).into()),
+        Err(e) => return Err(IoError::new("read", dir.join(INDEX_FILE), e).into()),
     }
     Ok(changes)
 }
