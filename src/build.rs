@@ -465,7 +465,7 @@ impl<'s> Engine<'s> {
         let key = cache::unit_key(&cache::UnitKey {
             stackc: env!("CARGO_PKG_VERSION"),
             fuel: crate::render::FUEL,
-            context: &ctx,
+            context: cache::Tagged(&ctx),
             templates: self.deps.closure(&entries),
             manifests,
         });

@@ -18,7 +18,7 @@ pub struct UnitKey<'a> {
     /// The template fuel (a different limit can turn a render into an error).
     pub fuel: u64,
     /// The whole template context: project, environment, resolved service, secret declarations.
-    pub context: &'a Value,
+    pub context: Tagged<'a>,
     /// Every template file the unit reads (entry templates and what they include), by hash.
     pub templates: BTreeMap<&'a str, String>,
     /// Every plain manifest file, by hash.
@@ -70,10 +70,56 @@ pub fn layout_key(key: &LayoutKey<'_>) -> Hash32 {
     hash_typed(key)
 }
 
-/// The key of one unit; `None` when the context cannot be written (a NaN): the unit is then
-/// always rendered, never skipped on a partial hash.
+/// The key of one unit (in postcard's form, the context [`Tagged`]: hashing the context is a
+/// seventh of a cold build's instructions through JSON).
 pub fn unit_key(key: &UnitKey<'_>) -> Option<Hash32> {
-    hash_key(key)
+    Some(hash_typed(key))
+}
+
+/// A [`Value`] written with a tag before every node (`Value`'s own form is untagged: `1` and
+/// `true` could write the same bytes), so a binary, not self-describing encoding of it is
+/// still injective; floats by their bits.
+#[derive(Clone, Copy)]
+pub struct Tagged<'a>(pub &'a Value);
+
+impl Serialize for Tagged<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        match self.0 {
+            Value::Null => s.serialize_unit_variant("V", 0, "Null"),
+            Value::Bool(b) => s.serialize_newtype_variant("V", 1, "Bool", b),
+            Value::Int(i) => s.serialize_newtype_variant("V", 2, "Int", i),
+            Value::Float(f) => s.serialize_newtype_variant("V", 3, "Float", &f.to_bits()),
+            Value::String(text) => s.serialize_newtype_variant("V", 4, "String", text),
+            Value::List(items) => s.serialize_newtype_variant("V", 5, "List", &List(items)),
+            Value::Map(map) => {
+                struct Entries<'a>(&'a crate::value::Map);
+                impl Serialize for Entries<'_> {
+                    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                        for (k, v) in self.0 {
+                            seq.serialize_element(&(k, Tagged(v)))?;
+                        }
+                        seq.end()
+                    }
+                }
+                s.serialize_newtype_variant("V", 6, "Map", &Entries(map))
+            }
+        }
+    }
+}
+
+struct List<'a>(&'a [Value]);
+
+impl Serialize for List<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&Tagged(item))?;
+        }
+        seq.end()
+    }
 }
 
 /// The source key of one unit.
@@ -126,28 +172,6 @@ impl postcard::ser_flavors::Flavor for HashFlavor {
     fn finalize(mut self) -> postcard::Result<Hash32> {
         self.hasher.update(&self.buffer);
         Ok(*self.hasher.finalize().as_bytes())
-    }
-}
-
-/// Hashes a key holding a [`Value`] through its JSON form (self-describing, so two different
-/// values never write the same bytes); `None` when it cannot be written (a NaN).
-fn hash_key<T: Serialize>(key: &T) -> Option<Hash32> {
-    let mut hasher = blake3::Hasher::new();
-    // serde_json over ordered maps is canonical for our Value (maps keep their order, which is
-    // itself part of the output).
-    serde_json::to_writer(HashWriter(&mut hasher), key).ok()?;
-    Some(*hasher.finalize().as_bytes())
-}
-
-struct HashWriter<'a>(&'a mut blake3::Hasher);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -309,7 +333,7 @@ mod tests {
             unit_key(&UnitKey {
                 stackc: "v",
                 fuel: 1,
-                context: &ctx,
+                context: Tagged(&ctx),
                 templates: BTreeMap::from([("t", template.to_string())]),
                 manifests: manifests
                     .iter()
@@ -323,5 +347,28 @@ mod tests {
         assert_ne!(base, key(2, "h1", &[]));
         assert_ne!(base, key(1, "h2", &[]));
         assert_ne!(base, key(1, "h1", &[("m", "x")]));
+    }
+
+    #[test]
+    fn tagged_values_never_write_the_same_bytes() {
+        use crate::value::{map, Value};
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Int(1),
+            Value::Int(-1),
+            Value::Float(1.0),
+            Value::String("\u{1}".into()),
+            Value::String(String::new()),
+            Value::List(vec![Value::Int(-1)]),
+            Value::List(vec![]),
+            map([("a", 1)]),
+            map([("a", Value::List(vec![]))]),
+        ];
+        let bytes: BTreeSet<Vec<u8>> = values
+            .iter()
+            .map(|v| postcard::to_stdvec(&Tagged(v)).unwrap())
+            .collect();
+        assert_eq!(bytes.len(), values.len());
     }
 }

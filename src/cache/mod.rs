@@ -19,7 +19,7 @@ mod section;
 pub use inputs::InputStamps;
 pub use key::{
     global_source, layout_key, source_key, unit_key, GlobalSource, Hash32, LayoutKey, SourceKey,
-    TemplateDeps, UnitKey,
+    Tagged, TemplateDeps, UnitKey,
 };
 
 use serde::{Deserialize, Serialize};
