@@ -3,7 +3,8 @@
 wall time at every N on a log scale, and how it grows (the exponent k of t ~ N^k between
 the smallest and the largest N).
 
-usage: python3 bench/plot.py [bench/results.csv] [--place tmpfs]
+usage: python3 bench/plot.py [bench/results.csv] [--place tmpfs] [--cpu]
+(--cpu: CPU time instead of wall time, for a machine that is not idle)
 The last row for each (n, place, measurement) wins, so re-runs replace older figures.
 """
 import csv
@@ -24,14 +25,16 @@ def main():
     latest = {}
     with open(path) as f:
         for row in csv.DictReader(f):
-            latest[(int(row["n"]), row["place"], row["measurement"])] = float(row["wall_s"])
+            value = row["cpu_s"] if "--cpu" in sys.argv else row["wall_s"]
+            latest[(int(row["n"]), row["place"], row["measurement"])] = float(value)
     places = sorted({p for _, p, _ in latest if place_filter in (None, p)})
     for place in places:
         points = {(n, m): t for (n, p, m), t in latest.items() if p == place and t > 0}
         ns = sorted({n for n, _ in points})
         lo, hi = min(points.values()), max(points.values())
         span = math.log10(hi / lo) or 1
-        print(f"wall time on {place}, log scale from {lo * 1000:.1f} ms to {hi:.2f} s")
+        what = "CPU time" if "--cpu" in sys.argv else "wall time"
+        print(f"{what} on {place}, log scale from {lo * 1000:.1f} ms to {hi:.2f} s")
         for m in [m for m in ORDER if any((n, m) in points for n in ns)]:
             for n in ns:
                 t = points.get((n, m))
