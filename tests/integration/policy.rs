@@ -64,7 +64,7 @@ fn refused(
 #[test]
 fn example_production_is_strict_and_dev_relaxed() {
     let t = example();
-    let ns = |env: &str| t.read(&format!("out/{env}/apps/web/namespace.yaml"));
+    let ns = |env: &str| t.read(&format!("out/{env}/flux-system/namespace-web.yaml"));
     assert!(ns("dev").contains("pod-security.kubernetes.io/enforce: baseline"));
     assert!(ns("staging").contains("pod-security.kubernetes.io/warn: restricted"));
     assert!(ns("production").contains("pod-security.kubernetes.io/enforce: restricted"));

@@ -28,7 +28,7 @@ fn a_namespace_label_wins_over_the_pod_security_default() {
         "metadata.labels[\"pod-security.kubernetes.io/enforce\"]: restricted -> privileged",
     ]);
     t.run(&["build"]).success();
-    let web = t.read("out/production/apps/web/namespace.yaml");
+    let web = t.read("out/production/flux-system/namespace-web.yaml");
     // The block's label replaces the enforced level; warn and audit keep the policy's.
     assert!(
         web.contains("pod-security.kubernetes.io/enforce: privileged")
