@@ -361,7 +361,7 @@ impl<'s> Engine<'s> {
                     .map(|(service, r)| {
                         (
                             service.to_string(),
-                            r.objects.iter().map(|o| o.to_string()).collect(),
+                            r.objects.iter().map(ToString::to_string).collect(),
                         )
                     })
                     .collect(),
