@@ -206,6 +206,12 @@ pub(crate) fn stackc(root: &Path, services: &[Service]) -> std::io::Result<()> {
         kdl.push_str("}\n");
     }
     kdl.push('\n');
+    // The issuer every Ingress names (stackc's ingress-tls rule wants it declared).
+    kdl.push_str(
+        "service \"letsencrypt\" layer=\"platform\" namespace=\"cert-manager\" {\n    \
+         manifests \"manifests/clusterissuer.yaml\"\n}\n",
+    );
+    write(root, "manifests/clusterissuer.yaml", CLUSTER_ISSUER)?;
     for s in services {
         let _ = writeln!(
             kdl,
@@ -245,11 +251,33 @@ pub(crate) fn stackc(root: &Path, services: &[Service]) -> std::io::Result<()> {
         "environments/production.kdl",
         "// Production policy: strict pod anti-affinity.\nanti-affinity \"required\"\n",
     )?;
+    // Staging runs several replicas: stackc's replicas rule wants them spread.
+    write(
+        root,
+        "environments/staging.kdl",
+        "// Staging policy: spread the replicas where the nodes allow.\nanti-affinity \"preferred\"\n",
+    )?;
     for (path, text) in TEMPLATES {
         write(root, path, text)?;
     }
     Ok(())
 }
+
+const CLUSTER_ISSUER: &str = "apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata:
+  name: letsencrypt-production
+spec:
+  acme:
+    server: https://acme-v02.api.letsencrypt.org/directory
+    email: admin@bench.example
+    privateKeySecretRef:
+      name: letsencrypt-production-account-key
+    solvers:
+      - http01:
+          ingress:
+            ingressClassName: traefik
+";
 
 const TEMPLATES: [(&str, &str); 7] = [
     (
