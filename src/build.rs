@@ -6,14 +6,18 @@
 //! on any path the plan would write. Writing is `emit::apply`'s job alone, so a build that
 //! fails in any environment changes no file, and `build --check` is the same plan, unapplied.
 
-use crate::cache::{self, unit_key, EnvCache, InputStamps, OutMemory, TemplateDeps, UnitRecord};
+use crate::cache::{
+    self, EnvCache, Hash32, InputStamps, StatDir, StatSection, TemplateDeps, UnitRecord,
+    UnitsSection,
+};
 use crate::diagnostics::Diagnostics;
-use crate::emit::{self, Content, EnvPlan, Plan};
+use crate::emit::{self, Content, EnvPlan, Plan, WrittenBefore};
 use crate::model::Stack;
 use crate::object::RenderedObject;
 use crate::render::{RenderError, Renderer};
 use crate::resolve::{Resolved, ResolvedEnvironment};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,16 +32,16 @@ pub struct Engine<'s> {
     deps: TemplateDeps,
     manifest_hashes: BTreeMap<String, String>,
     /// Hash of every input outside the service declarations of `stacks.kdl`.
-    global_source: blake3::Hash,
+    global_source: Hash32,
     /// Hash of each service declaration's text, by service name.
-    service_sources: BTreeMap<String, blake3::Hash>,
-    /// Units rendered so far, for the progress line.
-    pub progress: AtomicUsize,
+    service_sources: BTreeMap<String, Hash32>,
+    /// Counts units planned, for a progress line (see [`run`]).
+    progress: Option<&'s AtomicUsize>,
 }
 
-enum UnitOutcome {
-    Kept(UnitRecord),
-    Rendered(UnitRecord, Vec<(String, Vec<u8>)>),
+enum UnitOutcome<'c> {
+    Kept(UnitRecord<'c>),
+    Rendered(UnitRecord<'static>, Vec<(String, Vec<u8>)>),
 }
 
 /// How an object's identity is remembered in a unit's record.
@@ -60,7 +64,7 @@ impl<'s> Engine<'s> {
         env: &ResolvedEnvironment,
         layout: &crate::layout::Layout<'_>,
         policy: &crate::policy::EnvPolicy,
-        identities: &BTreeMap<String, Vec<&str>>,
+        records: &[(Cow<'_, str>, UnitRecord<'_>)],
     ) -> Result<(), Diagnostics> {
         let generated: Vec<RenderedObject> = layout
             .generated_objects(&env.name, policy)
@@ -68,10 +72,10 @@ impl<'s> Engine<'s> {
             .filter(|o| o.id.kind != "Namespace")
             .collect();
         let taken: BTreeSet<String> = generated.iter().map(identity_key).collect();
-        let owners: BTreeSet<&str> = identities
+        let owners: BTreeSet<&str> = records
             .iter()
-            .filter(|(id, _)| taken.contains(*id))
-            .flat_map(|(_, services)| services.iter().copied())
+            .filter(|(_, r)| r.objects.iter().any(|id| taken.contains(id.as_ref())))
+            .map(|(service, _)| service.as_ref())
             .collect();
         if owners.is_empty() {
             return Ok(());
@@ -119,21 +123,31 @@ impl<'s> Engine<'s> {
                         )
                     })
                     .collect(),
-            ),
-            progress: AtomicUsize::new(0),
+            )
+            .into_iter()
+            .map(|(name, hash)| (name, *hash.as_bytes()))
+            .collect(),
+            progress: None,
         })
     }
 
-    /// The source key of a unit: what it was resolved and rendered from, as text.
-    fn source_key(&self, env: &str, service: &str) -> String {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(self.global_source.as_bytes());
-        hasher.update(env.as_bytes());
-        hasher.update(&[0]);
-        if let Some(hash) = self.service_sources.get(service) {
-            hasher.update(hash.as_bytes());
+    /// The same engine, counting every unit it plans in `progress`.
+    #[must_use]
+    pub fn counting(self, progress: &'s AtomicUsize) -> Self {
+        Engine {
+            progress: Some(progress),
+            ..self
         }
-        hasher.finalize().to_hex().to_string()
+    }
+
+    /// The source key of a unit: what it was resolved and rendered from, as text.
+    fn source_key(&self, env: &str, service: &str) -> Hash32 {
+        cache::source_key(&cache::SourceKey {
+            stackc: env!("CARGO_PKG_VERSION"),
+            global: &self.global_source,
+            env,
+            service: self.service_sources.get(service),
+        })
     }
 
     /// Plans a build: every selected environment's files, sealed Secrets, store updates,
@@ -160,7 +174,7 @@ impl<'s> Engine<'s> {
                 .par_iter()
                 .map(|env| {
                     crate::fs::refuse_symlink(root, &format!("out/{}", env.name))?;
-                    let cache = cache::load(&cache_dir, &env.name);
+                    let cache = EnvCache::load(&cache_dir, &env.name);
                     let dir = out.join(&env.name);
                     let mut sealed = crate::seal::environment::seal_environment(
                         stack,
@@ -240,23 +254,45 @@ impl<'s> Engine<'s> {
         secrets: Vec<(String, Vec<u8>)>,
         sealing: &mut crate::seal::environment::Sealed,
     ) -> Result<EnvPlan, Diagnostics> {
+        let planned = {
+            let stat = cache.stat().unwrap_or_default();
+            let old = cache.units().unwrap_or_default();
+            self.plan_files(env, &stat, &old, dir, secrets, sealing)?
+        };
+        Ok(EnvPlan {
+            old_cache: cache,
+            ..planned
+        })
+    }
+
+    /// The wanted files of one environment, how `dir` differs from them, and the next units
+    /// section, judged against the last build's `stat` and `old` sections.
+    fn plan_files(
+        &self,
+        env: &ResolvedEnvironment,
+        stat: &StatSection<'_>,
+        old: &UnitsSection<'_>,
+        dir: &Path,
+        secrets: Vec<(String, Vec<u8>)>,
+        sealing: &mut crate::seal::environment::Sealed,
+    ) -> Result<EnvPlan, Diagnostics> {
         let services = &self.stack.model.services;
-        let outcomes: Vec<Result<UnitOutcome, Diagnostics>> = services
+        let stat_dir = StatDir::open(dir);
+        let outcomes: Vec<Result<UnitOutcome<'_>, Diagnostics>> = services
             .par_iter()
             .map(|service| {
-                let outcome = self.unit(env, &service.name.value, &cache, dir);
-                self.progress.fetch_add(1, Ordering::Relaxed);
+                let outcome = self.unit(env, &service.name.value, stat, old, &stat_dir);
+                if let Some(progress) = self.progress {
+                    progress.fetch_add(1, Ordering::Relaxed);
+                }
                 outcome
             })
             .collect();
         let mut errors = Diagnostics::new();
         let mut object_files: BTreeMap<String, Content> = BTreeMap::new();
-        let mut records = BTreeMap::new();
+        let mut records: Vec<(Cow<'_, str>, UnitRecord<'_>)> = Vec::with_capacity(services.len());
         let (mut rendered, mut skipped) = (0, 0);
-        let mut owners: BTreeMap<String, &str> = BTreeMap::new();
-        let mut identities: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for (service, outcome) in services.iter().zip(outcomes) {
-            let service = service.name.as_str();
             let record = match outcome {
                 Err(e) => {
                     errors.extend(e);
@@ -265,10 +301,7 @@ impl<'s> Engine<'s> {
                 Ok(UnitOutcome::Kept(record)) => {
                     skipped += 1;
                     for (path, hash) in &record.files {
-                        let Ok(hash) = blake3::Hash::from_hex(hash) else {
-                            continue;
-                        };
-                        object_files.insert(path.clone(), Content::Kept(hash));
+                        object_files.insert(path.to_string(), Content::Kept((*hash).into()));
                     }
                     record
                 }
@@ -280,46 +313,17 @@ impl<'s> Engine<'s> {
                     record
                 }
             };
-            for id in &record.objects {
-                identities.entry(id.clone()).or_default().push(service);
-            }
-            for (path, _) in &record.files {
-                if let Some(first) = owners.insert(path.clone(), service) {
-                    errors.push(RenderError::DuplicateObject {
-                        object: format!("out/{}/{path}", env.name),
-                        env: env.name.clone(),
-                        first: format!("service {first}"),
-                        second: format!("service {service}"),
-                    });
-                }
-            }
-            records.insert(service.to_string(), record);
+            records.push((Cow::Borrowed(service.name.as_str()), record));
         }
-        // One object rendered by two units: render them again (a kept unit too; a rare
-        // error path, so objects are not kept in memory for it) so that the diagnostic can
-        // name both sources.
-        let clashing: BTreeSet<&str> = identities
-            .values()
-            .filter(|owners| owners.len() > 1)
-            .flatten()
-            .copied()
-            .collect();
-        if errors.is_empty() && !clashing.is_empty() {
-            let mut objects = Vec::new();
-            for service in &clashing {
-                let resolved = crate::resolve::resolve_one(self.stack, &env.name, service)?;
-                objects.extend(self.renderer.render_service(env, &resolved)?);
-            }
-            if let Err(e) = crate::render::check_unique(self.stack, &env.name, &objects) {
-                errors.extend(e);
-            }
-        }
+        self.check_clashes(env, &records, &mut errors)?;
+        // Services are unique by name; sorted, the section is searched by name.
+        records.sort_by(|a, b| a.0.cmp(&b.0));
         if errors.is_empty() {
-            let identities = records.values().flat_map(|r| r.objects.iter());
+            let identities = records.iter().flat_map(|(_, r)| r.objects.iter());
             if let Err(e) = crate::render::patch::check_matched(
                 self.stack,
                 &env.name,
-                identities.map(String::as_str),
+                identities.map(AsRef::as_ref),
             ) {
                 errors.extend(e);
             }
@@ -341,7 +345,10 @@ impl<'s> Engine<'s> {
         sealing.notes.extend(warnings);
         let policy = crate::policy::EnvPolicy::of(self.stack, &env.name)?;
         let layout = crate::layout::Layout::new(self.stack);
-        self.check_layout_clash(env, &layout, &policy, &identities)?;
+        self.check_layout_clash(env, &layout, &policy, &records)?;
+        // No memo of the layout: it reads most of the stack (layers, namespaces, Flux and
+        // Argo CD settings, policy, RBAC from the units' objects, output roots), and since
+        // the units carry their folders' kustomizations it is cheap to lay out again.
         let mut files = layout.env_files(
             &env.name,
             crate::layout::EnvFiles {
@@ -351,13 +358,22 @@ impl<'s> Engine<'s> {
                 policy,
                 unit_objects: records
                     .iter()
-                    .map(|(service, r)| (service.clone(), r.objects.clone()))
+                    .map(|(service, r)| {
+                        (
+                            service.to_string(),
+                            r.objects.iter().map(ToString::to_string).collect(),
+                        )
+                    })
                     .collect(),
             },
         );
         let roots = emit::roots::plan(self.stack, &env.name, layout.split_outputs(&mut files))?;
-        let memory = OutMemory { dir, cache: &cache };
-        let mut changes = emit::compare(&env.name, dir, &files, &memory)?;
+        let index = emit::index_bytes(&files);
+        let memory = OutMemory {
+            dir: &stat_dir,
+            stat,
+        };
+        let mut changes = emit::compare(&env.name, dir, &files, &index, &memory)?;
         // Sealed Secrets that changed but cannot be resealed without an identity are stale;
         // those whose bytes are not what stackc recorded were edited by hand.
         for path in &sealing.stale {
@@ -370,34 +386,86 @@ impl<'s> Engine<'s> {
                 changes.edited.push(path.clone());
             }
         }
+        let units = cache::encode_units(&UnitsSection { units: records });
         Ok(EnvPlan {
             env: env.name.clone(),
             files,
             changes,
             rendered,
             skipped,
-            records,
-            old_cache: cache,
+            unit_count: services.len(),
+            index,
+            units_section: units,
+            old_cache: EnvCache::default(),
             roots,
         })
     }
 
-    fn unit(
+    /// Refuses one object rendered by two units, and one file written by two.
+    fn check_clashes(
+        &self,
+        env: &ResolvedEnvironment,
+        records: &[(Cow<'_, str>, UnitRecord<'_>)],
+        errors: &mut Diagnostics,
+    ) -> Result<(), Diagnostics> {
+        let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut identities: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        // `records` is in declaration order: a diagnostic names the first declared first.
+        for (service, record) in records {
+            let service = service.as_ref();
+            for id in &record.objects {
+                identities.entry(id.as_ref()).or_default().push(service);
+            }
+            for (path, _) in &record.files {
+                if let Some(first) = owners.insert(path.as_ref(), service) {
+                    errors.push(RenderError::DuplicateObject {
+                        object: format!("out/{}/{path}", env.name),
+                        env: env.name.clone(),
+                        first: format!("service {first}"),
+                        second: format!("service {service}"),
+                    });
+                }
+            }
+        }
+        // One object rendered by two units: render them again (a kept unit too; a rare
+        // error path, so objects are not kept in memory for it) so that the diagnostic can
+        // name both sources.
+        let clashing: BTreeSet<&str> = identities
+            .values()
+            .filter(|owners| owners.len() > 1)
+            .flatten()
+            .copied()
+            .collect();
+        if errors.is_empty() && !clashing.is_empty() {
+            let mut objects = Vec::new();
+            for service in &clashing {
+                let resolved = crate::resolve::resolve_one(self.stack, &env.name, service)?;
+                objects.extend(self.renderer.render_service(env, &resolved)?);
+            }
+            if let Err(e) = crate::render::check_unique(self.stack, &env.name, &objects) {
+                errors.extend(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn unit<'c>(
         &self,
         env: &ResolvedEnvironment,
         name: &str,
-        cache: &EnvCache,
-        dir: &Path,
-    ) -> Result<UnitOutcome, Diagnostics> {
+        stat: &StatSection<'_>,
+        old: &UnitsSection<'c>,
+        dir: &StatDir,
+    ) -> Result<UnitOutcome<'c>, Diagnostics> {
         let source = self.source_key(&env.name, name);
-        let record = cache.units.get(name);
+        let record = old.unit(name);
         if let Some(record) = record {
-            if record.source == source && Self::files_intact(record, cache, dir) {
+            if record.source == source && Self::files_intact(record, stat, dir) {
                 return Ok(UnitOutcome::Kept(record.clone()));
             }
         }
-        let service = &crate::resolve::resolve_one(self.stack, &env.name, name)?;
-        let ctx = self.renderer.context(env, service)?;
+        let (service, ctx) = self.resolve_unit(env, name)?;
+        let service = &service;
         let entries = service
             .template
             .as_deref()
@@ -410,9 +478,16 @@ impl<'s> Engine<'s> {
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
         let patches = crate::render::patch::key(&self.stack.model, &env.name, name);
-        let key = unit_key(&ctx, self.deps.closure(&entries), manifests, &patches);
+        let key = cache::unit_key(&cache::UnitKey {
+            stackc: env!("CARGO_PKG_VERSION"),
+            fuel: crate::render::FUEL,
+            context: cache::Tagged(&ctx),
+            templates: self.deps.closure(&entries),
+            manifests,
+            patches: cache::Tagged(&patches),
+        });
         if let Some(record) = record {
-            if !key.is_empty() && record.key == key && Self::files_intact(record, cache, dir) {
+            if key.is_some() && record.key == key && Self::files_intact(record, stat, dir) {
                 return Ok(UnitOutcome::Kept(UnitRecord {
                     source,
                     ..record.clone()
@@ -427,33 +502,143 @@ impl<'s> Engine<'s> {
         // The unit's folder kustomization is kept with it, so a kept unit needs no re-layout.
         let folders = crate::layout::unit_kustomizations(files.iter().map(|(p, _)| p.as_str()));
         files.extend(folders);
+        let memo = crate::check::gate::unit_memo(self.stack, env, service, &objects);
         let record = UnitRecord {
             source,
             key,
             files: files
                 .iter()
-                .map(|(p, b)| (p.clone(), blake3::hash(b).to_hex().to_string()))
+                .map(|(p, b)| (Cow::Owned(p.clone()), *blake3::hash(b).as_bytes()))
                 .collect(),
-            objects: objects.iter().map(identity_key).collect(),
-            ..UnitRecord::default()
-        };
-        let memo = crate::check::gate::unit_memo(self.stack, env, service, &objects);
-        let record = UnitRecord {
+            objects: objects
+                .iter()
+                .map(|o| Cow::Owned(identity_key(o)))
+                .collect(),
             check_rules: memo.rules,
-            check_facts: memo.facts,
-            ..record
+            check_facts: Cow::Owned(memo.facts),
         };
         Ok(UnitOutcome::Rendered(record, files))
     }
 
-    /// Whether every file a unit wrote last time is still on disk exactly as written.
-    fn files_intact(record: &UnitRecord, cache: &EnvCache, dir: &Path) -> bool {
-        record.files.iter().all(|(path, hash)| {
-            cache.stamps.get(path).is_some_and(|stamp| {
-                blake3::Hash::from_hex(hash).is_ok_and(|h| stamp.hash == *h.as_bytes())
-                    && stamp.verify(&dir.join(path), cache.saved_at_ns)
+    /// The first half of every unit, shared by [`Engine::plan`] and [`Engine::objects`]: the
+    /// service resolved in `env`, and its template context.
+    fn resolve_unit(
+        &self,
+        env: &ResolvedEnvironment,
+        name: &str,
+    ) -> Result<(crate::resolve::ResolvedService, crate::value::Value), Diagnostics> {
+        let service = crate::resolve::resolve_one(self.stack, &env.name, name)?;
+        let ctx = self.renderer.context(env, &service)?;
+        Ok((service, ctx))
+    }
+
+    /// Every object of `env`'s units, rendered as a build renders them (the same resolving,
+    /// context and templates) but kept as objects in memory, with the build's check that no
+    /// object is rendered twice. Nothing is read from a cache or written: this is the fresh
+    /// side of `diff` and what `check` inspects.
+    pub fn objects(&self, env: &ResolvedEnvironment) -> Result<Vec<RenderedObject>, Diagnostics> {
+        let results: Vec<Result<Vec<RenderedObject>, Diagnostics>> = self
+            .stack
+            .model
+            .services
+            .par_iter()
+            .map(|service| {
+                let (service, ctx) = self.resolve_unit(env, &service.name.value)?;
+                self.renderer.render_with_context(env, &service, &ctx)
             })
-        })
+            .collect();
+        let mut errors = Diagnostics::new();
+        let mut objects = Vec::new();
+        for result in results {
+            match result {
+                Ok(found) => objects.extend(found),
+                Err(e) => errors.extend(e),
+            }
+        }
+        // Kept in memory by the thousand (both sides of a diff): no spare capacity.
+        objects.par_iter_mut().for_each(|o| shrink(&mut o.body));
+        objects.shrink_to_fit();
+        if errors.is_empty() {
+            if let Err(e) = crate::render::check_unique(self.stack, &env.name, &objects) {
+                errors.extend(e);
+            }
+        }
+        errors.truncate(MAX_REPORTED);
+        errors.into_result(objects)
+    }
+
+    /// Whether every file a unit wrote last time is still on disk exactly as written.
+    fn files_intact(record: &UnitRecord<'_>, stat: &StatSection<'_>, dir: &StatDir) -> bool {
+        record
+            .files
+            .iter()
+            .all(|(path, hash)| stat.intact(dir, path, hash))
+    }
+}
+
+/// The cache's view of `out/<env>/`: a file is known-good when its stat data still matches.
+struct OutMemory<'a> {
+    dir: &'a StatDir,
+    stat: &'a StatSection<'a>,
+}
+
+impl WrittenBefore for OutMemory<'_> {
+    fn check(&self, path: &str, hash: &blake3::Hash) -> Option<bool> {
+        let stamp = self.stat.stamp(path)?;
+        if stamp.verify_in(self.dir, path, self.stat.saved_at_ns) {
+            // Unchanged since stackc wrote it: right if it is what we want now, else stale.
+            (stamp.hash == *hash.as_bytes()).then_some(true)
+        } else {
+            // Changed since stackc wrote it: edited by hand (or removed).
+            Some(false)
+        }
+    }
+}
+
+/// What a build did.
+pub enum Outcome {
+    /// `--check`: the plan, not applied.
+    Checked(Plan),
+    /// The plan and what applying it did; `notes` in a fixed order (the plan's, in
+    /// environment order, then the apply's).
+    Applied {
+        plan: Plan,
+        applied: Vec<emit::Applied>,
+        notes: Vec<String>,
+    },
+}
+
+/// A build of `stack`: plan every selected environment, then (unless `--check`) apply the
+/// plan. `progress` counts the units planned, for a progress line.
+pub fn run(
+    stack: &Stack,
+    request: &Request<'_>,
+    progress: &AtomicUsize,
+) -> Result<Outcome, Diagnostics> {
+    let started = std::time::Instant::now();
+    let engine = Engine::new(stack)?.counting(progress);
+    let plan = engine.plan(request)?;
+    phase(started, "plan");
+    if request.check {
+        return Ok(Outcome::Checked(plan));
+    }
+    let (applied, apply_notes) = emit::apply(&plan)?;
+    phase(started, "apply");
+    let notes = plan.notes.iter().cloned().chain(apply_notes).collect();
+    Ok(Outcome::Applied {
+        plan,
+        applied,
+        notes,
+    })
+}
+
+/// With `STACKC_TIMINGS` set, the time since the start at the end of each phase.
+fn phase(started: std::time::Instant, name: &str) {
+    if std::env::var_os("STACKC_TIMINGS").is_some() {
+        eprintln!(
+            "[{:>7.1} ms] {name}",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
     }
 }
 
@@ -510,24 +695,18 @@ fn refuse_links(root: &Path, plan: &EnvPlan) -> Result<(), Diagnostics> {
     errors.into_result(())
 }
 
-/// Hash of every input that is not a service declaration: `stacks.kdl` with the service
-/// declarations cut out, every other file read (overlays, templates, manifests, the built-in
-/// defaults), and the stackc version and fuel (which change rendering).
-fn global_source(stack: &Stack) -> blake3::Hash {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
-    hasher.update(&crate::render::FUEL.to_le_bytes());
+/// Hash of every input that is not a service declaration (see [`cache::GlobalSource`]).
+fn global_source(stack: &Stack) -> Hash32 {
+    let mut files = Vec::new();
     let mut stack_file = None;
     for file in stack.sources.iter() {
         if &*file.name == "stacks.kdl" {
             stack_file = Some(file);
-            continue;
-        }
-        for part in [file.name.as_bytes(), &[0], file.text.as_bytes(), &[0]] {
-            hasher.update(&(part.len() as u64).to_le_bytes());
-            hasher.update(part);
+        } else {
+            files.push((&*file.name, &*file.text));
         }
     }
+    let mut outside = Vec::new();
     if let Some(file) = stack_file {
         let mut spans: Vec<(usize, usize)> = stack
             .model
@@ -539,52 +718,55 @@ fn global_source(stack: &Stack) -> blake3::Hash {
         let mut at = 0;
         for (start, end) in spans {
             if start >= at {
-                hasher.update(file.text[at..start].as_bytes());
-                hasher.update(&[0xff]);
+                outside.push(file.text.get(at..start).unwrap_or(""));
                 at = end;
             }
         }
-        hasher.update(file.text.get(at..).unwrap_or("").as_bytes());
+        outside.push(file.text.get(at..).unwrap_or(""));
     }
-    hasher.finalize()
+    cache::global_source(&cache::GlobalSource {
+        stackc: env!("CARGO_PKG_VERSION"),
+        fuel: crate::render::FUEL,
+        files,
+        stack_outside_services: outside,
+    })
 }
 
-/// Renders every object of the selected environments from scratch (for `diff`).
+/// Drops the spare capacity of every string, list and map in `value`.
+fn shrink(value: &mut crate::value::Value) {
+    use crate::value::Value;
+    match value {
+        Value::String(s) => s.shrink_to_fit(),
+        Value::List(items) => {
+            items.iter_mut().for_each(shrink);
+            items.shrink_to_fit();
+        }
+        Value::Map(map) => {
+            map.values_mut().for_each(shrink);
+            map.shrink_to_fit();
+        }
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
+    }
+}
+
+/// Every object of the selected environments (all when `only` is empty), through
+/// [`Engine::objects`]; for `stackc check`.
 pub fn render_objects(
     stack: &Stack,
     resolved: &Resolved,
     only: &[String],
 ) -> Result<Vec<(String, Vec<RenderedObject>)>, Diagnostics> {
-    let renderer = Renderer::new(stack);
-    renderer.compile_all()?;
-    let envs: Vec<&ResolvedEnvironment> = resolved
+    let engine = Engine::new(stack)?;
+    let mut errors = Diagnostics::new();
+    let mut out = Vec::new();
+    for env in resolved
         .environments
         .iter()
         .filter(|e| only.is_empty() || only.contains(&e.name))
-        .collect();
-    let units: Vec<(usize, usize)> = envs
-        .iter()
-        .enumerate()
-        .flat_map(|(env_index, env)| (0..env.services.len()).map(move |unit| (env_index, unit)))
-        .collect();
-    let results: Vec<Result<Vec<RenderedObject>, Diagnostics>> = units
-        .par_iter()
-        .map(|&(env_index, unit)| {
-            renderer.render_service(envs[env_index], &envs[env_index].services[unit])
-        })
-        .collect();
-    let mut errors = Diagnostics::new();
-    let mut out: Vec<(String, Vec<RenderedObject>)> =
-        envs.iter().map(|e| (e.name.clone(), Vec::new())).collect();
-    for ((e, _), result) in units.iter().zip(results) {
-        match result {
-            Ok(objects) => out[*e].1.extend(objects),
-            Err(diagnostics) => errors.extend(diagnostics),
-        }
-    }
-    for (env, objects) in &out {
-        if let Err(e) = crate::render::check_unique(stack, env, objects) {
-            errors.extend(e);
+    {
+        match engine.objects(env) {
+            Ok(objects) => out.push((env.name.clone(), objects)),
+            Err(e) => errors.extend(e),
         }
     }
     errors.truncate(MAX_REPORTED);

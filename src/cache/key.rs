@@ -1,61 +1,159 @@
-//! Render-unit keys: blake3 over a canonical serialization of everything that can change a
-//! unit's bytes. Adding an input means adding a field to [`UnitKey`], so none is forgotten.
+//! Cache keys: blake3 over a canonical serialization of a `#[derive(Serialize)]` struct
+//! that names every input. Adding an input means adding a field, so none is forgotten, and no
+//! key is hashed field by field.
 
 use crate::model::TemplateFile;
 use crate::value::Value;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A blake3 hash, raw.
+pub type Hash32 = [u8; 32];
+
 /// Everything a service x environment unit's output depends on.
 #[derive(Serialize)]
-struct UnitKey<'a> {
+pub struct UnitKey<'a> {
     /// Output format and rendering rules may change between releases.
-    stackc: &'static str,
-    fuel: u64,
+    pub stackc: &'static str,
+    /// The template fuel (a different limit can turn a render into an error).
+    pub fuel: u64,
     /// The whole template context: project, environment, resolved service, secret declarations.
-    context: &'a Value,
+    pub context: Tagged<'a>,
     /// Every template file the unit reads (entry templates and what they include), by hash.
-    templates: BTreeMap<&'a str, String>,
+    pub templates: BTreeMap<&'a str, String>,
     /// Every plain manifest file, by hash.
-    manifests: BTreeMap<&'a str, String>,
+    pub manifests: BTreeMap<&'a str, String>,
     /// The patches of the environment that may apply to the unit's objects, as declared.
-    patches: &'a Value,
+    pub patches: Tagged<'a>,
 }
 
-/// The key of one unit, as hex.
-pub fn unit_key(
-    context: &Value,
-    templates: BTreeMap<&str, String>,
-    manifests: BTreeMap<&str, String>,
-    patches: &Value,
-) -> String {
-    let key = UnitKey {
-        stackc: env!("CARGO_PKG_VERSION"),
-        fuel: crate::render::FUEL,
-        context,
-        templates,
-        manifests,
-        patches,
+/// What a unit was resolved and rendered from, as text: cheaper than [`UnitKey`] (no
+/// resolving), so an unchanged declaration skips the unit before any work.
+#[derive(Serialize)]
+pub struct SourceKey<'a> {
+    pub stackc: &'static str,
+    /// Every input outside the service declarations ([`GlobalSource`]).
+    pub global: &'a Hash32,
+    pub env: &'a str,
+    /// The hash of the service declaration's text.
+    pub service: Option<&'a Hash32>,
+}
+
+/// Every input that is not a service declaration: `stacks.kdl` with the service
+/// declarations cut out, every other file read (overlays, templates, manifests, the built-in
+/// defaults), and the fuel (which changes rendering).
+#[derive(Serialize)]
+pub struct GlobalSource<'a> {
+    pub stackc: &'static str,
+    pub fuel: u64,
+    /// Every source file but `stacks.kdl`: (name, text).
+    pub files: Vec<(&'a str, &'a str)>,
+    /// `stacks.kdl` between its service declarations.
+    pub stack_outside_services: Vec<&'a str>,
+}
+
+/// The key of one unit (in postcard's form, the context [`Tagged`]: hashing the context is a
+/// seventh of a cold build's instructions through JSON).
+pub fn unit_key(key: &UnitKey<'_>) -> Option<Hash32> {
+    Some(hash_typed(key))
+}
+
+/// A [`Value`] written with a tag before every node (`Value`'s own form is untagged: `1` and
+/// `true` could write the same bytes), so a binary, not self-describing encoding of it is
+/// still injective; floats by their bits.
+#[derive(Clone, Copy)]
+pub struct Tagged<'a>(pub &'a Value);
+
+impl Serialize for Tagged<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        match self.0 {
+            Value::Null => s.serialize_unit_variant("V", 0, "Null"),
+            Value::Bool(b) => s.serialize_newtype_variant("V", 1, "Bool", b),
+            Value::Int(i) => s.serialize_newtype_variant("V", 2, "Int", i),
+            Value::Float(f) => s.serialize_newtype_variant("V", 3, "Float", &f.to_bits()),
+            Value::String(text) => s.serialize_newtype_variant("V", 4, "String", text),
+            Value::List(items) => s.serialize_newtype_variant("V", 5, "List", &List(items)),
+            Value::Map(map) => {
+                struct Entries<'a>(&'a crate::value::Map);
+                impl Serialize for Entries<'_> {
+                    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                        for (k, v) in self.0 {
+                            seq.serialize_element(&(k, Tagged(v)))?;
+                        }
+                        seq.end()
+                    }
+                }
+                s.serialize_newtype_variant("V", 6, "Map", &Entries(map))
+            }
+        }
+    }
+}
+
+struct List<'a>(&'a [Value]);
+
+impl Serialize for List<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&Tagged(item))?;
+        }
+        seq.end()
+    }
+}
+
+/// The source key of one unit.
+pub fn source_key(key: &SourceKey<'_>) -> Hash32 {
+    hash_typed(key)
+}
+
+/// The hash of every input outside the service declarations.
+pub fn global_source(key: &GlobalSource<'_>) -> Hash32 {
+    hash_typed(key)
+}
+
+/// Hashes a key made of plain typed fields (no [`Value`]) in postcard's binary form: for a
+/// fixed struct the encoding is injective, and several times cheaper than JSON (the source
+/// key is computed for every unit of every build).
+fn hash_typed<T: Serialize>(key: &T) -> Hash32 {
+    let flavor = HashFlavor {
+        hasher: blake3::Hasher::new(),
+        buffer: Vec::with_capacity(256),
     };
-    let mut hasher = blake3::Hasher::new();
-    // serde_json over ordered maps is canonical for our Value (maps keep their order, which is
-    // itself part of the output). A context it cannot write (a NaN) gets no key: the unit is
-    // then always rendered, never skipped on a partial hash.
-    if serde_json::to_writer(HashWriter(&mut hasher), &key).is_err() {
-        return String::new();
-    }
-    hasher.finalize().to_hex().to_string()
+    // The flavor never fails, and these structs hold nothing postcard cannot write.
+    postcard::serialize_with_flavor(key, flavor).unwrap_or_default()
 }
 
-struct HashWriter<'a>(&'a mut blake3::Hasher);
+/// A postcard output that hashes instead of storing (small writes buffered).
+struct HashFlavor {
+    hasher: blake3::Hasher,
+    buffer: Vec<u8>,
+}
 
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
+impl postcard::ser_flavors::Flavor for HashFlavor {
+    type Output = Hash32;
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.buffer.push(data);
+        if self.buffer.len() == self.buffer.capacity() {
+            self.hasher.update(&self.buffer);
+            self.buffer.clear();
+        }
         Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.hasher.update(&self.buffer);
+        self.buffer.clear();
+        self.hasher.update(data);
+        Ok(())
+    }
+
+    fn finalize(mut self) -> postcard::Result<Hash32> {
+        self.hasher.update(&self.buffer);
+        Ok(*self.hasher.finalize().as_bytes())
     }
 }
 
@@ -212,57 +310,53 @@ mod tests {
 
     #[test]
     fn keys_change_with_every_input() {
-        let ctx = crate::value::map([("replicas", 1)]);
-        let base = unit_key(
-            &ctx,
-            BTreeMap::from([("t", "h1".to_string())]),
-            BTreeMap::new(),
-            &Value::Null,
-        );
-        assert_eq!(
-            base,
-            unit_key(
-                &ctx,
-                BTreeMap::from([("t", "h1".to_string())]),
-                BTreeMap::new(),
-                &Value::Null
-            )
-        );
-        assert_ne!(
-            base,
-            unit_key(
-                &crate::value::map([("replicas", 2)]),
-                BTreeMap::from([("t", "h1".to_string())]),
-                BTreeMap::new(),
-                &Value::Null
-            )
-        );
-        assert_ne!(
-            base,
-            unit_key(
-                &ctx,
-                BTreeMap::from([("t", "h2".to_string())]),
-                BTreeMap::new(),
-                &Value::Null
-            )
-        );
-        assert_ne!(
-            base,
-            unit_key(
-                &ctx,
-                BTreeMap::from([("t", "h1".to_string())]),
-                BTreeMap::from([("m", "x".to_string())]),
-                &Value::Null
-            )
-        );
-        assert_ne!(
-            base,
-            unit_key(
-                &ctx,
-                BTreeMap::from([("t", "h1".to_string())]),
-                BTreeMap::new(),
-                &Value::List(vec![Value::from("a patch")])
-            )
-        );
+        let key =
+            |replicas: i64, template: &str, manifests: &[(&'static str, &str)], patches: &Value| {
+                let ctx = crate::value::map([("replicas", replicas)]);
+                unit_key(&UnitKey {
+                    stackc: "v",
+                    fuel: 1,
+                    context: Tagged(&ctx),
+                    templates: BTreeMap::from([("t", template.to_string())]),
+                    manifests: manifests
+                        .iter()
+                        .map(|(k, v)| (*k, (*v).to_string()))
+                        .collect(),
+                    patches: Tagged(patches),
+                })
+            };
+        let none = Value::Null;
+        let base = key(1, "h1", &[], &none);
+        assert!(base.is_some());
+        assert_eq!(base, key(1, "h1", &[], &none));
+        assert_ne!(base, key(2, "h1", &[], &none));
+        assert_ne!(base, key(1, "h2", &[], &none));
+        assert_ne!(base, key(1, "h1", &[("m", "x")], &none));
+        // A patch of the environment changes the unit's objects, so its key.
+        let patch = Value::List(vec![Value::from("a patch")]);
+        assert_ne!(base, key(1, "h1", &[], &patch));
+    }
+
+    #[test]
+    fn tagged_values_never_write_the_same_bytes() {
+        use crate::value::{map, Value};
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Int(1),
+            Value::Int(-1),
+            Value::Float(1.0),
+            Value::String("\u{1}".into()),
+            Value::String(String::new()),
+            Value::List(vec![Value::Int(-1)]),
+            Value::List(vec![]),
+            map([("a", 1)]),
+            map([("a", Value::List(vec![]))]),
+        ];
+        let bytes: BTreeSet<Vec<u8>> = values
+            .iter()
+            .map(|v| postcard::to_stdvec(&Tagged(v)).unwrap())
+            .collect();
+        assert_eq!(bytes.len(), values.len());
     }
 }

@@ -1,6 +1,12 @@
-//! The incremental engine's memory, per environment: for every render unit the blake3 key of
+//! The incremental engine's memory, per environment: for every render unit the blake3 keys of
 //! its inputs and the files it produced, and for every file of `out/` the stat data and hash
 //! of what stackc last wrote there (as git's index does), so a no-op build reads no file.
+//!
+//! A cache file is a header line and two sections, each carrying its own blake3 hash and
+//! length: the stat section (inputs and out/ stamps, all a no-op build reads) and the units
+//! section (unit records, read only when something changed). A section
+//! is verified when it is read and decoded in place (strings borrow from the file's bytes),
+//! so the no-op never touches the unit records and nothing is decoded twice into owned data.
 //!
 //! The cache is an optimisation only: a missing, corrupt, truncated or other-version cache is
 //! ignored and rebuilt, and it never holds plaintext (only hashes of rendered, non-secret
@@ -8,76 +14,219 @@
 
 mod inputs;
 mod key;
+mod section;
 
 pub use inputs::InputStamps;
-pub use key::{unit_key, TemplateDeps};
+pub use key::{
+    global_source, source_key, unit_key, GlobalSource, Hash32, SourceKey, Tagged, TemplateDeps,
+    UnitKey,
+};
 
-use crate::diagnostics::IoError;
-use crate::emit::WrittenBefore;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::path::Path;
 
 const MAGIC: &str = "stackc-cache";
-const FORMAT: u32 = 4;
+// 5: unit records carry the check gate's memo (rules and facts).
+const FORMAT: u32 = 5;
 
-/// What one environment's last build rendered and wrote.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+/// One environment's cache file as read: the header was checked; each section is verified
+/// by its hash when it is read (see [`EnvCache::stat`] and [`EnvCache::units`]).
+#[derive(Debug, Default)]
 pub struct EnvCache {
-    /// Render units by name (a service name), with their key and output files.
-    pub units: BTreeMap<String, UnitRecord>,
-    /// Stat data of every file written, by path relative to `out/<env>/`.
-    pub stamps: BTreeMap<String, Stamp>,
+    bytes: Vec<u8>,
+    sections: Vec<std::ops::Range<usize>>,
+}
+
+/// The stat section: everything the no-op check reads.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct StatSection<'a> {
     /// When the cache was saved (ns since the epoch): a file modified in the second before
     /// could be modified again without its mtime moving, so it is verified by content.
     pub saved_at_ns: i128,
     /// Every input the build read, so a no-op build is decided by stat alone.
     pub inputs: InputStamps,
+    /// How many render units the units section holds (for the no-op's summary line).
+    pub units: usize,
+    /// Stat data of every file written, by path relative to `out/<env>/`, sorted by path.
+    #[serde(borrow)]
+    pub stamps: Vec<(Cow<'a, str>, Stamp)>,
 }
 
-impl EnvCache {
+impl StatSection<'_> {
+    /// The stamp recorded for `path`.
+    pub fn stamp(&self, path: &str) -> Option<&Stamp> {
+        self.stamps
+            .binary_search_by(|(p, _)| p.as_ref().cmp(path))
+            .ok()
+            .map(|i| &self.stamps[i].1)
+    }
+
     /// Whether neither the inputs nor `out/<env>` (`dir`) changed since this cache was saved:
     /// then a build has nothing to do, and nothing needs to be parsed to know it.
     pub fn is_current(&self, root: &Path, dir: &Path) -> bool {
         use rayon::prelude::*;
-        !self.stamps.is_empty()
-            && self.inputs.unchanged(root, self.saved_at_ns)
-            && self
-                .stamps
+        !self.stamps.is_empty() && self.inputs.unchanged(root, self.saved_at_ns) && {
+            let dir = StatDir::open(dir);
+            self.stamps
                 .par_iter()
-                .all(|(path, stamp)| stamp.verify(&dir.join(path), self.saved_at_ns))
+                .all(|(path, stamp)| stamp.verify_in(&dir, path, self.saved_at_ns))
+        }
+    }
+
+    /// Whether `path` is in the cache and still on disk (in `dir`) as recorded, with `hash`.
+    pub fn intact(&self, dir: &StatDir, path: &str, hash: &Hash32) -> bool {
+        self.stamp(path).is_some_and(|stamp| {
+            stamp.hash == *hash && stamp.verify_in(dir, path, self.saved_at_ns)
+        })
     }
 }
 
-/// A render unit's key and the files it produced (path and blake3 hex of the bytes).
+/// The units section: what each unit rendered.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct UnitsSection<'a> {
+    /// Render units by name (a service name), sorted by name.
+    #[serde(borrow)]
+    pub units: Vec<(Cow<'a, str>, UnitRecord<'a>)>,
+}
+
+impl<'a> UnitsSection<'a> {
+    /// The record of unit `name`.
+    pub fn unit(&self, name: &str) -> Option<&UnitRecord<'a>> {
+        self.units
+            .binary_search_by(|(n, _)| n.as_ref().cmp(name))
+            .ok()
+            .map(|i| &self.units[i].1)
+    }
+}
+
+/// A render unit's keys and the files it produced (path and blake3 of the bytes).
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct UnitRecord {
-    pub key: String,
-    pub files: Vec<(String, String)>,
-    /// The unit's source key: its service's declaration text and every input outside the
-    /// service declarations. Equal source keys skip even resolving the unit.
-    #[serde(default)]
-    pub source: String,
+pub struct UnitRecord<'a> {
+    /// The unit's source key ([`SourceKey`]): equal source keys skip even resolving the unit.
+    pub source: Hash32,
+    /// The unit key ([`unit_key`]); `None` when the context could not be hashed.
+    pub key: Option<Hash32>,
+    #[serde(borrow)]
+    pub files: Vec<(Cow<'a, str>, Hash32)>,
     /// The identity (`apiVersion/kind/namespace/name`) of every object the unit renders, so
     /// that two units rendering one object are caught even when one of them is kept.
-    #[serde(default)]
-    pub objects: Vec<String>,
+    #[serde(borrow)]
+    pub objects: Vec<Cow<'a, str>>,
     /// What `check::gate` remembers of the unit: the unit-scope rules that found something
     /// (before allows) and the facts of its objects (opaque text to the cache).
-    #[serde(default)]
     pub check_rules: Vec<String>,
-    #[serde(default)]
-    pub check_facts: String,
+    #[serde(borrow)]
+    pub check_facts: Cow<'a, str>,
+}
+
+impl EnvCache {
+    /// Loads an environment's cache; anything unreadable yields an empty cache.
+    pub fn load(cache_dir: &Path, env: &str) -> EnvCache {
+        std::fs::read(cache_dir.join(cache_file_name(env)))
+            .ok()
+            .and_then(EnvCache::from_bytes)
+            .unwrap_or_default()
+    }
+
+    /// A cache from a file's bytes: `None` when the header is not this stackc's.
+    pub fn from_bytes(bytes: Vec<u8>) -> Option<EnvCache> {
+        let newline = bytes.iter().position(|b| *b == b'\n')?;
+        let header = std::str::from_utf8(&bytes[..newline]).ok()?;
+        let mut parts = header.split(' ');
+        let ok = parts.next() == Some(MAGIC)
+            && parts.next() == Some(FORMAT.to_string().as_str())
+            && parts.next() == Some(env!("CARGO_PKG_VERSION"))
+            && parts.next().is_none();
+        if !ok {
+            return None;
+        }
+        let sections = section::split(&bytes, newline + 1, 2)?;
+        Some(EnvCache { bytes, sections })
+    }
+
+    /// The stat section, verified and decoded; `None` when damaged (or there is no cache).
+    pub fn stat(&self) -> Option<StatSection<'_>> {
+        section::decode(&self.bytes, self.sections.first()?)
+    }
+
+    /// The units section, verified and decoded; `None` when damaged (or there is no cache).
+    pub fn units(&self) -> Option<UnitsSection<'_>> {
+        section::decode(&self.bytes, self.sections.get(1)?)
+    }
+}
+
+/// A cache file's bytes: the header line naming the format and the stackc version, then the
+/// stat section and the (already encoded, see [`encode_units`]) units section.
+pub fn encode(stat: &StatSection<'_>, units: &[u8]) -> Vec<u8> {
+    let mut bytes = format!("{MAGIC} {FORMAT} {}\n", env!("CARGO_PKG_VERSION")).into_bytes();
+    section::push(&mut bytes, &section::body(stat));
+    bytes.extend_from_slice(units);
+    bytes
+}
+
+/// The units section, framed (hash and length), ready for [`encode`].
+pub fn encode_units(units: &UnitsSection<'_>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    section::push(&mut bytes, &section::body(units));
+    bytes
 }
 
 /// What a file looked like right after stackc wrote or verified it.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
     pub size: u64,
     pub mtime_ns: i128,
     pub inode: u64,
-    /// Raw bytes: 32 of them in the binary cache.
     pub hash: [u8; 32],
+}
+
+/// A stamp's bytes in the cache: size, mtime and inode little-endian, then the hash.
+const STAMP_BYTES: usize = 8 + 16 + 8 + 32;
+
+// A stamp is one fixed-size byte string, not four fields: decoding 15,000 of them is then a
+// copy each, which is most of what a no-op build does.
+impl Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = [0_u8; STAMP_BYTES];
+        bytes[..8].copy_from_slice(&self.size.to_le_bytes());
+        bytes[8..24].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        bytes[24..32].copy_from_slice(&self.inode.to_le_bytes());
+        bytes[32..].copy_from_slice(&self.hash);
+        serializer.serialize_bytes(&bytes)
+    }
+}
+
+impl<'de> Deserialize<'de> for Stamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = Stamp;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{STAMP_BYTES} bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Stamp, E> {
+                let bytes: &[u8; STAMP_BYTES] = v
+                    .try_into()
+                    .map_err(|_| E::invalid_length(v.len(), &self))?;
+                let (size, rest) = bytes.split_at(8);
+                let (mtime, rest) = rest.split_at(16);
+                let (inode, hash) = rest.split_at(8);
+                let array = |b: &[u8]| -> Result<[u8; 8], E> {
+                    b.try_into().map_err(|_| E::invalid_length(b.len(), &self))
+                };
+                Ok(Stamp {
+                    size: u64::from_le_bytes(array(size)?),
+                    mtime_ns: i128::from_le_bytes(
+                        mtime.try_into().map_err(|_| E::invalid_length(16, &self))?,
+                    ),
+                    inode: u64::from_le_bytes(array(inode)?),
+                    hash: hash.try_into().map_err(|_| E::invalid_length(32, &self))?,
+                })
+            }
+        }
+        deserializer.deserialize_bytes(Bytes)
+    }
 }
 
 /// How close to the cache's save time an mtime makes a stamp untrustworthy: a later write in
@@ -125,6 +274,16 @@ impl Stamp {
         !self.is_racy(saved_at_ns) && stat(path) == Some((self.size, self.mtime_ns, self.inode))
     }
 
+    /// [`Stamp::verify`] for the file `rel` of `dir`.
+    pub fn verify_in(&self, dir: &StatDir, rel: &str, saved_at_ns: i128) -> bool {
+        if dir.stat(rel) != Some((self.size, self.mtime_ns, self.inode)) {
+            return false;
+        }
+        !self.is_racy(saved_at_ns)
+            || std::fs::read(dir.path.join(rel))
+                .is_ok_and(|bytes| *blake3::hash(&bytes).as_bytes() == self.hash)
+    }
+
     /// Whether `path` still holds the bytes this stamp recorded: by stat, and for a racy stamp
     /// (taken within a timestamp tick of the save) also by reading and hashing the file.
     pub fn verify(&self, path: &Path, saved_at_ns: i128) -> bool {
@@ -144,6 +303,38 @@ pub(crate) fn stat(path: &Path) -> Option<(u64, i128, u64)> {
     }
     let (mtime, inode) = mtime_and_inode(&meta)?;
     Some((meta.len(), mtime, inode))
+}
+
+/// A folder opened once, so that the thousands of files below it are stat'ed relative to it
+/// (no path joined and walked from the root per file). The folder itself is opened without
+/// following a link; a folder that cannot be opened has no files.
+pub struct StatDir {
+    fd: Option<rustix::fd::OwnedFd>,
+    path: std::path::PathBuf,
+}
+
+impl StatDir {
+    /// Opens `path` for stat'ing below it.
+    pub fn open(path: &Path) -> StatDir {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        StatDir {
+            fd: rustix::fs::open(path, flags, Mode::empty()).ok(),
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// A regular file's size, mtime (ns) and inode, by its path relative to the folder (a
+    /// link at the last component is not followed); `None` for anything else.
+    pub fn stat(&self, rel: &str) -> Option<(u64, i128, u64)> {
+        use rustix::fs::{AtFlags, FileType};
+        let st = rustix::fs::statat(self.fd.as_ref()?, rel, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return None;
+        }
+        let mtime = i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec);
+        Some((u64::try_from(st.st_size).ok()?, mtime, st.st_ino))
+    }
 }
 
 /// A folder's mtime (ns) and inode; `None` for anything else.
@@ -177,25 +368,6 @@ fn mtime_and_inode(meta: &std::fs::Metadata) -> Option<(i128, u64)> {
     }
 }
 
-/// The cache's view of `out/<env>/`: a file is known-good when its stat data still matches.
-pub struct OutMemory<'a> {
-    pub dir: &'a Path,
-    pub cache: &'a EnvCache,
-}
-
-impl WrittenBefore for OutMemory<'_> {
-    fn check(&self, path: &str, hash: &blake3::Hash) -> Option<bool> {
-        let stamp = self.cache.stamps.get(path)?;
-        if stamp.verify(&self.dir.join(path), self.cache.saved_at_ns) {
-            // Unchanged since stackc wrote it: right if it is what we want now, else stale.
-            (stamp.hash == *hash.as_bytes()).then_some(true)
-        } else {
-            // Changed since stackc wrote it: edited by hand (or removed).
-            Some(false)
-        }
-    }
-}
-
 /// The file listing every environment of the stack at the last build.
 const ENVIRONMENTS_FILE: &str = "environments";
 
@@ -208,7 +380,8 @@ pub fn environments_file(envs: &[String]) -> (String, Vec<u8>) {
 }
 
 /// The no-op check: when `requested` (or, if empty, every environment of the last build) is
-/// current by stat alone, the number of environments and of render units; else `None`.
+/// current by stat alone, the number of environments and of render units; else `None`. Only
+/// the stat sections are read.
 pub fn up_to_date(
     root: &Path,
     cache_dir: &Path,
@@ -216,15 +389,11 @@ pub fn up_to_date(
     requested: &[String],
 ) -> Option<(usize, usize)> {
     let text = std::fs::read_to_string(cache_dir.join(ENVIRONMENTS_FILE)).ok()?;
-    let known: Vec<String> = text
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    let envs: Vec<String> = if requested.is_empty() {
+    let known: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    let envs: Vec<&str> = if requested.is_empty() {
         known.clone()
     } else {
-        requested.to_vec()
+        requested.iter().map(String::as_str).collect()
     };
     // A build killed mid-write left temp files: the next build removes them.
     if envs.is_empty()
@@ -235,11 +404,12 @@ pub fn up_to_date(
     }
     let mut units = 0;
     for env in &envs {
-        let cache = load(cache_dir, env);
-        if !cache.is_current(root, &out.join(env)) {
+        let cache = EnvCache::load(cache_dir, env);
+        let stat = cache.stat()?;
+        if !stat.is_current(root, &out.join(env)) {
             return None;
         }
-        units += cache.units.len();
+        units += stat.units;
     }
     Some((envs.len(), units))
 }
@@ -249,106 +419,77 @@ pub fn cache_file_name(env: &str) -> String {
     format!("{env}.cache")
 }
 
-/// The cache file of an environment.
-fn cache_path(cache_dir: &Path, env: &str) -> std::path::PathBuf {
-    cache_dir.join(cache_file_name(env))
-}
-
-/// Loads an environment's cache; anything unreadable yields an empty cache.
-pub fn load(cache_dir: &Path, env: &str) -> EnvCache {
-    let Ok(bytes) = std::fs::read(cache_path(cache_dir, env)) else {
-        return EnvCache::default();
-    };
-    decode(&bytes).unwrap_or_default()
-}
-
-/// Decodes a cache file written by [`save_file`]: `None` when it is damaged, truncated or
-/// from another stackc.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    let newline = bytes.iter().position(|b| *b == b'\n')?;
-    let header = std::str::from_utf8(&bytes[..newline]).ok()?;
-    let body = &bytes[newline + 1..];
-    let mut parts = header.split(' ');
-    let ok = parts.next() == Some(MAGIC)
-        && parts.next() == Some(&FORMAT.to_string())
-        && parts.next() == Some(env!("CARGO_PKG_VERSION"))
-        && parts.next() == Some(blake3::hash(body).to_hex().as_str());
-    if !ok {
-        return None;
-    }
-    postcard::from_bytes(body).ok()
-}
-
-/// Saves an environment's cache atomically (outside a build; a build saves through its plan).
-pub fn save(cache_dir: &Path, env: &str, cache: &mut EnvCache) -> Result<(), IoError> {
-    cache.saved_at_ns = now_ns();
-    save_file(&cache_path(cache_dir, env), cache)
-}
-
-/// A cache file's bytes: a header naming the format, the stackc version and the blake3 hash
-/// of the body, then the body in postcard's compact binary form (decoding it is several
-/// times cheaper than JSON, and it is an edit's biggest fixed cost).
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serializing maps with string keys and plain structs cannot fail.
-    let body = postcard::to_stdvec(value).unwrap_or_default();
-    let mut bytes = format!(
-        "{MAGIC} {FORMAT} {} {}\n",
-        env!("CARGO_PKG_VERSION"),
-        blake3::hash(&body).to_hex()
-    )
-    .into_bytes();
-    bytes.extend_from_slice(&body);
-    bytes
-}
-
-/// Writes a cache file (see [`encode`]).
-pub(crate) fn save_file<T: Serialize>(path: &Path, value: &T) -> Result<(), IoError> {
-    crate::fs::write_file(path, &encode(value)).map_err(|e| match e {
-        crate::fs::FsError::Io(e) => e,
-        crate::fs::FsError::Symlink { path } => IoError::new(
-            "write",
-            &path,
-            std::io::Error::other("a symbolic link is on the path"),
-        ),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn sample() -> Vec<u8> {
+        let stat = StatSection {
+            saved_at_ns: 7,
+            units: 1,
+            stamps: vec![(
+                "a.yaml".into(),
+                Stamp {
+                    size: 1,
+                    mtime_ns: 2,
+                    inode: 3,
+                    hash: [4; 32],
+                },
+            )],
+            ..StatSection::default()
+        };
+        let units = UnitsSection {
+            units: vec![(
+                "web".into(),
+                UnitRecord {
+                    source: [1; 32],
+                    key: Some([2; 32]),
+                    files: vec![("a.yaml".into(), [4; 32])],
+                    objects: vec!["v1/ConfigMap/web/a".into()],
+                    check_rules: vec!["replicas".into()],
+                    check_facts: "facts".into(),
+                },
+            )],
+        };
+        encode(&stat, &encode_units(&units))
+    }
+
     #[test]
-    fn a_damaged_cache_is_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cache = EnvCache::default();
-        cache.units.insert(
-            "web".into(),
-            UnitRecord {
-                source: String::new(),
-                key: "k".into(),
-                files: vec![("a.yaml".into(), "h".into())],
-                objects: vec!["v1/ConfigMap/web/a".into()],
-                ..UnitRecord::default()
-            },
+    fn a_cache_round_trips_and_a_damaged_one_is_ignored() {
+        let bytes = sample();
+        let cache = EnvCache::from_bytes(bytes.clone()).unwrap();
+        assert_eq!(cache.stat().unwrap().stamp("a.yaml").unwrap().inode, 3);
+        assert_eq!(
+            cache.units().unwrap().unit("web").unwrap().key,
+            Some([2; 32])
         );
-        save(dir.path(), "dev", &mut cache).unwrap();
-        assert_eq!(load(dir.path(), "dev").units, cache.units);
-        let path = dir.path().join("dev.cache");
-        let bytes = std::fs::read(&path).unwrap();
-        for damaged in [
+        let units = cache.units().unwrap();
+        let web = units.unit("web").unwrap();
+        assert_eq!(
+            (web.check_rules.as_slice(), web.check_facts.as_ref()),
+            (&["replicas".to_string()][..], "facts")
+        );
+        let header = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        let mut flipped_stat = bytes.clone();
+        flipped_stat[header + 40] ^= 1;
+        let damaged: Vec<Vec<u8>> = vec![
             bytes[..bytes.len() / 2].to_vec(),
-            bytes
-                .iter()
-                .map(|b| if *b == b'k' { b'x' } else { *b })
-                .collect(),
             b"garbage".to_vec(),
             Vec::new(),
             String::from_utf8_lossy(&bytes)
                 .replace(env!("CARGO_PKG_VERSION"), "0.0.0-other")
                 .into_bytes(),
-        ] {
-            std::fs::write(&path, damaged).unwrap();
-            assert!(load(dir.path(), "dev").units.is_empty());
+            flipped_stat,
+        ];
+        for bytes in damaged {
+            let cache = EnvCache::from_bytes(bytes).unwrap_or_default();
+            assert!(cache.stat().is_none() || cache.units().is_none());
         }
+        // A damaged units section still leaves the stat section usable, and is not trusted.
+        let cache = EnvCache::from_bytes(flipped).unwrap();
+        assert!(cache.units().is_none());
     }
 }

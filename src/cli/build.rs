@@ -2,13 +2,13 @@
 //! `--check`, report how `out/` differs from it without writing anything).
 
 use super::{GlobalArgs, Session};
-use crate::build::{Engine, Request};
+use crate::build::{Outcome, Request};
 use crate::diagnostics::Diagnostics;
 use crate::emit::{EnvChanges, Plan};
 use clap::{Args, ValueEnum};
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Arguments of `stackc build`.
@@ -80,7 +80,6 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     }
     let session = Session::open_lazy(global)?;
     let environments = session.select_environments(&args.environments)?;
-    let engine = Engine::new(&session.stack)?;
     let request = Request {
         resolved: &session.resolved,
         environments: &environments,
@@ -89,18 +88,25 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         started_ns,
     };
     let total = environments.len() * session.stack.model.services.len();
-    let plan = with_progress(global, &engine, total, || engine.plan(&request))?;
-    phase(started, "plan");
-    if args.check {
-        return Ok(match args.format {
-            CheckFormat::Text => report_check(global, &plan),
-            CheckFormat::Json => report_check_json(&plan),
-        });
-    }
-    let (applied, notes) = crate::emit::apply(&plan)?;
-    phase(started, "apply");
+    let progress = AtomicUsize::new(0);
+    let outcome = with_progress(global, &progress, total, || {
+        crate::build::run(&session.stack, &request, &progress)
+    })?;
+    let (plan, applied, notes) = match outcome {
+        Outcome::Checked(plan) => {
+            return Ok(match args.format {
+                CheckFormat::Text => report_check(global, &plan),
+                CheckFormat::Json => report_check_json(&plan),
+            })
+        }
+        Outcome::Applied {
+            plan,
+            applied,
+            notes,
+        } => (plan, applied, notes),
+    };
     if !global.quiet {
-        for note in plan.notes.iter().chain(&notes) {
+        for note in &notes {
             eprintln!("{note}");
         }
     }
@@ -126,16 +132,6 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// With `STACKC_TIMINGS` set, the time since the start at the end of each phase.
-fn phase(started: Instant, name: &str) {
-    if std::env::var_os("STACKC_TIMINGS").is_some() {
-        eprintln!(
-            "[{:>7.1} ms] {name}",
-            started.elapsed().as_secs_f64() * 1000.0
-        );
-    }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -248,7 +244,7 @@ fn report_check_json(plan: &Plan) -> ExitCode {
 /// Runs `work`, showing a progress line on a terminal when it takes a while.
 fn with_progress<T>(
     global: &GlobalArgs,
-    engine: &Engine<'_>,
+    progress: &AtomicUsize,
     total: usize,
     work: impl FnOnce() -> T,
 ) -> T {
@@ -265,7 +261,7 @@ fn with_progress<T>(
                 if started.elapsed() > Duration::from_millis(500) {
                     eprint!(
                         "\rrendering {}/{total} units",
-                        engine.progress.load(Ordering::Relaxed)
+                        progress.load(Ordering::Relaxed)
                     );
                     shown = true;
                 }

@@ -74,7 +74,9 @@ pub enum DiffCommandError {
 
 /// Runs `stackc diff`.
 pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Result<ExitCode, Diagnostics> {
-    let session = Session::open(global)?;
+    // Units are resolved as the build resolves them, one by one: only the two environments
+    // compared are resolved at all.
+    let session = Session::open_lazy(global)?;
     let names = session.select_environments(&args.environments)?;
     if let [a, b] = names.as_slice() {
         if a == b {
@@ -135,6 +137,7 @@ fn settings(args: &DiffArgs) -> (Format, DiffOptions) {
         service: args.service.clone(),
         kind: args.kind.clone(),
         color,
+        skip_normalized_bodies: format != Format::Unified,
     };
     (format, options)
 }

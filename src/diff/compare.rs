@@ -57,13 +57,18 @@ pub fn diff(a: &Side, b: &Side, options: &DiffOptions) -> DiffReport {
                 continue;
             };
             let secret = is_secret(&id);
+            let one_sided = oa.is_none() || ob.is_none();
             let snapshot = |o: &RenderedObject, norm: Normalizer<'_>| {
-                let body = redact(&o.body, secret);
+                let keep_normalized = !options.skip_normalized_bodies;
+                let body = (one_sided || keep_normalized).then(|| redact(&o.body, secret));
                 ObjectSnapshot {
                     id: o.id.clone(),
                     path: o.path.clone(),
-                    normalized: norm.value(&body),
-                    body,
+                    normalized: body
+                        .as_ref()
+                        .filter(|_| keep_normalized)
+                        .map(|body| norm.value(body)),
+                    body: body.filter(|_| one_sided),
                 }
             };
             let secret_keys = if secret {

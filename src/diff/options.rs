@@ -10,6 +10,9 @@ pub struct DiffOptions {
     pub kind: Option<String>,
     /// Emit ANSI colour codes; the CLI decides from `--color` and whether stdout is a terminal.
     pub color: bool,
+    /// Keep no normalized body of a differing object (only the unified rendering prints
+    /// them): on a diff of thousands of changed objects, that is most of its memory.
+    pub skip_normalized_bodies: bool,
 }
 
 /// The four renderings of a [`DiffReport`](super::DiffReport).

@@ -92,10 +92,12 @@ pub struct ObjectSnapshot {
     pub id: ObjectId,
     /// Its file relative to `out/<env>/`.
     pub path: String,
-    /// The body as written, redacted.
-    pub body: Value,
-    /// The body after this side's normalization, redacted (what the unified diff shows).
-    pub normalized: Value,
+    /// The body as written, redacted: kept for an object on one side only (the text rendering
+    /// prints it); a changed object is described by its field changes instead.
+    pub body: Option<Value>,
+    /// The body after this side's normalization, redacted (what the unified diff shows);
+    /// `None` with [`DiffOptions::skip_normalized_bodies`](super::DiffOptions).
+    pub normalized: Option<Value>,
 }
 
 /// One changed field.

@@ -163,15 +163,17 @@ impl<'a> Sides<'a> {
         // Longest first, so a domain is replaced before any domain it ends with.
         substitutions.sort_by(|x, y| y.0.len().cmp(&x.0.len()).then_with(|| x.0.cmp(&y.0)));
         substitutions.dedup();
+        let mut rendered = rendered;
         let mut sides = Vec::with_capacity(2);
         for name in [a, b] {
             let (env, objects) = rendered
-                .iter()
+                .iter_mut()
                 .find(|(env, _)| env.name == name)
                 .ok_or_else(|| {
                     crate::diagnostics::Internal(format!("environment {name} was not rendered"))
                 })?;
-            let (objects, secrets) = self.fresh(env, objects.clone(), Fingerprints::Omit)?;
+            let (objects, secrets) =
+                self.fresh(env, std::mem::take(objects), Fingerprints::Omit)?;
             let mut side = Side::new(name, objects).with_secrets(secrets);
             side.normalization.clone_from(&substitutions);
             sides.push(side);
@@ -207,26 +209,27 @@ impl<'a> Sides<'a> {
         ))
     }
 
-    /// Every service's objects of the environments named, rendered from scratch.
+    /// Every service's objects of the environments named, rendered from scratch by the
+    /// build's engine ([`crate::build::Engine::objects`]): a diff shows what a build writes.
     fn render(
         &self,
         names: &[String],
-    ) -> Result<Vec<(&ResolvedEnvironment, Vec<RenderedObject>)>, Diagnostics> {
-        let resolved = self.resolved;
-        let rendered = crate::build::render_objects(self.stack, resolved, names)?;
-        rendered
-            .into_iter()
-            .map(|(name, objects)| {
-                let env = resolved
-                    .environments
-                    .iter()
-                    .find(|e| e.name == name)
-                    .ok_or_else(|| {
-                        crate::diagnostics::Internal(format!("environment {name} vanished"))
-                    })?;
-                Ok((env, objects))
-            })
-            .collect()
+    ) -> Result<Vec<(&'a ResolvedEnvironment, Vec<RenderedObject>)>, Diagnostics> {
+        let engine = crate::build::Engine::new(self.stack)?;
+        let mut errors = Diagnostics::new();
+        let mut out = Vec::new();
+        for name in names {
+            let Some(env) = self.resolved.environments.iter().find(|e| &e.name == name) else {
+                return Err(
+                    crate::diagnostics::Internal(format!("environment {name} vanished")).into(),
+                );
+            };
+            match engine.objects(env) {
+                Ok(objects) => out.push((env, objects)),
+                Err(e) => errors.extend(e),
+            }
+        }
+        errors.into_result(out)
     }
 
     /// A fresh side: the services' objects, the objects the layout adds (Namespaces, Flux

@@ -552,7 +552,7 @@ fn filters_apply_before_the_summary() {
         let options = DiffOptions {
             service: service.map(str::to_string),
             kind: kind.map(str::to_string),
-            color: false,
+            ..DiffOptions::default()
         };
         let report = diff(&a, &b, &options);
         let got: Vec<&str> = report.objects.iter().map(|o| o.id.name.as_str()).collect();
@@ -630,4 +630,35 @@ fn duplicate_ids_pair_deterministically() {
     let report = diff(&a, &b, &DiffOptions::default());
     assert!(!report.has_differences());
     assert_eq!(report.summary.unchanged, 2);
+}
+
+#[test]
+fn skipping_normalized_bodies_changes_no_rendering_but_unified() {
+    let a = Side::new(
+        "staging",
+        vec![deployment("web", 2, "1000m"), config_map("old", None)],
+    );
+    let b = Side::new(
+        "production",
+        vec![
+            deployment("web", 3, "2000m"),
+            config_map("new", Some("web")),
+        ],
+    );
+    let full = diff(&a, &b, &DiffOptions::default());
+    let lean = diff(
+        &a,
+        &b,
+        &DiffOptions {
+            skip_normalized_bodies: true,
+            ..DiffOptions::default()
+        },
+    );
+    assert_eq!(lean.to_text(false), full.to_text(false));
+    assert_eq!(lean.to_stat(false), full.to_stat(false));
+    assert_eq!(lean.to_json().unwrap(), full.to_json().unwrap());
+    assert!(lean
+        .objects
+        .iter()
+        .all(|o| o.a.iter().chain(&o.b).all(|s| s.normalized.is_none())));
 }

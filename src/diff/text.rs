@@ -118,8 +118,8 @@ fn only_in(out: &mut String, object: &ObjectDiff, label: &str, style: Style) {
         ObjectStatus::OnlyInA => (object.a.as_ref(), RED),
         _ => (object.b.as_ref(), GREEN),
     };
-    if let Some(snapshot) = snapshot {
-        for line in to_yaml(&snapshot.body).lines() {
+    if let Some(body) = snapshot.and_then(|s| s.body.as_ref()) {
+        for line in to_yaml(body).lines() {
             let _ = writeln!(out, "    {}", style.paint(&[colour], line));
         }
     }

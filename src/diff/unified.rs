@@ -17,8 +17,11 @@ pub(crate) fn render(report: &DiffReport, color: bool) -> String {
     let style = Style::new(color);
     let mut out = String::new();
     for object in &report.objects {
-        let text =
-            |s: Option<&ObjectSnapshot>| s.map(|s| to_yaml(&s.normalized)).unwrap_or_default();
+        let text = |s: Option<&ObjectSnapshot>| {
+            s.and_then(|s| s.normalized.as_ref())
+                .map(to_yaml)
+                .unwrap_or_default()
+        };
         let (a, b) = (text(object.a.as_ref()), text(object.b.as_ref()));
         if a == b {
             continue;

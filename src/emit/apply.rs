@@ -9,13 +9,14 @@
 //! environment's files, prunes and index, then the caches (which describe what was written,
 //! so they come last; a build killed before them only costs the next build some checking).
 
-use super::write::{index_bytes, EnvChanges};
-use crate::cache::{EnvCache, InputStamps, Stamp, UnitRecord};
+use super::write::EnvChanges;
+use crate::cache::{EnvCache, InputStamps, Stamp, StatSection};
 use crate::diagnostics::Diagnostics;
 use crate::fs::{DirHandle, FsError, Tree};
 use crate::layout::{Content, Files, INDEX_FILE};
 use crate::seal::environment::StoreUpdate;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -28,7 +29,12 @@ pub struct EnvPlan {
     pub changes: EnvChanges,
     pub rendered: usize,
     pub skipped: usize,
-    pub records: BTreeMap<String, UnitRecord>,
+    /// How many render units the environment has.
+    pub unit_count: usize,
+    /// The index (`.stackc-files`) for `files`.
+    pub index: Vec<u8>,
+    /// The next cache's units section (unit records), already encoded.
+    pub units_section: Vec<u8>,
     /// The cache this environment was planned against (its stamps are reused).
     pub old_cache: EnvCache,
     /// The environment's folders in other output roots (`gitops { output ... }`).
@@ -88,11 +94,9 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
         .zip(&applied)
         .map(|(env, done)| {
             let dir = plan.root.join("out").join(&env.env);
-            let mut cache = next_cache(env, &dir, &done.written, &inputs);
-            cache.saved_at_ns = saved_at;
             (
                 crate::cache::cache_file_name(&env.env),
-                crate::cache::encode(&cache),
+                next_cache(env, &dir, &done.written, &inputs, saved_at),
             )
         })
         .collect();
@@ -171,10 +175,14 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
     for folder in emptied {
         remove_empty_parents(tree, &env_dir, folder, &mut tried)?;
     }
-    let index = index_bytes(&env.files);
-    let index_path = tree_path(tree, &env_dir, INDEX_FILE);
-    if std::fs::read(index_path).ok().as_deref() != Some(index.as_slice()) {
-        tree.write(&env_dir, INDEX_FILE, &index)?;
+    // The plan compared the index on disk with the wanted one.
+    if changes
+        .missing
+        .iter()
+        .chain(&changes.stale)
+        .any(|p| p == INDEX_FILE)
+    {
+        tree.write(&env_dir, INDEX_FILE, &env.index)?;
     }
     Ok(Applied {
         env: env.env.clone(),
@@ -186,10 +194,6 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
             .collect(),
         pruned: changes.extra.clone(),
     })
-}
-
-fn tree_path(tree: &Tree, dir: &DirHandle, name: &str) -> PathBuf {
-    tree.root_path().join(dir.path()).join(name)
 }
 
 /// Removes `folder` (relative to `env_dir`) and its parents while they are empty.
@@ -215,17 +219,23 @@ fn remove_empty_parents<'a>(
     }
 }
 
-/// The cache after `env` was applied to `dir`: unit records, and stamps for every file
-/// (fresh ones only for files written or not verified by stat).
-fn next_cache(env: &EnvPlan, dir: &Path, written: &[String], inputs: &InputStamps) -> EnvCache {
-    let old = &env.old_cache;
+/// The cache file after `env` was applied to `dir`: the planned units section, and stamps
+/// for every file (fresh ones only for files written or not verified by stat).
+fn next_cache(
+    env: &EnvPlan,
+    dir: &Path,
+    written: &[String],
+    inputs: &InputStamps,
+    saved_at_ns: i128,
+) -> Vec<u8> {
+    let old = env.old_cache.stat().unwrap_or_default();
     let written: BTreeSet<&str> = written.iter().map(String::as_str).collect();
-    let stamps: BTreeMap<String, Stamp> = env
+    let mut stamps: Vec<(Cow<'_, str>, Stamp)> = env
         .files
         .par_iter()
         .filter_map(|(path, content)| {
             let hash = content.hash();
-            let reusable = old.stamps.get(path).filter(|s| {
+            let reusable = old.stamp(path).filter(|s| {
                 !written.contains(path.as_str())
                     && s.hash == *hash.as_bytes()
                     && (matches!(content, Content::Kept(_))
@@ -235,21 +245,25 @@ fn next_cache(env: &EnvPlan, dir: &Path, written: &[String], inputs: &InputStamp
                 Some(stamp) => *stamp,
                 None => Stamp::take(&dir.join(path), hash)?,
             };
-            Some((path.clone(), stamp))
+            Some((Cow::Borrowed(path.as_str()), stamp))
         })
         .collect();
-    let mut stamps = stamps;
     let index = dir.join(INDEX_FILE);
+    // The bytes on disk, not the planned ones: what the next build will trust by stat.
     if let Some(stamp) = std::fs::read(&index)
         .ok()
         .and_then(|bytes| Stamp::take(&index, blake3::hash(&bytes)))
     {
-        stamps.insert(INDEX_FILE.to_string(), stamp);
+        stamps.push((Cow::Borrowed(INDEX_FILE), stamp));
     }
-    EnvCache {
-        units: env.records.clone(),
-        stamps,
-        saved_at_ns: 0,
-        inputs: inputs.clone(),
-    }
+    stamps.sort_by(|a, b| a.0.cmp(&b.0));
+    crate::cache::encode(
+        &StatSection {
+            saved_at_ns,
+            inputs: inputs.clone(),
+            units: env.unit_count,
+            stamps,
+        },
+        &env.units_section,
+    )
 }

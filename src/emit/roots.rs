@@ -220,7 +220,8 @@ pub fn plan(stack: &Stack, env: &str, roots: Vec<RootFiles>) -> Result<Vec<RootP
         let declared = split.path.trim_end_matches('/');
         refuse_links(&root, env, declared, &split.files)?;
         let dir = root.join(env);
-        let changes = compare(env, &dir, &split.files, &NoMemory)?;
+        let index = index_bytes(&split.files);
+        let changes = compare(env, &dir, &split.files, &index, &NoMemory)?;
         if !changes.extra.is_empty() {
             let extra: Files = changes
                 .extra

@@ -56,29 +56,42 @@ impl WrittenBefore for NoMemory {
     }
 }
 
-/// Compares the wanted files with `dir` (`out/<env>`), the index included.
+/// Compares the wanted files with `dir` (`out/<env>`), the index included (`index`: the
+/// wanted index bytes, from [`index_bytes`]). When `memory` vouches that the index on disk
+/// already is `index`, it is not read: the paths it lists are then exactly the wanted ones
+/// (no extra files), and what it records for a file is the file's wanted hash.
 pub fn compare(
     env: &str,
     dir: &Path,
     files: &Files,
+    index: &[u8],
     memory: &dyn WrittenBefore,
 ) -> Result<EnvChanges, Diagnostics> {
     use rayon::prelude::*;
-    let index = load_index(dir)?;
-    let results: Vec<(String, FileState)> = files
+    let index_current = memory.check(INDEX_FILE, &blake3::hash(index)) == Some(true);
+    let old_index = if index_current {
+        None
+    } else {
+        Some(load_index(dir)?)
+    };
+    let recorded = |path: &str, wanted: &Content| match &old_index {
+        Some(index) => index.hash(path),
+        None => Some(wanted.hash()),
+    };
+    let results: Vec<(&String, FileState)> = files
         .par_iter()
-        .map(|(path, content)| {
+        .filter_map(|(path, content)| {
             let bytes = match content {
                 // The caller verified it against the cache's stat data.
-                Content::Kept(_) => return (path.clone(), FileState::Same),
+                Content::Kept(_) => return None,
                 Content::Bytes(bytes) => bytes,
             };
             if memory.check(path, &blake3::hash(bytes)) == Some(true) {
-                return (path.clone(), FileState::Same);
+                return None;
             }
             let state = match std::fs::read(dir.join(path)) {
-                Ok(current) if current == *bytes => FileState::Same,
-                Ok(current) => match index.hash(path) {
+                Ok(current) if current == *bytes => return None,
+                Ok(current) => match recorded(path, content) {
                     Some(recorded) if recorded != blake3::hash(&current) => FileState::Edited,
                     // What stackc wrote, only outdated (or no record to tell by).
                     _ => FileState::Stale,
@@ -86,25 +99,28 @@ pub fn compare(
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileState::Missing,
                 Err(_) => FileState::Stale,
             };
-            (path.clone(), state)
+            Some((path, state))
         })
         .collect();
     let mut changes = EnvChanges {
         env: env.to_string(),
+        unchanged: files.len() - results.len(),
         ..EnvChanges::default()
     };
     for (path, state) in results {
         match state {
-            FileState::Same => changes.unchanged += 1,
-            FileState::Missing => changes.missing.push(path),
-            FileState::Stale => changes.stale.push(path),
+            FileState::Missing => changes.missing.push(path.clone()),
+            FileState::Stale => changes.stale.push(path.clone()),
             FileState::Edited => {
                 changes.edited.push(path.clone());
-                changes.stale.push(path);
+                changes.stale.push(path.clone());
             }
         }
     }
-    for old in index.paths() {
+    let Some(old_index) = old_index else {
+        return Ok(changes);
+    };
+    for old in old_index.paths() {
         if !files.contains_key(old) && dir.join(old).exists() {
             changes.extra.push(old.to_string());
         }
@@ -112,7 +128,7 @@ pub fn compare(
     // The index is a file stackc writes too: an edit to it (or an index of the old format)
     // is a difference `--check` must report.
     match std::fs::read(dir.join(INDEX_FILE)) {
-        Ok(current) if current == index_bytes(files) => {}
+        Ok(current) if current == index => {}
         Ok(_) => changes.stale.push(INDEX_FILE.to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             changes.missing.push(INDEX_FILE.to_string());
@@ -123,7 +139,6 @@ pub fn compare(
 }
 
 enum FileState {
-    Same,
     Missing,
     Stale,
     Edited,
@@ -289,7 +304,8 @@ mod tests {
         .into_iter()
         .map(|(p, b)| (p.to_string(), Content::Bytes(b.as_bytes().to_vec())))
         .collect();
-        let changes = compare("dev", dir.path(), &wanted, &NoMemory).unwrap();
+        let changes =
+            compare("dev", dir.path(), &wanted, &index_bytes(&wanted), &NoMemory).unwrap();
         assert_eq!(changes.missing, ["missing.yaml"]);
         assert_eq!(changes.edited, ["edited.yaml"]);
         assert_eq!(changes.stale, ["edited.yaml", "stale.yaml", INDEX_FILE]);

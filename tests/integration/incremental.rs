@@ -222,13 +222,24 @@ fn a_corrupt_truncated_or_foreign_cache_is_rebuilt_silently() {
     let expected = t.tree("out");
     let cache = t.path().join(".stackc-cache/dev.cache");
     let bytes = std::fs::read(&cache).unwrap();
+    let header = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
+    // One bit flipped in the stat section's body, and one in the units section's last byte:
+    // each section is verified by its own hash.
+    let flip = |at: usize| {
+        let mut b = bytes.clone();
+        b[at] ^= 1;
+        b
+    };
     for damaged in [
         b"not a cache at all".to_vec(),
         bytes[..bytes.len() / 3].to_vec(),
         String::from_utf8_lossy(&bytes)
-            .replacen("stackc-cache 1", "stackc-cache 99", 1)
+            .replacen("stackc-cache 4", "stackc-cache 99", 1)
             .into_bytes(),
         Vec::new(),
+        flip(header + 40),
+        flip(bytes.len() - 1),
+        [bytes.as_slice(), b"trailing"].concat(),
     ] {
         std::fs::write(&cache, damaged).unwrap();
         // Also disturb an output so a wrong trust in the cache would show.
@@ -238,6 +249,28 @@ fn a_corrupt_truncated_or_foreign_cache_is_rebuilt_silently() {
         assert!(!run.stderr().contains("panicked"));
         assert_eq!(t.tree("out"), expected);
     }
+}
+
+#[test]
+fn a_kustomization_deleted_or_edited_by_hand_is_restored_though_no_path_moved() {
+    // The layout is kept from the cache when no path moved: only while its files are intact.
+    let t = two_services();
+    t.run(&["build"]).success();
+    let expected = t.tree("out");
+    settle();
+    std::fs::remove_file(t.path().join("out/dev/apps/kustomization.yaml")).unwrap();
+    t.write(
+        "out/production/apps/web/kustomization.yaml",
+        "resources: []\n",
+    );
+    t.run(&["build", "--check"]).status(1).stdout_has(&[
+        "missing: out/dev/apps/kustomization.yaml",
+        "stale: out/production/apps/web/kustomization.yaml (edited by hand)",
+    ]);
+    t.run(&["build"]).success();
+    assert_eq!(t.tree("out"), expected);
+    settle();
+    t.run(&["build", "--check"]).success();
 }
 
 #[test]

@@ -41,6 +41,7 @@ fn the_example_apps_layer_runs_as_its_own_account_with_the_kinds_it_renders() {
                 )),
                 "{env} {namespace}: {flux}"
             );
+            // The Namespace moves to flux-system with its RoleBinding (its policy labels too).
             assert!(
                 flux.split("---\n")
                     .any(|doc| doc.starts_with("apiVersion: v1\nkind: Namespace\n")

@@ -1,0 +1,50 @@
+//! The framing of a cache file's sections: each is its blake3 hash (32 bytes), its length
+//! (8 bytes, little-endian) and its body in postcard's compact binary form. A section whose
+//! hash does not match its bytes is never decoded.
+
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+const HASH: usize = 32;
+const LEN: usize = 8;
+
+/// The ranges of `count` framed sections starting at `at` (the whole section, frame
+/// included); `None` when the bytes are too short or have anything after the last section.
+pub(super) fn split(bytes: &[u8], mut at: usize, count: usize) -> Option<Vec<Range<usize>>> {
+    let mut sections = Vec::with_capacity(count);
+    for _ in 0..count {
+        let len_bytes: [u8; LEN] = bytes.get(at + HASH..at + HASH + LEN)?.try_into().ok()?;
+        let len = usize::try_from(u64::from_le_bytes(len_bytes)).ok()?;
+        let end = (at + HASH + LEN).checked_add(len)?;
+        if end > bytes.len() {
+            return None;
+        }
+        sections.push(at..end);
+        at = end;
+    }
+    (at == bytes.len()).then_some(sections)
+}
+
+/// Verifies one section's hash and decodes its body, borrowing strings from `bytes`.
+pub(super) fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], range: &Range<usize>) -> Option<T> {
+    let section = bytes.get(range.clone())?;
+    let (hash, rest) = section.split_at_checked(HASH)?;
+    let body = rest.get(LEN..)?;
+    if blake3::hash(body).as_bytes() != hash {
+        return None;
+    }
+    postcard::from_bytes(body).ok()
+}
+
+/// A value's body bytes.
+pub(super) fn body<T: Serialize>(value: &T) -> Vec<u8> {
+    // Plain structs, vectors and strings always serialize.
+    postcard::to_stdvec(value).unwrap_or_default()
+}
+
+/// Appends `body` framed as a section.
+pub(super) fn push(out: &mut Vec<u8>, body: &[u8]) {
+    out.extend_from_slice(blake3::hash(body).as_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(body);
+}
