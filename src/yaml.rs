@@ -90,8 +90,9 @@ enum Frame {
     },
     Map {
         map: Map,
-        /// The key read, waiting for its value.
-        key: Option<String>,
+        /// Where the key read sits in `map` (holding null), waiting for its value: one hash
+        /// per entry, not one to refuse a duplicate and another to insert.
+        key: Option<usize>,
         anchor: usize,
         start: Cost,
     },
@@ -189,19 +190,24 @@ impl Loader {
                 } else {
                     Yaml::String(text)
                 };
-                let key = match &yaml {
-                    Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-                    Yaml::Integer(i) => Some(i.to_string()),
-                    Yaml::Boolean(b) => Some(b.to_string()),
-                    Yaml::Null => Some("null".to_string()),
-                    _ => None,
-                };
-                let value = scalar(yaml)?;
                 let cost = Cost {
                     nodes: 1,
-                    bytes: key.as_ref().map_or(0, String::len),
+                    bytes: key_len(&yaml),
                 };
                 self.charge(cost)?;
+                // Most scalars are values: their text as a key is only built where it is one
+                // (or may become one through an anchor), and a string key is moved, not copied.
+                let as_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                if as_key && anchor == 0 {
+                    let key = scalar_key(yaml).ok_or_else(|| "invalid YAML value".to_string())?;
+                    return self.insert(Value::Null, Some(key), 0, cost, 0);
+                }
+                let key = if anchor > 0 {
+                    scalar_key(yaml.clone())
+                } else {
+                    None
+                };
+                let value = scalar(yaml)?;
                 self.insert(value, key, anchor, cost, 0)?;
             }
             Event::Alias(id) => {
@@ -286,13 +292,17 @@ impl Loader {
                     let Some(key) = key else {
                         return Err(format!("unsupported mapping key {}", value.type_name()));
                     };
-                    if map.contains_key(&key) {
+                    let (index, before) = map.insert_full(key, Value::Null);
+                    if before.is_some() {
+                        let key = map.get_index(index).map_or("", |(k, _)| k.as_str());
                         return Err(format!("duplicate mapping key `{key}`"));
                     }
-                    *slot = Some(key);
+                    *slot = Some(index);
                 }
-                Some(key) => {
-                    map.insert(key, value);
+                Some(index) => {
+                    if let Some((_, entry)) = map.get_index_mut(index) {
+                        *entry = value;
+                    }
                 }
             },
         }
@@ -300,11 +310,33 @@ impl Loader {
     }
 }
 
+/// A scalar's text as a mapping key (`None` for an invalid one).
+fn scalar_key(yaml: Yaml) -> Option<String> {
+    match yaml {
+        Yaml::String(s) | Yaml::Real(s) => Some(s),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        Yaml::Null => Some("null".to_string()),
+        _ => None,
+    }
+}
+
+/// The length of [`scalar_key`]'s text, without building it (what the budget charges).
+fn key_len(yaml: &Yaml) -> usize {
+    match yaml {
+        Yaml::String(s) | Yaml::Real(s) => s.len(),
+        Yaml::Integer(i) => i.to_string().len(),
+        Yaml::Boolean(true) | Yaml::Null => 4,
+        Yaml::Boolean(false) => 5,
+        _ => 0,
+    }
+}
+
 /// What a plain scalar is, by its tag or (untagged) by the YAML 1.2 core schema, exactly as
 /// `yaml-rust2`'s own loader reads it.
 fn resolve_plain(text: String, tag: Option<&Tag>) -> Yaml {
     let Some(tag) = tag else {
-        return Yaml::from_str(&text);
+        return resolve_core(text);
     };
     if tag.handle != "tag:yaml.org,2002:" {
         return Yaml::String(text);
@@ -328,6 +360,42 @@ fn resolve_plain(text: String, tag: Option<&Tag>) -> Yaml {
             _ => Yaml::BadValue,
         },
         _ => Yaml::String(text),
+    }
+}
+
+/// `Yaml::from_str`, step for step, but moving the text into a string or float instead of
+/// copying it (most rendered scalars are strings).
+fn resolve_core(text: String) -> Yaml {
+    let v = text.as_str();
+    if let Some(number) = v.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(number, 16) {
+            return Yaml::Integer(i);
+        }
+    } else if let Some(number) = v.strip_prefix("0o") {
+        if let Ok(i) = i64::from_str_radix(number, 8) {
+            return Yaml::Integer(i);
+        }
+    } else if let Some(number) = v.strip_prefix('+') {
+        if let Ok(i) = number.parse::<i64>() {
+            return Yaml::Integer(i);
+        }
+    }
+    match v {
+        "" | "~" | "null" => Yaml::Null,
+        "true" | "True" | "TRUE" => Yaml::Boolean(true),
+        "false" | "False" | "FALSE" => Yaml::Boolean(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => Yaml::Real(text),
+        _ if !v.bytes().any(|b| b.is_ascii_digit()) => Yaml::String(text),
+        _ => {
+            if let Ok(integer) = v.parse::<i64>() {
+                Yaml::Integer(integer)
+            } else if v.parse::<f64>().is_ok() {
+                Yaml::Real(text)
+            } else {
+                Yaml::String(text)
+            }
+        }
     }
 }
 
@@ -418,31 +486,41 @@ fn pad(out: &mut String, level: usize) {
 }
 
 fn emit_map(out: &mut String, map: &Map, level: usize) {
-    for (key, value) in map {
-        pad(out, level);
-        out.push_str(&key_text(key));
+    emit_map_from(out, map, level, false);
+}
+
+/// Emits a block map; with `inline`, its first entry continues the current line (after `- `).
+fn emit_map_from(out: &mut String, map: &Map, level: usize, inline: bool) {
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 || !inline {
+            pad(out, level);
+        }
+        push_key(out, key);
         out.push(':');
         emit_child(out, value, level);
     }
 }
 
 fn emit_list(out: &mut String, items: &[Value], level: usize) {
-    for item in items {
-        pad(out, level);
+    emit_list_from(out, items, level, false);
+}
+
+/// Emits a block list; with `inline`, its first item continues the current line.
+fn emit_list_from(out: &mut String, items: &[Value], level: usize, inline: bool) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 || !inline {
+            pad(out, level);
+        }
         out.push('-');
         match item {
             Value::Map(map) if !map.is_empty() => {
                 // The first entry sits on the dash line; the rest align under it.
-                let mut nested = String::new();
-                emit_map(&mut nested, map, level + 1);
                 out.push(' ');
-                out.push_str(&nested[(level + 1) * INDENT..]);
+                emit_map_from(out, map, level + 1, true);
             }
             Value::List(inner) if !inner.is_empty() => {
-                let mut nested = String::new();
-                emit_list(&mut nested, inner, level + 1);
                 out.push(' ');
-                out.push_str(&nested[(level + 1) * INDENT..]);
+                emit_list_from(out, inner, level + 1, true);
             }
             scalar => emit_child(out, scalar, level),
         }
@@ -480,11 +558,29 @@ fn emit_child(out: &mut String, value: &Value, level: usize) {
                 out.push('\n');
             }
         }
+        Value::String(s) => {
+            out.push(' ');
+            push_string(out, s);
+            out.push('\n');
+        }
         scalar => {
             out.push(' ');
             out.push_str(&scalar_text(scalar, level));
             out.push('\n');
         }
+    }
+}
+
+/// A key, written straight into the output (the common case allocates nothing).
+fn push_key(out: &mut String, key: &str) {
+    push_string(out, key);
+}
+
+fn push_string(out: &mut String, s: &str) {
+    if needs_quotes(s) {
+        out.push_str(&double_quoted(s));
+    } else {
+        out.push_str(s);
     }
 }
 
@@ -499,14 +595,6 @@ fn literal_block_ok(s: &str) -> bool {
                 || c == '\u{2029}'
         })
         && !s.trim_end_matches('\n').is_empty()
-}
-
-fn key_text(key: &str) -> String {
-    if needs_quotes(key) {
-        double_quoted(key)
-    } else {
-        key.to_string()
-    }
 }
 
 fn scalar_text(value: &Value, _level: usize) -> String {
@@ -549,29 +637,47 @@ pub fn needs_quotes(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return true;
     };
-    if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+    if first.is_whitespace() || s.chars().next_back().is_some_and(char::is_whitespace) {
         return true;
     }
     if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
         // `-x`, `:x` and `?x` would be legal plain scalars, but quoting them costs nothing.
         return true;
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s == "<<" || s == "=" {
+    if s.ends_with(':') || s == "<<" || s == "=" {
         return true;
     }
-    if s.chars().any(|c| {
-        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
-    }) {
+    // One pass over the bytes for `: `, ` #` and control characters; this runs for every key
+    // and string emitted, so it avoids substring searches. Non-ASCII text takes the exact
+    // character test (C1 controls, BOM, line and paragraph separators).
+    let bytes = s.as_bytes();
+    let mut ascii = true;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b':' if bytes.get(i + 1) == Some(&b' ') => return true,
+            b' ' if bytes.get(i + 1) == Some(&b'#') => return true,
+            0..=0x1f | 0x7f => return true,
+            0x80.. => ascii = false,
+            _ => {}
+        }
+    }
+    if !ascii
+        && s.chars().any(|c| {
+            c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
+        })
+    {
         return true;
     }
     is_reserved_word(s) || looks_numeric(s) || looks_like_date(s)
 }
 
 fn is_reserved_word(s: &str) -> bool {
-    matches!(
-        s.to_ascii_lowercase().as_str(),
-        "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
-    )
+    s.len() <= 5
+        && [
+            "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n",
+        ]
+        .iter()
+        .any(|word| s.eq_ignore_ascii_case(word))
 }
 
 fn looks_numeric(s: &str) -> bool {
@@ -813,6 +919,59 @@ mod tests {
                 format!("{:?}", Some(ours)),
                 format!("{:?}", via_yaml_loader(&text)),
                 "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn core_schema_resolution_is_yaml_rust2s() {
+        for text in [
+            "",
+            "~",
+            "null",
+            "Null",
+            "true",
+            "True",
+            "TRUE",
+            "tRue",
+            "false",
+            "FALSE",
+            "0x1f",
+            "0x",
+            "0xZZ",
+            "0o17",
+            "0o9",
+            "+12",
+            "+",
+            "+1.5",
+            "12",
+            "-12",
+            "1.5",
+            "1e3",
+            "1e",
+            ".inf",
+            "+.Inf",
+            "-.INF",
+            ".nan",
+            ".NaN",
+            "inf",
+            "nan",
+            "NaN",
+            "infinity",
+            "1_000",
+            "100m",
+            "nginx:1.27",
+            "web",
+            "-",
+            "9223372036854775808",
+            "-.5",
+            "5.",
+            "0.0.1",
+        ] {
+            assert_eq!(
+                format!("{:?}", resolve_core(text.to_string())),
+                format!("{:?}", Yaml::from_str(text)),
+                "{text:?}"
             );
         }
     }

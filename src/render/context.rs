@@ -81,3 +81,47 @@ pub fn secrets(model: &Model, service: &ResolvedService) -> Value {
 fn strings(items: &[String]) -> Value {
     Value::List(items.iter().map(|s| Value::from(s.as_str())).collect())
 }
+
+/// The context as a template value. Built once per unit and shared by all of its templates:
+/// handing our [`Value`] to minijinja makes it convert the whole tree through serde again for
+/// every template rendered, the largest part of rendering a small template.
+pub fn to_template(value: &Value) -> minijinja::Value {
+    match value {
+        Value::Null => minijinja::Value::from(()),
+        Value::Bool(b) => minijinja::Value::from(*b),
+        Value::Int(i) => minijinja::Value::from(*i),
+        Value::Float(f) => minijinja::Value::from(*f),
+        Value::String(s) => minijinja::Value::from(s.as_str()),
+        Value::List(items) => items.iter().map(to_template).collect(),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| (minijinja::Value::from(k.as_str()), to_template(v)))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_template;
+    use crate::value::{map, Value};
+
+    #[test]
+    fn the_template_value_is_what_serde_would_build() {
+        let value = map([
+            ("s", Value::from("x")),
+            ("i", Value::Int(-3)),
+            ("f", Value::Float(1.5)),
+            ("b", Value::Bool(true)),
+            ("n", Value::Null),
+            (
+                "z",
+                Value::List(vec![Value::from("a"), map([("k", Value::Int(1))])]),
+            ),
+            ("a", Value::Map(crate::value::Map::new())),
+        ]);
+        let ours = to_template(&value);
+        let serde = minijinja::Value::from_serialize(&value);
+        assert_eq!(ours, serde);
+        assert_eq!(format!("{ours:?}"), format!("{serde:?}"));
+    }
+}

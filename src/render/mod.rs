@@ -149,6 +149,7 @@ impl<'s> Renderer<'s> {
         let mut objects = Vec::new();
         let mut errors = Diagnostics::new();
         if let Some(template) = &service.template {
+            let ctx_value = context::to_template(ctx);
             for name in self.entry_templates(template) {
                 // One budgeted scope per template: its render and the parse of what it wrote.
                 let _guard = crate::memory::Guard::enter(format!("templates/{name} ({unit})"));
@@ -156,7 +157,7 @@ impl<'s> Renderer<'s> {
                 let rendered = self
                     .env
                     .get_template(name)
-                    .and_then(|t| t.render_captured_to(ctx, &mut out).map(drop));
+                    .and_then(|t| t.render_captured_to(&ctx_value, &mut out).map(drop));
                 let overflowed = out.overflowed();
                 let rendered = rendered.map(|()| out.into_string());
                 let Some(source) = self.stack.templates.get(name) else {
