@@ -5,10 +5,9 @@
 //! and values have the API's form. The API server would reject each of them at apply time.
 
 use crate::check::context::object_label;
-use crate::check::schema::locate::field_span;
+use crate::check::schema::locate::location;
 use crate::check::{Context, EnvCheck, Finding};
 use crate::model::is_dns_label;
-use crate::object::RenderedObject;
 use crate::value::Value;
 
 /// Names the API server would refuse.
@@ -23,7 +22,7 @@ pub fn dns_names(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
             if let Some(service) = &object.service {
                 f = f.service(service);
             }
-            f.span = span(ctx, env, object, &path);
+            f.span = location(ctx, env, object, &path);
             f
         };
         let id = &object.id;
@@ -71,25 +70,6 @@ pub fn dns_names(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
         }
     }
     out
-}
-
-fn span(
-    ctx: &Context<'_>,
-    env: &EnvCheck<'_>,
-    object: &RenderedObject,
-    path: &[String],
-) -> Option<crate::source::Span> {
-    let service = object
-        .service
-        .as_deref()
-        .and_then(|name| env.services().iter().find(|s| s.name == name));
-    match (&object.origin, service) {
-        (Some(origin), Some(service)) => {
-            Some(ctx.user_span(service, field_span(&ctx.stack.sources, origin, path)))
-        }
-        (Some(origin), None) => Some(field_span(&ctx.stack.sources, origin, path)),
-        (None, service) => service.map(|s| s.span),
-    }
 }
 
 /// The label maps of an object: its own, and its pod template's.

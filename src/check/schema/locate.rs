@@ -3,7 +3,8 @@
 //! the template source, in order, as far as they are literally there; a key produced by an
 //! expression (or in a shared include) leaves the last one found, or the document's start.
 
-use crate::object::Origin;
+use crate::check::{Context, EnvCheck};
+use crate::object::{Origin, RenderedObject};
 use crate::source::{Sources, Span};
 
 /// The span in the template of the deepest key of `path` found in `origin`'s document.
@@ -58,6 +59,28 @@ fn find_key(doc: &str, from: usize, key: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// Where a finding about `path` of `object` points: the template line when the object came
+/// from a user's template or manifest, else the service's declaration.
+pub fn location(
+    ctx: &Context<'_>,
+    env: &EnvCheck<'_>,
+    object: &RenderedObject,
+    path: &[String],
+) -> Option<crate::source::Span> {
+    let service = object
+        .service
+        .as_deref()
+        .and_then(|name| env.services().iter().find(|s| s.name == name));
+    if let Some(origin) = &object.origin {
+        let span = field_span(&ctx.stack.sources, origin, path);
+        return Some(match service {
+            Some(service) => ctx.user_span(service, span),
+            None => span,
+        });
+    }
+    service.map(|s| s.span)
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ pub fn schema(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
             _ => catalog::DEFAULT_VERSION.to_string(),
         };
         out.extend(check_object(object, &version, &|path| {
-            location(ctx, env, object, path)
+            locate::location(ctx, env, object, path)
         }));
     }
     out
@@ -211,28 +211,6 @@ pub(crate) fn check_object(
         }
     }
     out
-}
-
-/// Where a finding about `path` of `object` points: the template line when the object came
-/// from a user's template or manifest, else the service's declaration.
-fn location(
-    ctx: &Context<'_>,
-    env: &EnvCheck<'_>,
-    object: &RenderedObject,
-    path: &[String],
-) -> Option<crate::source::Span> {
-    let service = object
-        .service
-        .as_deref()
-        .and_then(|name| env.services().iter().find(|s| s.name == name));
-    if let Some(origin) = &object.origin {
-        let span = locate::field_span(&ctx.stack.sources, origin, path);
-        return Some(match service {
-            Some(service) => ctx.user_span(service, span),
-            None => span,
-        });
-    }
-    service.map(|s| s.span)
 }
 
 /// The API server treats `null` as absent, and so does the check.
