@@ -408,6 +408,18 @@ pub enum GitOpsError {
         span: SourceSpan,
     },
 
+    #[error("a `{engine}` block, but the stack writes no {engine} objects")]
+    #[diagnostic(code(stackc::model::gitops::engine_off))]
+    EngineOff {
+        engine: &'static str,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label("these settings would have no effect")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     #[error("Argo CD needs the repository URL of the stack")]
     #[diagnostic(
         code(stackc::model::gitops::no_repo_url),
@@ -421,8 +433,9 @@ pub enum GitOpsError {
     },
 }
 
-/// Cross-references the parser cannot check: `flux layer="x"` names a layer, Argo CD has a
-/// repository URL in every environment.
+/// Cross-references the parser cannot check: `flux layer="x"` names a layer, a `flux` or
+/// `argocd` block is for an engine the stack writes, Argo CD has a repository URL in every
+/// environment.
 pub(super) fn check(
     model: &Model,
     sources: &crate::source::Sources,
@@ -436,7 +449,26 @@ pub(super) fn check(
             scopes.push(&overlay.gitops);
         }
     }
+    let engine_off = |engine: &'static str, span: crate::source::Span| {
+        GitOpsError::EngineOff {
+        engine,
+        src: sources.named(span.file),
+        span: span.source_span(),
+        help: format!("add \"{engine}\" to the stack's engines (`gitops \"flux\" \"argocd\"`), or remove the block"),
+    }
+    };
     for scope in scopes {
+        // A block for an engine the stack does not write would be silently ignored.
+        if !model.uses_engine("argocd") {
+            for block in &scope.argocd {
+                errors.push(engine_off("argocd", block.span));
+            }
+        }
+        if !model.uses_engine("flux") {
+            for block in &scope.flux {
+                errors.push(engine_off("flux", block.span));
+            }
+        }
         for block in &scope.flux {
             if let Some(layer) = &block.layer {
                 if !layers.contains(&layer.as_str()) {

@@ -138,4 +138,28 @@ fn argo_without_a_repository_url_or_with_an_unknown_setting_is_refused() {
         &format!("{text}\ngitops \"argocd\" {{ argocd {{ repo-url \"x\"; sync-options \"CreateNamespace\"; }}; }}\n"),
     );
     refused(&t, &["stackc::model::gitops::invalid", "not `Name=value`"]);
+    // A block for an engine the stack does not write is refused, not silently ignored.
+    t.write(
+        "stacks.kdl",
+        &format!("{text}\ngitops \"flux\" {{ argocd {{ repo-url \"x\"; }}; }}\n"),
+    );
+    refused(
+        &t,
+        &[
+            "stackc::model::gitops::engine_off",
+            "writes no argocd objects",
+            "stacks.kdl:22:",
+        ],
+    );
+    t.write(
+        "stacks.kdl",
+        &format!("{text}\ngitops \"argocd\" {{ argocd {{ repo-url \"x\"; }}; flux {{ prune #false; }}; }}\n"),
+    );
+    refused(
+        &t,
+        &[
+            "stackc::model::gitops::engine_off",
+            "writes no flux objects",
+        ],
+    );
 }
