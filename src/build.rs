@@ -558,8 +558,31 @@ impl<'s> Engine<'s> {
         // Kept in memory by the thousand (both sides of a diff): no spare capacity.
         objects.par_iter_mut().for_each(|o| shrink(&mut o.body));
         objects.shrink_to_fit();
+        // What a build refuses once every unit rendered, check and diff refuse too: an
+        // environment-wide patch that matches nothing, and two sources of one object (a
+        // layout-generated one included, such as a policy's default-deny).
         if errors.is_empty() {
-            if let Err(e) = crate::render::check_unique(self.stack, &env.name, &objects) {
+            let identities: Vec<String> = objects.iter().map(identity_key).collect();
+            if let Err(e) = crate::render::patch::check_matched(
+                self.stack,
+                &env.name,
+                identities.iter().map(String::as_str),
+            ) {
+                errors.extend(e);
+            }
+        }
+        if errors.is_empty() {
+            let policy = crate::policy::EnvPolicy::of(self.stack, &env.name)?;
+            let generated = crate::layout::Layout::new(self.stack)
+                .generated_objects(&env.name, &policy)
+                .into_iter()
+                .filter(|o| o.id.kind != "Namespace");
+            let mut all: Vec<RenderedObject> = generated.collect();
+            let generated_count = all.len();
+            all.append(&mut objects);
+            let unique = crate::render::check_unique(self.stack, &env.name, &all);
+            objects = all.split_off(generated_count);
+            if let Err(e) = unique {
                 errors.extend(e);
             }
         }

@@ -206,6 +206,14 @@ fn a_patch_matching_no_object_is_refused_with_a_suggestion() {
         ],
     );
     assert!(stderr.contains("matches nothing"), "{stderr}");
+    // check and diff render through the same engine and refuse it the same way.
+    for args in [&["check"][..], &["diff", "production"][..]] {
+        t.run(args).status(2).stderr_has(&[
+            "stackc::render::patch_no_match",
+            "patch of Deployment wbe matches no object in environment production",
+            "stacks.kdl:13",
+        ]);
+    }
 }
 
 #[test]

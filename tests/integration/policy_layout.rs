@@ -169,4 +169,19 @@ fn a_manifest_that_is_a_generated_policy_object_is_refused_at_its_document() {
         outside_before == crate::harness::tree(outside.path()),
         "a refused build changed a file outside the stack"
     );
+    // check and diff see the same clash (they render through the build's engine).
+    for args in [
+        &["check", "production"][..],
+        &["diff", "staging", "production"][..],
+    ] {
+        t.run(args).status(2).stderr_has(&[
+            "stackc::render::duplicate_object",
+            "NetworkPolicy web/default-deny is rendered twice",
+            "manifests/deny.yaml:1:1",
+        ]);
+    }
+    assert!(
+        before == crate::hostile_model::stack_tree(&t),
+        "check and diff changed the stack"
+    );
 }
