@@ -84,8 +84,9 @@ impl Test {
             .args(args)
             .current_dir(self.dir.path())
             .env("NO_COLOR", "1")
-            // Many fixtures here are minimal objects that `check` rejects; the build's rule
-            // gate is tested where it is switched on (check_build.rs).
+            // The minimal fixtures here (`Test::basic()` and stacks written inline) are
+            // objects that `check` rejects; the build's rule gate is on for the example
+            // stack (`example()`) and in check_build.rs.
             .env("STACKC_BUILD_RULES", "off")
             .env_remove("SOPS_AGE_KEY")
             .env_remove("SOPS_AGE_KEY_FILE")
@@ -302,7 +303,8 @@ pub fn repo_root() -> &'static Path {
 /// A copy of the example stack at the repository root (inputs, stores, committed out/ and
 /// the example's key folder) in a temp dir: what a fresh clone holds, with no cache.
 pub fn example() -> Test {
-    let t = Test::new();
+    // The example passes every rule: its builds run the rule gate as a user's do.
+    let t = Test::new().env("STACKC_BUILD_RULES", "on");
     for entry in [
         "stacks.kdl",
         "templates",
