@@ -2,7 +2,7 @@
 //! the file before giving up, so a user fixes a whole file in one round.
 
 use super::fragment::Item;
-use super::settings::SETTING_NODES;
+use super::settings::setting_nodes;
 use super::syntax::{
     Document as KdlDocument, Entry as KdlEntry, Node as KdlNode, Value as KdlValue,
 };
@@ -463,7 +463,7 @@ impl<'a> Parser<'a> {
     /// `environments/<env>.kdl`.
     pub(super) fn overlay(&mut self, chunks: &[Chunk]) -> Overlay {
         let mut overlay = Overlay::default();
-        let mut allowed: Vec<&str> = SETTING_NODES.to_vec();
+        let mut allowed: Vec<&str> = setting_nodes();
         allowed.extend([
             "recipients",
             "service",
@@ -530,7 +530,7 @@ impl<'a> Parser<'a> {
             if extra.contains(&name) {
                 others.push(child);
             } else if !self.setting(child, &mut settings) {
-                let mut allowed: Vec<&str> = SETTING_NODES.to_vec();
+                let mut allowed: Vec<&str> = setting_nodes();
                 allowed.extend(extra);
                 self.unknown_node(child, name, context, &allowed);
             }

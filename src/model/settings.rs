@@ -66,7 +66,7 @@ impl Tracked {
     }
 }
 
-/// The setting nodes, as written in KDL.
+/// The setting nodes, as written in KDL (the policy's are in model/policy.rs).
 pub const SETTING_NODES: &[&str] = &[
     "replicas",
     "resources",
@@ -80,24 +80,22 @@ pub const SETTING_NODES: &[&str] = &[
     "tcp-route",
     "policy",
     "values",
-    // Environment policy (issue 14), parsed in model/policy.rs.
-    "network-policy",
-    "quota",
-    "limit-range",
-    "autoscale",
-    "disruption-budget",
-    "rollout",
-    "probes",
-    "pod-security",
-    "notify",
 ];
+
+/// Every setting node: [`SETTING_NODES`] and the environment policy's
+/// ([`super::policy::POLICY_NODES`], parsed in model/policy.rs).
+pub fn setting_nodes() -> Vec<&'static str> {
+    let mut nodes = SETTING_NODES.to_vec();
+    nodes.extend_from_slice(super::policy::POLICY_NODES);
+    nodes
+}
 
 impl Parser<'_> {
     /// Parses `node` as a setting into `settings`. Returns `false` when `node` is not a
     /// setting (the caller then tries its own node names or reports it unknown).
     pub(super) fn setting(&mut self, node: &KdlNode, settings: &mut Settings) -> bool {
         let name = node.name().value();
-        if !SETTING_NODES.contains(&name) {
+        if !SETTING_NODES.contains(&name) && !super::policy::POLICY_NODES.contains(&name) {
             return false;
         }
         let span = self.span(node.span());
