@@ -36,6 +36,9 @@ const FORMAT: u32 = 5;
 pub struct EnvCache {
     bytes: Vec<u8>,
     sections: Vec<std::ops::Range<usize>>,
+    /// Each section's hash check, done once: a build decodes the stat section twice (to
+    /// plan, and to reuse stamps when saving), and hashing it is a megabyte at N=1000.
+    verified: [std::sync::OnceLock<bool>; 2],
 }
 
 /// The stat section: everything the no-op check reads.
@@ -142,17 +145,30 @@ impl EnvCache {
             return None;
         }
         let sections = section::split(&bytes, newline + 1, 2)?;
-        Some(EnvCache { bytes, sections })
+        Some(EnvCache {
+            bytes,
+            sections,
+            verified: Default::default(),
+        })
     }
 
     /// The stat section, verified and decoded; `None` when damaged (or there is no cache).
     pub fn stat(&self) -> Option<StatSection<'_>> {
-        section::decode(&self.bytes, self.sections.first()?)
+        self.section(0)
     }
 
     /// The units section, verified and decoded; `None` when damaged (or there is no cache).
     pub fn units(&self) -> Option<UnitsSection<'_>> {
-        section::decode(&self.bytes, self.sections.get(1)?)
+        self.section(1)
+    }
+
+    fn section<'a, T: Deserialize<'a>>(&'a self, i: usize) -> Option<T> {
+        let range = self.sections.get(i)?;
+        let verified = self.verified.get(i)?;
+        if !*verified.get_or_init(|| section::verify(&self.bytes, range)) {
+            return None;
+        }
+        section::decode_verified(&self.bytes, range)
     }
 }
 
@@ -165,10 +181,12 @@ pub fn encode(stat: &StatSection<'_>, units: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// The units section, framed (hash and length), ready for [`encode`].
-pub fn encode_units(units: &UnitsSection<'_>) -> Vec<u8> {
+/// The units section, framed (hash and length), ready for [`encode`]: the records by unit
+/// name, sorted by name (kept ones borrowed from the last cache: no copy to encode them).
+pub fn encode_units(units: &[(Cow<'_, str>, Cow<'_, UnitRecord<'_>>)]) -> Vec<u8> {
+    // The same bytes as a `UnitsSection` (a sequence; `Cow` serializes as what it holds).
     let mut bytes = Vec::new();
-    section::push(&mut bytes, &section::body(units));
+    section::push(&mut bytes, &section::body(&units));
     bytes
 }
 
@@ -451,6 +469,11 @@ mod tests {
                 },
             )],
         };
+        let units: Vec<_> = units
+            .units
+            .into_iter()
+            .map(|(name, record)| (name, Cow::Owned(record)))
+            .collect();
         encode(&stat, &encode_units(&units))
     }
 
