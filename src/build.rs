@@ -18,7 +18,7 @@ use crate::render::{RenderError, Renderer};
 use crate::resolve::{Resolved, ResolvedEnvironment};
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -699,7 +699,8 @@ pub struct Request<'a> {
 /// from the cache (kept files were verified by `lstat` already). Nothing has been written.
 fn refuse_links(root: &Path, plan: &EnvPlan) -> Result<(), Diagnostics> {
     let dir = root.join("out").join(&plan.env);
-    let mut folders: BTreeSet<&str> = BTreeSet::new();
+    // Hashed: the links found are sorted below, so the order of the candidates is free.
+    let mut folders: HashSet<&str> = HashSet::new();
     for path in plan.files.keys().chain(&plan.changes.extra) {
         let mut path = path.as_str();
         while let Some((parent, _)) = path.rsplit_once('/') {

@@ -12,6 +12,7 @@
 //! ignored and rebuilt, and it never holds plaintext (only hashes of rendered, non-secret
 //! files and of sealed ciphertext files).
 
+mod borrow;
 mod inputs;
 mod key;
 mod section;
@@ -52,7 +53,7 @@ pub struct StatSection<'a> {
     /// How many render units the units section holds (for the no-op's summary line).
     pub units: usize,
     /// Stat data of every file written, by path relative to `out/<env>/`, sorted by path.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrow::pairs")]
     pub stamps: Vec<(Cow<'a, str>, Stamp)>,
 }
 
@@ -89,7 +90,7 @@ impl StatSection<'_> {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct UnitsSection<'a> {
     /// Render units by name (a service name), sorted by name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrow::pairs")]
     pub units: Vec<(Cow<'a, str>, UnitRecord<'a>)>,
 }
 
@@ -110,11 +111,11 @@ pub struct UnitRecord<'a> {
     pub source: Hash32,
     /// The unit key ([`unit_key`]); `None` when the context could not be hashed.
     pub key: Option<Hash32>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrow::pairs")]
     pub files: Vec<(Cow<'a, str>, Hash32)>,
     /// The identity (`apiVersion/kind/namespace/name`) of every object the unit renders, so
     /// that two units rendering one object are caught even when one of them is kept.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrow::strs")]
     pub objects: Vec<Cow<'a, str>>,
     /// What `check::gate` remembers of the unit: the unit-scope rules that found something
     /// (before allows) and the facts of its objects (opaque text to the cache).
@@ -406,6 +407,7 @@ pub fn up_to_date(
     out: &Path,
     requested: &[String],
 ) -> Option<(usize, usize)> {
+    use rayon::prelude::*;
     let text = std::fs::read_to_string(cache_dir.join(ENVIRONMENTS_FILE)).ok()?;
     let known: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     let envs: Vec<&str> = if requested.is_empty() {
@@ -420,16 +422,17 @@ pub fn up_to_date(
     {
         return None;
     }
-    let mut units = 0;
-    for env in &envs {
-        let cache = EnvCache::load(cache_dir, env);
-        let stat = cache.stat()?;
-        if !stat.is_current(root, &out.join(env)) {
-            return None;
-        }
-        units += stat.units;
-    }
-    Some((envs.len(), units))
+    // Environments side by side: one's cache is read and verified while another's files
+    // are stat'ed (a no-op is mostly waiting on those two).
+    let units: Option<Vec<usize>> = envs
+        .par_iter()
+        .map(|env| {
+            let cache = EnvCache::load(cache_dir, env);
+            let stat = cache.stat()?;
+            stat.is_current(root, &out.join(env)).then_some(stat.units)
+        })
+        .collect();
+    Some((envs.len(), units?.iter().sum()))
 }
 
 /// The name of an environment's cache file in the cache folder.
