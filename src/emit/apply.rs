@@ -306,10 +306,17 @@ mod tests {
             .zip(1..)
             .map(|(p, n)| (Cow::Borrowed(p), stamp(n)))
             .collect();
-        let files: Files = ["a/x.yaml", "a/y.yaml", "b.yaml", "c/d/e.yaml", "z.yaml", "a/b"]
-            .into_iter()
-            .map(|p| (p.to_string(), Content::Bytes(Vec::new())))
-            .collect();
+        let files: Files = [
+            "a/x.yaml",
+            "a/y.yaml",
+            "b.yaml",
+            "c/d/e.yaml",
+            "z.yaml",
+            "a/b",
+        ]
+        .into_iter()
+        .map(|p| (p.to_string(), Content::Bytes(Vec::new())))
+        .collect();
         let section = StatSection {
             stamps: stamps.clone(),
             ..StatSection::default()
@@ -317,6 +324,8 @@ mod tests {
         for (path, _, found) in with_old_stamps(&files, &stamps) {
             assert_eq!(found, section.stamp(path), "{path}");
         }
-        assert!(with_old_stamps(&files, &[]).iter().all(|(_, _, s)| s.is_none()));
+        assert!(with_old_stamps(&files, &[])
+            .iter()
+            .all(|(_, _, s)| s.is_none()));
     }
 }
