@@ -18,7 +18,7 @@ use crate::render::{RenderError, Renderer};
 use crate::resolve::{Resolved, ResolvedEnvironment};
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -40,9 +40,14 @@ pub struct Engine<'s> {
 }
 
 enum UnitOutcome<'c> {
-    Kept(UnitRecord<'c>),
+    /// Borrowed from the old units section when nothing in it changes (most units of an
+    /// edit): a kept unit then costs no allocation.
+    Kept(Cow<'c, UnitRecord<'c>>),
     Rendered(UnitRecord<'static>, Vec<(String, Vec<u8>)>),
 }
+
+/// Every unit's record by service name, as the next units section will hold them.
+type Records<'c> = [(Cow<'c, str>, Cow<'c, UnitRecord<'c>>)];
 
 /// How an object's identity is remembered in a unit's record.
 fn identity_key(object: &RenderedObject) -> String {
@@ -64,7 +69,7 @@ impl<'s> Engine<'s> {
         env: &ResolvedEnvironment,
         layout: &crate::layout::Layout<'_>,
         policy: &crate::policy::EnvPolicy,
-        records: &[(Cow<'_, str>, UnitRecord<'_>)],
+        records: &Records<'_>,
     ) -> Result<(), Diagnostics> {
         let generated: Vec<RenderedObject> = layout
             .generated_objects(&env.name, policy)
@@ -289,8 +294,11 @@ impl<'s> Engine<'s> {
             })
             .collect();
         let mut errors = Diagnostics::new();
-        let mut object_files: BTreeMap<String, Content> = BTreeMap::new();
-        let mut records: Vec<(Cow<'_, str>, UnitRecord<'_>)> = Vec::with_capacity(services.len());
+        // Collected, then built in one go: a BTreeMap built from a sorted run costs no search
+        // per insert. (Two units writing one path are refused below, whichever wins here.)
+        let mut object_files: Vec<(String, Content)> = Vec::new();
+        let mut records: Vec<(Cow<'_, str>, Cow<'_, UnitRecord<'_>>)> =
+            Vec::with_capacity(services.len());
         let (mut rendered, mut skipped) = (0, 0);
         for (service, outcome) in services.iter().zip(outcomes) {
             let record = match outcome {
@@ -300,21 +308,27 @@ impl<'s> Engine<'s> {
                 }
                 Ok(UnitOutcome::Kept(record)) => {
                     skipped += 1;
-                    for (path, hash) in &record.files {
-                        object_files.insert(path.to_string(), Content::Kept((*hash).into()));
-                    }
+                    object_files.extend(
+                        record
+                            .files
+                            .iter()
+                            .map(|(path, hash)| (path.to_string(), Content::Kept((*hash).into()))),
+                    );
                     record
                 }
                 Ok(UnitOutcome::Rendered(record, files)) => {
                     rendered += 1;
-                    for (path, bytes) in files {
-                        object_files.insert(path, Content::Bytes(bytes));
-                    }
-                    record
+                    object_files.extend(
+                        files
+                            .into_iter()
+                            .map(|(path, bytes)| (path, Content::Bytes(bytes))),
+                    );
+                    Cow::Owned(record)
                 }
             };
             records.push((Cow::Borrowed(service.name.as_str()), record));
         }
+        let object_files: BTreeMap<String, Content> = object_files.into_iter().collect();
         self.check_clashes(env, &records, &mut errors)?;
         // Services are unique by name; sorted, the section is searched by name.
         records.sort_by(|a, b| a.0.cmp(&b.0));
@@ -386,7 +400,7 @@ impl<'s> Engine<'s> {
                 changes.edited.push(path.clone());
             }
         }
-        let units = cache::encode_units(&UnitsSection { units: records });
+        let units = cache::encode_units(&records);
         Ok(EnvPlan {
             env: env.name.clone(),
             files,
@@ -405,11 +419,14 @@ impl<'s> Engine<'s> {
     fn check_clashes(
         &self,
         env: &ResolvedEnvironment,
-        records: &[(Cow<'_, str>, UnitRecord<'_>)],
+        records: &Records<'_>,
         errors: &mut Diagnostics,
     ) -> Result<(), Diagnostics> {
-        let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
-        let mut identities: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        // Hashed, not ordered: only lookups (the diagnostics follow `records`' order, and the
+        // clashing units are sorted below), and 15,000 paths per environment make ordered
+        // maps' string comparisons a visible part of an edit's build.
+        let mut owners: HashMap<&str, &str> = HashMap::with_capacity(records.len() * 8);
+        let mut identities: HashMap<&str, Vec<&str>> = HashMap::with_capacity(records.len() * 8);
         // `records` is in declaration order: a diagnostic names the first declared first.
         for (service, record) in records {
             let service = service.as_ref();
@@ -454,14 +471,14 @@ impl<'s> Engine<'s> {
         env: &ResolvedEnvironment,
         name: &str,
         stat: &StatSection<'_>,
-        old: &UnitsSection<'c>,
+        old: &'c UnitsSection<'c>,
         dir: &StatDir,
     ) -> Result<UnitOutcome<'c>, Diagnostics> {
         let source = self.source_key(&env.name, name);
         let record = old.unit(name);
         if let Some(record) = record {
             if record.source == source && Self::files_intact(record, stat, dir) {
-                return Ok(UnitOutcome::Kept(record.clone()));
+                return Ok(UnitOutcome::Kept(Cow::Borrowed(record)));
             }
         }
         let (service, ctx) = self.resolve_unit(env, name)?;
@@ -488,10 +505,10 @@ impl<'s> Engine<'s> {
         });
         if let Some(record) = record {
             if key.is_some() && record.key == key && Self::files_intact(record, stat, dir) {
-                return Ok(UnitOutcome::Kept(UnitRecord {
+                return Ok(UnitOutcome::Kept(Cow::Owned(UnitRecord {
                     source,
                     ..record.clone()
-                }));
+                })));
             }
         }
         let objects = self.renderer.render_with_context(env, service, &ctx)?;
@@ -606,11 +623,11 @@ struct OutMemory<'a> {
 }
 
 impl WrittenBefore for OutMemory<'_> {
-    fn check(&self, path: &str, hash: &blake3::Hash) -> Option<bool> {
+    fn check(&self, path: &str, wanted: &[u8]) -> Option<bool> {
         let stamp = self.stat.stamp(path)?;
         if stamp.verify_in(self.dir, path, self.stat.saved_at_ns) {
             // Unchanged since stackc wrote it: right if it is what we want now, else stale.
-            (stamp.hash == *hash.as_bytes()).then_some(true)
+            (stamp.hash == *blake3::hash(wanted).as_bytes()).then_some(true)
         } else {
             // Changed since stackc wrote it: edited by hand (or removed).
             Some(false)
@@ -682,7 +699,8 @@ pub struct Request<'a> {
 /// from the cache (kept files were verified by `lstat` already). Nothing has been written.
 fn refuse_links(root: &Path, plan: &EnvPlan) -> Result<(), Diagnostics> {
     let dir = root.join("out").join(&plan.env);
-    let mut folders: BTreeSet<&str> = BTreeSet::new();
+    // Hashed: the links found are sorted below, so the order of the candidates is free.
+    let mut folders: HashSet<&str> = HashSet::new();
     for path in plan.files.keys().chain(&plan.changes.extra) {
         let mut path = path.as_str();
         while let Some((parent, _)) = path.rsplit_once('/') {

@@ -12,6 +12,7 @@
 //! ignored and rebuilt, and it never holds plaintext (only hashes of rendered, non-secret
 //! files and of sealed ciphertext files).
 
+mod borrow;
 mod inputs;
 mod key;
 mod section;
@@ -36,6 +37,9 @@ const FORMAT: u32 = 5;
 pub struct EnvCache {
     bytes: Vec<u8>,
     sections: Vec<std::ops::Range<usize>>,
+    /// Each section's hash check, done once: a build decodes the stat section twice (to
+    /// plan, and to reuse stamps when saving), and hashing it is a megabyte at N=1000.
+    verified: [std::sync::OnceLock<bool>; 2],
 }
 
 /// The stat section: everything the no-op check reads.
@@ -49,7 +53,7 @@ pub struct StatSection<'a> {
     /// How many render units the units section holds (for the no-op's summary line).
     pub units: usize,
     /// Stat data of every file written, by path relative to `out/<env>/`, sorted by path.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrow::pairs")]
     pub stamps: Vec<(Cow<'a, str>, Stamp)>,
 }
 
@@ -86,7 +90,7 @@ impl StatSection<'_> {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct UnitsSection<'a> {
     /// Render units by name (a service name), sorted by name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrow::pairs")]
     pub units: Vec<(Cow<'a, str>, UnitRecord<'a>)>,
 }
 
@@ -107,11 +111,11 @@ pub struct UnitRecord<'a> {
     pub source: Hash32,
     /// The unit key ([`unit_key`]); `None` when the context could not be hashed.
     pub key: Option<Hash32>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrow::pairs")]
     pub files: Vec<(Cow<'a, str>, Hash32)>,
     /// The identity (`apiVersion/kind/namespace/name`) of every object the unit renders, so
     /// that two units rendering one object are caught even when one of them is kept.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrow::strs")]
     pub objects: Vec<Cow<'a, str>>,
     /// What `check::gate` remembers of the unit: the unit-scope rules that found something
     /// (before allows) and the facts of its objects (opaque text to the cache).
@@ -142,17 +146,30 @@ impl EnvCache {
             return None;
         }
         let sections = section::split(&bytes, newline + 1, 2)?;
-        Some(EnvCache { bytes, sections })
+        Some(EnvCache {
+            bytes,
+            sections,
+            verified: Default::default(),
+        })
     }
 
     /// The stat section, verified and decoded; `None` when damaged (or there is no cache).
     pub fn stat(&self) -> Option<StatSection<'_>> {
-        section::decode(&self.bytes, self.sections.first()?)
+        self.section(0)
     }
 
     /// The units section, verified and decoded; `None` when damaged (or there is no cache).
     pub fn units(&self) -> Option<UnitsSection<'_>> {
-        section::decode(&self.bytes, self.sections.get(1)?)
+        self.section(1)
+    }
+
+    fn section<'a, T: Deserialize<'a>>(&'a self, i: usize) -> Option<T> {
+        let range = self.sections.get(i)?;
+        let verified = self.verified.get(i)?;
+        if !*verified.get_or_init(|| section::verify(&self.bytes, range)) {
+            return None;
+        }
+        section::decode_verified(&self.bytes, range)
     }
 }
 
@@ -165,10 +182,12 @@ pub fn encode(stat: &StatSection<'_>, units: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// The units section, framed (hash and length), ready for [`encode`].
-pub fn encode_units(units: &UnitsSection<'_>) -> Vec<u8> {
+/// The units section, framed (hash and length), ready for [`encode`]: the records by unit
+/// name, sorted by name (kept ones borrowed from the last cache: no copy to encode them).
+pub fn encode_units(units: &[(Cow<'_, str>, Cow<'_, UnitRecord<'_>>)]) -> Vec<u8> {
+    // The same bytes as a `UnitsSection` (a sequence; `Cow` serializes as what it holds).
     let mut bytes = Vec::new();
-    section::push(&mut bytes, &section::body(units));
+    section::push(&mut bytes, &section::body(&units));
     bytes
 }
 
@@ -388,6 +407,7 @@ pub fn up_to_date(
     out: &Path,
     requested: &[String],
 ) -> Option<(usize, usize)> {
+    use rayon::prelude::*;
     let text = std::fs::read_to_string(cache_dir.join(ENVIRONMENTS_FILE)).ok()?;
     let known: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     let envs: Vec<&str> = if requested.is_empty() {
@@ -402,16 +422,17 @@ pub fn up_to_date(
     {
         return None;
     }
-    let mut units = 0;
-    for env in &envs {
-        let cache = EnvCache::load(cache_dir, env);
-        let stat = cache.stat()?;
-        if !stat.is_current(root, &out.join(env)) {
-            return None;
-        }
-        units += stat.units;
-    }
-    Some((envs.len(), units))
+    // Environments side by side: one's cache is read and verified while another's files
+    // are stat'ed (a no-op is mostly waiting on those two).
+    let units: Option<Vec<usize>> = envs
+        .par_iter()
+        .map(|env| {
+            let cache = EnvCache::load(cache_dir, env);
+            let stat = cache.stat()?;
+            stat.is_current(root, &out.join(env)).then_some(stat.units)
+        })
+        .collect();
+    Some((envs.len(), units?.iter().sum()))
 }
 
 /// The name of an environment's cache file in the cache folder.
@@ -451,6 +472,11 @@ mod tests {
                 },
             )],
         };
+        let units: Vec<_> = units
+            .units
+            .into_iter()
+            .map(|(name, record)| (name, Cow::Owned(record)))
+            .collect();
         encode(&stat, &encode_units(&units))
     }
 

@@ -25,15 +25,28 @@ pub(super) fn split(bytes: &[u8], mut at: usize, count: usize) -> Option<Vec<Ran
     (at == bytes.len()).then_some(sections)
 }
 
-/// Verifies one section's hash and decodes its body, borrowing strings from `bytes`.
-pub(super) fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], range: &Range<usize>) -> Option<T> {
+/// Whether one section's body matches its hash.
+pub(super) fn verify(bytes: &[u8], range: &Range<usize>) -> bool {
+    let Some((hash, body)) = split_frame(bytes, range) else {
+        return false;
+    };
+    blake3::hash(body).as_bytes() == hash
+}
+
+/// Decodes one section's body, borrowing strings from `bytes`: only after [`verify`] said
+/// yes for it.
+pub(super) fn decode_verified<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+    range: &Range<usize>,
+) -> Option<T> {
+    postcard::from_bytes(split_frame(bytes, range)?.1).ok()
+}
+
+/// A section's hash and body.
+fn split_frame<'a>(bytes: &'a [u8], range: &Range<usize>) -> Option<(&'a [u8], &'a [u8])> {
     let section = bytes.get(range.clone())?;
     let (hash, rest) = section.split_at_checked(HASH)?;
-    let body = rest.get(LEN..)?;
-    if blake3::hash(body).as_bytes() != hash {
-        return None;
-    }
-    postcard::from_bytes(body).ok()
+    Some((hash, rest.get(LEN..)?))
 }
 
 /// A value's body bytes.

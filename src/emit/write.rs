@@ -40,18 +40,20 @@ impl EnvChanges {
 
 /// How to tell, without reading a file, that it is what stackc last wrote.
 pub trait WrittenBefore: Sync {
-    /// `Some(true)` when the file at `path` is unchanged since stackc wrote `hash` there,
+    /// `Some(true)` when the file at `path` is unchanged since stackc wrote `wanted` there,
     /// `Some(false)` when stackc wrote it and it has changed since, `None` when unknown.
     /// Only `Some(true)` saves a read: a change in stat data alone never makes a file
-    /// "edited" (a `cp -a` or a `git pull` changes stat data, not content).
-    fn check(&self, path: &str, hash: &blake3::Hash) -> Option<bool>;
+    /// "edited" (a `cp -a` or a `git pull` changes stat data, not content). The bytes, not
+    /// their hash: a memory that knows nothing of `path` need not hash them (with no cache,
+    /// as on a fresh clone's `build --check`, that is every file).
+    fn check(&self, path: &str, wanted: &[u8]) -> Option<bool>;
 }
 
 /// No memory of earlier writes: every file is read and compared.
 pub struct NoMemory;
 
 impl WrittenBefore for NoMemory {
-    fn check(&self, _: &str, _: &blake3::Hash) -> Option<bool> {
+    fn check(&self, _: &str, _: &[u8]) -> Option<bool> {
         None
     }
 }
@@ -68,7 +70,7 @@ pub fn compare(
     memory: &dyn WrittenBefore,
 ) -> Result<EnvChanges, Diagnostics> {
     use rayon::prelude::*;
-    let index_current = memory.check(INDEX_FILE, &blake3::hash(index)) == Some(true);
+    let index_current = memory.check(INDEX_FILE, index) == Some(true);
     let old_index = if index_current {
         None
     } else {
@@ -86,7 +88,7 @@ pub fn compare(
                 Content::Kept(_) => return None,
                 Content::Bytes(bytes) => bytes,
             };
-            if memory.check(path, &blake3::hash(bytes)) == Some(true) {
+            if memory.check(path, bytes) == Some(true) {
                 return None;
             }
             let state = match std::fs::read(dir.join(path)) {

@@ -5,7 +5,7 @@
 
 use super::paths::KUSTOMIZATION;
 use crate::value::{map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// A file's wanted content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,29 +60,33 @@ pub(super) fn add_kustomizations(files: &mut Files, layers: &[&str]) {
     let made: Vec<(String, Content)> = {
         let mut folders: BTreeMap<&str, BTreeSet<&str>> =
             layers.iter().map(|l| (*l, BTreeSet::new())).collect();
-        let have: BTreeSet<&str> = files
+        // Only looked up (once per run of a folder's files), never iterated.
+        let have: HashSet<&str> = files
             .keys()
             .filter_map(|p| p.strip_suffix(KUSTOMIZATION)?.strip_suffix('/'))
             .collect();
-        // Paths are sorted, so a folder's files are adjacent: its ancestors are listed once.
+        // Paths are sorted, so a folder's files are adjacent (its subfolders' files may come
+        // between two runs of them): its ancestors and whether it has a kustomization are
+        // looked up once per run, not once per file.
         let mut last = None;
+        let mut listed = false;
         for path in files.keys() {
             let Some((folder, file)) = path.rsplit_once('/') else {
                 continue;
             };
-            if file != KUSTOMIZATION && !have.contains(folder) {
+            if last != Some(folder) {
+                last = Some(folder);
+                listed = !have.contains(folder);
+                let mut start = 0;
+                while let Some(at) = folder[start..].find('/') {
+                    let (parent, rest) = (&folder[..start + at], &folder[start + at + 1..]);
+                    let child = rest.split('/').next().unwrap_or(rest);
+                    folders.entry(parent).or_default().insert(child);
+                    start += at + 1;
+                }
+            }
+            if listed && file != KUSTOMIZATION {
                 folders.entry(folder).or_default().insert(file);
-            }
-            if last == Some(folder) {
-                continue;
-            }
-            last = Some(folder);
-            let mut start = 0;
-            while let Some(at) = folder[start..].find('/') {
-                let (parent, rest) = (&folder[..start + at], &folder[start + at + 1..]);
-                let child = rest.split('/').next().unwrap_or(rest);
-                folders.entry(parent).or_default().insert(child);
-                start += at + 1;
             }
         }
         folders

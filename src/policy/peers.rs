@@ -21,7 +21,7 @@ pub fn with_peers(
     let mut per_service: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for service in &model.services {
         let names = per_service.entry(service.name.as_str()).or_default();
-        for layer in service_layers(model, &service.name.value) {
+        for layer in service_layers(model, service) {
             any |= collect(layer, names);
         }
     }
@@ -34,6 +34,17 @@ pub fn with_peers(
         .chain(per_service.values().flatten())
         .filter_map(|n| n.strip_prefix("controller:").map(str::to_string))
         .collect();
+    // Each service's dependents, found once: scanning every service for each one is
+    // quadratic (a hundred million comparisons at N=10,000).
+    let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in &model.services {
+        for d in &s.depends_on {
+            dependents
+                .entry(d.as_str())
+                .or_default()
+                .push(s.name.as_str());
+        }
+    }
     let mut out = BTreeMap::new();
     for service in &model.services {
         let name = service.name.as_str();
@@ -42,13 +53,7 @@ pub fn with_peers(
             .iter()
             .map(crate::model::Named::as_str)
             .collect();
-        peers.extend(
-            model
-                .services
-                .iter()
-                .filter(|s| s.depends_on.iter().any(|d| d.value == name))
-                .map(|s| s.name.as_str()),
-        );
+        peers.extend(dependents.get(name).into_iter().flatten().copied());
         peers.extend(controllers.iter().map(String::as_str));
         let named = everywhere
             .iter()
@@ -84,12 +89,12 @@ fn env_layers(model: &Model) -> Vec<&Settings> {
     layers
 }
 
-fn service_layers<'m>(model: &'m Model, service: &str) -> Vec<&'m Settings> {
-    let mut layers = Vec::new();
-    if let Some(s) = model.service(service) {
-        layers.push(&s.settings);
-        layers.extend(s.env_blocks.iter().map(|b| &b.settings));
-    }
+// The service itself, not its name: finding it by name is a scan of every service, once
+// per service.
+fn service_layers<'m>(model: &'m Model, s: &'m crate::model::Service) -> Vec<&'m Settings> {
+    let service = s.name.as_str();
+    let mut layers = vec![&s.settings];
+    layers.extend(s.env_blocks.iter().map(|b| &b.settings));
     for env in &model.environments {
         if let Some(overlay) = &env.overlay {
             layers.extend(
