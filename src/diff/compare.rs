@@ -136,17 +136,58 @@ fn index<'o>(
     objects: &'o [RenderedObject],
     norm: Normalizer<'_>,
 ) -> BTreeMap<SortKey, Vec<&'o RenderedObject>> {
-    let mut index: BTreeMap<SortKey, Vec<&'o RenderedObject>> = BTreeMap::new();
-    for object in objects {
+    positions(objects, norm)
+        .into_iter()
+        .map(|(key, list)| (key, list.into_iter().map(|i| &objects[i]).collect()))
+        .collect()
+}
+
+/// [`index`] as positions in `objects`.
+fn positions(objects: &[RenderedObject], norm: Normalizer<'_>) -> BTreeMap<SortKey, Vec<usize>> {
+    let mut index: BTreeMap<SortKey, Vec<usize>> = BTreeMap::new();
+    for (i, object) in objects.iter().enumerate() {
         index
             .entry(sort_key(&norm.id(&object.id)))
             .or_default()
-            .push(object);
+            .push(i);
     }
     for list in index.values_mut() {
-        list.sort_by(|x, y| (&x.path, &x.id).cmp(&(&y.path, &y.id)));
+        list.sort_by(|&x, &y| {
+            let (x, y) = (&objects[x], &objects[y]);
+            (&x.path, &x.id).cmp(&(&y.path, &y.id))
+        });
     }
     index
+}
+
+/// The positions of the objects [`diff`] compares with each other (object `a[i]` with
+/// `b[j]`), in its order, filters aside.
+pub(super) fn pairs(a: &Side, b: &Side) -> Vec<(usize, usize)> {
+    let index_a = positions(&a.objects, Normalizer::new(&a.normalization));
+    let mut index_b = positions(&b.objects, Normalizer::new(&b.normalization));
+    let mut out = Vec::new();
+    for (key, list_a) in index_a {
+        if let Some(list_b) = index_b.remove(&key) {
+            out.extend(list_a.into_iter().zip(list_b));
+        }
+    }
+    out
+}
+
+/// Whether [`diff`] would find nothing to report between `a.objects[i]` and `b.objects[j]`,
+/// a pair of [`pairs`], from their bodies alone: neither a Secret (their keys compare through
+/// the views) and no field change. Such a pair stays unchanged with both bodies dropped.
+pub(super) fn bodies_equal(a: &Side, b: &Side, i: usize, j: usize) -> bool {
+    let (na, nb) = (
+        Normalizer::new(&a.normalization),
+        Normalizer::new(&b.normalization),
+    );
+    let (Some(oa), Some(ob)) = (a.objects.get(i), b.objects.get(j)) else {
+        return false;
+    };
+    !is_secret(&na.id(&oa.id))
+        && !is_secret(&nb.id(&ob.id))
+        && diff_bodies(&oa.body, &ob.body, SOPS_FIELDS, na, nb).is_empty()
 }
 
 fn views(secrets: &[SecretView]) -> BTreeMap<&ObjectId, &SecretView> {

@@ -7,6 +7,7 @@
 //! stat, JSON (`docs/diff-json.md`) or a unified diff. No secret value or ciphertext ever
 //! enters the report.
 
+mod compact;
 mod compare;
 pub mod fields;
 mod json;

@@ -9,6 +9,7 @@
 //! plaintext or ciphertext reaches the report. A value that cannot be read becomes
 //! [`KeyDigest::Unknown`] with the reason.
 
+use super::compact::Compact;
 use super::{KeyDigest, SecretView, Side};
 use crate::diagnostics::{Diagnostics, IoError};
 use crate::emit;
@@ -150,37 +151,78 @@ impl<'a> Sides<'a> {
 
     /// Two environments, each rendered fresh, with their domains (and `out/<env>/` paths)
     /// normalized so the same logical object pairs up.
+    ///
+    /// Of two large environments, only one is held as `Value` trees at a time: the first one's
+    /// service bodies are encoded while the second renders, and each comes back when its pair
+    /// is compared; a pair equal after normalization (most of them) drops both bodies, which
+    /// the comparison never reads again.
     pub fn environments(&self, a: &str, b: &str) -> Result<(Side, Side), Diagnostics> {
-        let rendered = self.render(&[a.to_string(), b.to_string()])?;
+        let (env_a, env_b) = (self.find(a)?, self.find(b)?);
+        let engine = crate::build::Engine::new(self.stack)?;
+        let mut errors = Diagnostics::new();
+        let rendered_a = match engine.objects(env_a) {
+            Ok(mut objects) => {
+                let compact = compact_bodies(&mut objects);
+                Some((objects, compact))
+            }
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        let rendered_b = engine.objects(env_b).map_err(|e| errors.extend(e)).ok();
+        let (Some((objects_a, mut compact)), Some(objects_b)) = (rendered_a, rendered_b) else {
+            return Err(errors);
+        };
         // Both sides get the same substitutions, so strings equal before normalization stay
         // equal after it: production's `example.org` is inside staging's
         // `staging.example.org`, and a plain `admin@example.org` in both must not differ.
         let mut substitutions: Vec<(String, String)> = Vec::new();
-        for (env, _) in &rendered {
+        for env in [env_a, env_b] {
             substitutions.push((env.domain.clone(), "<domain>".to_string()));
             substitutions.push((format!("out/{}/", env.name), "out/<env>/".to_string()));
         }
         // Longest first, so a domain is replaced before any domain it ends with.
         substitutions.sort_by(|x, y| y.0.len().cmp(&x.0.len()).then_with(|| x.0.cmp(&y.0)));
         substitutions.dedup();
-        let mut rendered = rendered;
-        let mut sides = Vec::with_capacity(2);
-        for name in [a, b] {
-            let (env, objects) = rendered
-                .iter_mut()
-                .find(|(env, _)| env.name == name)
-                .ok_or_else(|| {
-                    crate::diagnostics::Internal(format!("environment {name} was not rendered"))
-                })?;
-            let (objects, secrets) =
-                self.fresh(env, std::mem::take(objects), Fingerprints::Omit)?;
-            let mut side = Side::new(name, objects).with_secrets(secrets);
+        let side = |env: &ResolvedEnvironment, objects| -> Result<Side, Diagnostics> {
+            let (objects, secrets) = self.fresh(env, objects, Fingerprints::Omit)?;
+            let mut side = Side::new(env.name.clone(), objects).with_secrets(secrets);
             side.normalization.clone_from(&substitutions);
-            sides.push(side);
+            Ok(side)
+        };
+        let mut side_a = side(env_a, objects_a)?;
+        let mut side_b = side(env_b, objects_b)?;
+        // `fresh` appended its objects after the services' ones: those it kept as values.
+        compact.resize(side_a.objects.len(), None);
+        let broken = || crate::diagnostics::Internal("an encoded body does not decode".into());
+        for (i, j) in super::compare::pairs(&side_a, &side_b) {
+            if let Some(bytes) = compact.get_mut(i).and_then(Option::take) {
+                side_a.objects[i].body = bytes.decode().ok_or_else(broken)?;
+            }
+            if super::compare::bodies_equal(&side_a, &side_b, i, j) {
+                side_a.objects[i].body = Value::Null;
+                side_b.objects[j].body = Value::Null;
+            }
         }
-        let b = sides.pop().unwrap_or_default();
-        let a = sides.pop().unwrap_or_default();
-        Ok((a, b))
+        for (object, bytes) in side_a.objects.iter_mut().zip(compact) {
+            if let Some(bytes) = bytes {
+                object.body = bytes.decode().ok_or_else(broken)?;
+            }
+        }
+        Ok((side_a, side_b))
+    }
+
+    /// The resolved environment `name`.
+    fn find(&self, name: &str) -> Result<&'a ResolvedEnvironment, Diagnostics> {
+        let resolved: &'a Resolved = self.resolved;
+        resolved
+            .environments
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| {
+                crate::diagnostics::Internal(format!("environment {name} vanished")).into()
+            })
     }
 
     /// One environment rendered fresh, as one side of a before/after comparison of the same
@@ -504,6 +546,15 @@ fn secret_object(
         path: layout.secret_path(&plan.namespace, &plan.name),
         origin: None,
     }
+}
+
+/// Replaces every body with `Null`, returning it encoded ([`Compact`]), in order.
+fn compact_bodies(objects: &mut [RenderedObject]) -> Vec<Option<Compact>> {
+    use rayon::prelude::*;
+    objects
+        .par_iter_mut()
+        .map(|object| Some(Compact::encode(&std::mem::take(&mut object.body))))
+        .collect()
 }
 
 #[cfg(test)]

@@ -662,3 +662,84 @@ fn skipping_normalized_bodies_changes_no_rendering_but_unified() {
         .iter()
         .all(|o| o.a.iter().chain(&o.b).all(|s| s.normalized.is_none())));
 }
+
+#[test]
+fn dropping_the_bodies_of_equal_pairs_changes_no_rendering() {
+    let with = |yaml: &str| object(Some("web"), yaml);
+    let colliding = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k, namespace: apps}\n\
+                     data: {x.staging.example.org: \"1\", x.<domain>: \"2\"}\n";
+    let ignored = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: i, namespace: apps}\n\
+                        sops: {a: \"1\"}\n";
+    let mut dup = config_map("c", None);
+    dup.path = "x/2.yaml".into();
+    let a_objects = vec![
+        deployment("web", 2, "1000m"),
+        deployment("api", 2, "1000m"),
+        config_map("settings", Some("web")),
+        config_map("c", None),
+        dup.clone(),
+        config_map("old", None),
+        with(colliding),
+        with(ignored),
+        secret(
+            "db",
+            "stringData:\n  password: ENC[AES256_GCM,data:aaa,type:str]\n",
+        ),
+    ];
+    let b_objects = vec![
+        deployment("web", 3, "1000m"),
+        deployment("api", 2, "1000m"),
+        config_map("settings", Some("web")),
+        dup,
+        config_map("c", None),
+        config_map("new", Some("web")),
+        with(colliding),
+        with(ignored),
+        secret(
+            "db",
+            "stringData:\n  password: ENC[AES256_GCM,data:bbb,type:str]\n",
+        ),
+    ];
+    let a = Side::new("staging", a_objects)
+        .normalize("staging.example.org", "<domain>")
+        .with_secrets(vec![view("db", &[("password", KeyDigest::Known([1; 32]))])]);
+    let b = Side::new("production", b_objects)
+        .normalize("staging.example.org", "<domain>")
+        .with_secrets(vec![view("db", &[("password", KeyDigest::Known([2; 32]))])]);
+    let (mut lean_a, mut lean_b) = (a.clone(), b.clone());
+    let mut dropped = 0;
+    for (i, j) in compare::pairs(&a, &b) {
+        if compare::bodies_equal(&a, &b, i, j) {
+            lean_a.objects[i].body = crate::value::Value::Null;
+            lean_b.objects[j].body = crate::value::Value::Null;
+            dropped += 1;
+        }
+    }
+    // `api`, `settings`, the two `c`s and `i` (its `sops` is not compared); not the keys
+    // that collide once normalized, nor the Secret.
+    assert_eq!(dropped, 5);
+    for options in [
+        DiffOptions::default(),
+        DiffOptions {
+            skip_normalized_bodies: true,
+            ..DiffOptions::default()
+        },
+        DiffOptions {
+            service: Some("web".into()),
+            ..DiffOptions::default()
+        },
+        DiffOptions {
+            kind: Some("configmap".into()),
+            color: true,
+            ..DiffOptions::default()
+        },
+    ] {
+        let full = diff(&a, &b, &options);
+        let lean = diff(&lean_a, &lean_b, &options);
+        assert_eq!(
+            all_renderings(&lean, options.color),
+            all_renderings(&full, options.color),
+            "{options:?}"
+        );
+    }
+}
