@@ -554,26 +554,44 @@ impl<'s> Engine<'s> {
     /// object is rendered twice. Nothing is read from a cache or written: this is the fresh
     /// side of `diff` and what `check` inspects.
     pub fn objects(&self, env: &ResolvedEnvironment) -> Result<Vec<RenderedObject>, Diagnostics> {
-        let results: Vec<Result<Vec<RenderedObject>, Diagnostics>> = self
+        // Kept in memory by the thousand (both sides of a diff): no spare capacity.
+        let (objects, _) = self.objects_with(env, |o| shrink(&mut o.body))?;
+        Ok(objects)
+    }
+
+    /// [`Engine::objects`], with `each` applied to every object as soon as its unit rendered,
+    /// its results in the objects' order: `diff` encodes the bodies there, so that a whole
+    /// environment of them never exists as values at once. The checks read no body.
+    pub fn objects_with<T: Send>(
+        &self,
+        env: &ResolvedEnvironment,
+        each: impl Fn(&mut RenderedObject) -> T + Sync,
+    ) -> Result<(Vec<RenderedObject>, Vec<T>), Diagnostics> {
+        type Unit<T> = (Vec<RenderedObject>, Vec<T>);
+        let results: Vec<Result<Unit<T>, Diagnostics>> = self
             .stack
             .model
             .services
             .par_iter()
             .map(|service| {
                 let (service, ctx) = self.resolve_unit(env, &service.name.value)?;
-                self.renderer.render_with_context(env, &service, &ctx)
+                let mut found = self.renderer.render_with_context(env, &service, &ctx)?;
+                let mapped = found.iter_mut().map(&each).collect();
+                Ok((found, mapped))
             })
             .collect();
         let mut errors = Diagnostics::new();
         let mut objects = Vec::new();
+        let mut mapped = Vec::new();
         for result in results {
             match result {
-                Ok(found) => objects.extend(found),
+                Ok((found, results)) => {
+                    objects.extend(found);
+                    mapped.extend(results);
+                }
                 Err(e) => errors.extend(e),
             }
         }
-        // Kept in memory by the thousand (both sides of a diff): no spare capacity.
-        objects.par_iter_mut().for_each(|o| shrink(&mut o.body));
         objects.shrink_to_fit();
         // What a build refuses once every unit rendered, check and diff refuse too: an
         // environment-wide patch that matches nothing, and two sources of one object (a
@@ -604,7 +622,7 @@ impl<'s> Engine<'s> {
             }
         }
         errors.truncate(MAX_REPORTED);
-        errors.into_result(objects)
+        errors.into_result((objects, mapped))
     }
 
     /// Whether every file a unit wrote last time is still on disk exactly as written.

@@ -160,18 +160,16 @@ impl<'a> Sides<'a> {
         let (env_a, env_b) = (self.find(a)?, self.find(b)?);
         let engine = crate::build::Engine::new(self.stack)?;
         let mut errors = Diagnostics::new();
-        let rendered_a = match engine.objects(env_a) {
-            Ok(mut objects) => {
-                let compact = compact_bodies(&mut objects);
-                Some((objects, compact))
-            }
-            Err(e) => {
-                errors.extend(e);
-                None
-            }
+        let mut render = |env| {
+            engine
+                .objects_with(env, |o| Some(Compact::encode(&std::mem::take(&mut o.body))))
+                .map_err(|e| errors.extend(e))
+                .ok()
         };
-        let rendered_b = engine.objects(env_b).map_err(|e| errors.extend(e)).ok();
-        let (Some((objects_a, mut compact)), Some(objects_b)) = (rendered_a, rendered_b) else {
+        let (rendered_a, rendered_b) = (render(env_a), render(env_b));
+        let (Some((objects_a, mut compact_a)), Some((objects_b, mut compact_b))) =
+            (rendered_a, rendered_b)
+        else {
             return Err(errors);
         };
         // Both sides get the same substitutions, so strings equal before normalization stay
@@ -194,20 +192,19 @@ impl<'a> Sides<'a> {
         let mut side_a = side(env_a, objects_a)?;
         let mut side_b = side(env_b, objects_b)?;
         // `fresh` appended its objects after the services' ones: those it kept as values.
-        compact.resize(side_a.objects.len(), None);
-        let broken = || crate::diagnostics::Internal("an encoded body does not decode".into());
+        compact_a.resize(side_a.objects.len(), None);
+        compact_b.resize(side_b.objects.len(), None);
         for (i, j) in super::compare::pairs(&side_a, &side_b) {
-            if let Some(bytes) = compact.get_mut(i).and_then(Option::take) {
-                side_a.objects[i].body = bytes.decode().ok_or_else(broken)?;
-            }
+            restore(&mut side_a.objects[i], &mut compact_a[i])?;
+            restore(&mut side_b.objects[j], &mut compact_b[j])?;
             if super::compare::bodies_equal(&side_a, &side_b, i, j) {
                 side_a.objects[i].body = Value::Null;
                 side_b.objects[j].body = Value::Null;
             }
         }
-        for (object, bytes) in side_a.objects.iter_mut().zip(compact) {
-            if let Some(bytes) = bytes {
-                object.body = bytes.decode().ok_or_else(broken)?;
+        for (side, compact) in [(&mut side_a, compact_a), (&mut side_b, compact_b)] {
+            for (object, mut bytes) in side.objects.iter_mut().zip(compact) {
+                restore(object, &mut bytes)?;
             }
         }
         Ok((side_a, side_b))
@@ -548,13 +545,17 @@ fn secret_object(
     }
 }
 
-/// Replaces every body with `Null`, returning it encoded ([`Compact`]), in order.
-fn compact_bodies(objects: &mut [RenderedObject]) -> Vec<Option<Compact>> {
-    use rayon::prelude::*;
-    objects
-        .par_iter_mut()
-        .map(|object| Some(Compact::encode(&std::mem::take(&mut object.body))))
-        .collect()
+/// Puts an encoded body back into its object (once: the bytes are taken).
+fn restore(object: &mut RenderedObject, bytes: &mut Option<Compact>) -> Result<(), Diagnostics> {
+    if let Some(bytes) = bytes.take() {
+        object.body = bytes.decode().ok_or_else(|| {
+            crate::diagnostics::Internal(format!(
+                "the encoded body of {} does not decode",
+                object.id
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
