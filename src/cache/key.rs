@@ -128,8 +128,9 @@ fn hash_typed<T: Serialize>(key: &T) -> Hash32 {
 
 /// How much [`HashFlavor`] gathers before hashing: postcard writes a key as many small pieces
 /// (a tag, a length, a short string), and each call into blake3 has a fixed cost far above
-/// the cost of copying a few bytes, so whole kilobytes go to the hasher at once.
-const BUFFER: usize = 8 << 10;
+/// the cost of copying a few bytes. Under 1 KiB: glibc answers a larger request by first
+/// consolidating its free lists, which costs more than the whole key of a unit.
+const BUFFER: usize = 960;
 
 /// A postcard output that hashes instead of storing (writes buffered).
 struct HashFlavor {
