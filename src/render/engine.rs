@@ -72,9 +72,9 @@ fn to_yaml(
 
 /// A template value as our [`Value`], as `Value::from(serde_json::to_value(v))` makes it but
 /// without the JSON tree between: strings, booleans, lists and string-keyed maps directly, any
-/// other node (numbers, bytes, iterators, other keys) through serde_json, which is
+/// other node (numbers, bytes, iterators, other keys) through `serde_json`, which is
 /// compositional, so mixing the two builds the same tree. `check` is set where an undefined
-/// value may hide (one found, or a node serde_json converts), for the caller's strict check.
+/// value may hide (one found, or a node `serde_json` converts), for the caller's strict check.
 fn plain(value: &minijinja::Value, check: &mut bool) -> Result<Value, Error> {
     use minijinja::value::{ObjectRepr, ValueKind};
     match value.kind() {
