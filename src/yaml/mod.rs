@@ -3,6 +3,8 @@
 //! indentation, and quoting chosen so that every YAML 1.1 and 1.2 reader (go-yaml in Flux and
 //! sops, kustomize, `PyYAML`) reads back exactly the value we meant.
 
+mod block;
+
 use crate::value::{Map, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -32,9 +34,8 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Parses every document of a (multi-document) YAML text. Empty documents are dropped.
 ///
-/// The tree is built from the parser's events by our own loader (not `YamlLoader`, which
-/// clones every aliased subtree without limit): expanding aliases is budgeted by
-/// [`MAX_NODES`] and [`MAX_SCALAR_BYTES`], and nesting by [`MAX_DEPTH`].
+/// Rendered templates are nearly always plain block YAML, which [`block`] reads in a fraction
+/// of the time; any other text (and any error) goes through `yaml-rust2` ([`parse_events`]).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     if text.len() > MAX_TEXT_BYTES {
         return Err(YamlError {
@@ -48,6 +49,18 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
             column: 1,
         });
     }
+    match block::parse(text) {
+        Some(docs) => Ok(docs),
+        None => parse_events(text),
+    }
+}
+
+/// Parses a text through `yaml-rust2`'s parser events.
+///
+/// The tree is built from the parser's events by our own loader (not `YamlLoader`, which
+/// clones every aliased subtree without limit): expanding aliases is budgeted by
+/// [`MAX_NODES`] and [`MAX_SCALAR_BYTES`], and nesting by [`MAX_DEPTH`].
+fn parse_events(text: &str) -> Result<Vec<Value>, YamlError> {
     let mut loader = Loader::default();
     let parsed = Parser::new_from_str(text).load(&mut loader, true);
     // A loader error comes first in the text: the parser only reads on past it.
