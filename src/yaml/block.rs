@@ -5,7 +5,7 @@
 //! anything else (anchors, tags, folded or multi-line scalars, odd indentation, tabs, any
 //! error), so that the full loader reads the whole text again and every error stays its own.
 
-use super::{resolve_core, scalar, scalar_key};
+use super::{core_kind, resolve_core, scalar, scalar_key, Core};
 use crate::value::{Map, Value};
 
 /// Larger texts go to the full loader. Below this size no text can reach the full loader's
@@ -30,6 +30,8 @@ pub(super) fn parse(text: &str) -> Option<Vec<Value>> {
     }
     Parser {
         lines,
+        entries: Vec::new(),
+        items: Vec::new(),
         pos: 0,
         last_newline,
         depth: 0,
@@ -76,6 +78,11 @@ enum Chomp {
 
 struct Parser<'a> {
     lines: Vec<&'a str>,
+    /// The entries of the maps being read, innermost last: a map is built once, at its size,
+    /// instead of growing entry by entry.
+    entries: Vec<(String, Value)>,
+    /// The items of the lists being read, likewise.
+    items: Vec<Value>,
     /// The first line not yet read.
     pos: usize,
     /// Whether the text's last line ends with a line break.
@@ -135,7 +142,7 @@ impl<'a> Parser<'a> {
     /// A block map at `indent`; `first` is its first entry when it continues a list item's
     /// line (`- key: value`).
     fn map(&mut self, indent: usize, mut first: Option<(String, &'a str)>) -> Option<Value> {
-        let mut map = Map::new();
+        let start = self.entries.len();
         loop {
             let (key, rest) = match first.take() {
                 Some(entry) => entry,
@@ -149,6 +156,10 @@ impl<'a> Parser<'a> {
                 },
             };
             let value = self.value(indent, rest, true)?;
+            self.entries.push((key, value));
+        }
+        let mut map = Map::with_capacity(self.entries.len() - start);
+        for (key, value) in self.entries.drain(start..) {
             // A duplicate is an error, which is the full loader's to report.
             if map.insert(key, value).is_some() {
                 return None;
@@ -160,7 +171,7 @@ impl<'a> Parser<'a> {
     /// A block list at `indent` (the column of its dashes); `first` is its first item when it
     /// continues a list item's line (`- - x`).
     fn list(&mut self, indent: usize, mut first: Option<&'a str>) -> Option<Value> {
-        let mut items = Vec::new();
+        let start = self.items.len();
         loop {
             let body = match first.take() {
                 Some(body) => body,
@@ -187,9 +198,9 @@ impl<'a> Parser<'a> {
             } else {
                 self.value(indent, after, false)?
             };
-            items.push(item);
+            self.items.push(item);
         }
-        Some(Value::List(items))
+        Some(Value::List(self.items.drain(start..).collect()))
     }
 
     /// Reads a nested collection, within the nesting limit.
@@ -235,7 +246,7 @@ impl<'a> Parser<'a> {
             // `-1` and `--flag` are plain scalars; `- x` is a list where a scalar is expected.
             b'-' if is_dash(rest) => return None,
             b if b != b'-' && is_indicator(b) => return None,
-            _ => scalar(resolve_core(plain(rest)?.to_string())).ok()?,
+            _ => plain_value(plain(rest)?)?,
         };
         // A more indented line would continue the scalar (or be an error).
         if let Next::Line { indent: at, .. } = self.peek()? {
@@ -408,6 +419,15 @@ fn split_key(body: &str) -> Option<(String, &str)> {
     }
     let rest = after.trim_start_matches(' ').strip_prefix(':')?;
     (rest.is_empty() || rest.starts_with(' ')).then_some((key, rest))
+}
+
+/// A plain scalar's value, as `scalar(resolve_core(..))` makes it, allocating only for text.
+fn plain_value(text: &str) -> Option<Value> {
+    match core_kind(text) {
+        Core::String => Some(Value::String(text.to_string())),
+        Core::Int(i) => Some(Value::Int(i)),
+        _ => scalar(resolve_core(text.to_string())).ok(),
+    }
 }
 
 /// A plain scalar's text: up to a comment, without trailing spaces; `None` if a `: ` makes it
