@@ -28,7 +28,8 @@ use std::path::Path;
 
 const MAGIC: &str = "stackc-cache";
 // 5: unit records carry the check gate's memo (rules and facts).
-const FORMAT: u32 = 5;
+// 6: the units section carries the gate's environment memo.
+const FORMAT: u32 = 6;
 
 /// One environment's cache file as read: the header was checked; each section is verified
 /// by its hash when it is read (see [`EnvCache::stat`] and [`EnvCache::units`]).
@@ -88,6 +89,8 @@ pub struct UnitsSection<'a> {
     /// Render units by name (a service name), sorted by name.
     #[serde(borrow)]
     pub units: Vec<(Cow<'a, str>, UnitRecord<'a>)>,
+    /// `check::gate`'s digest of the environment-wide rules' inputs at a clean outcome.
+    pub check_env: Option<Hash32>,
 }
 
 impl<'a> UnitsSection<'a> {
@@ -450,6 +453,7 @@ mod tests {
                     check_facts: "facts".into(),
                 },
             )],
+            check_env: Some([5; 32]),
         };
         encode(&stat, &encode_units(&units))
     }

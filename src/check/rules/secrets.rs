@@ -69,7 +69,7 @@ pub fn references(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
         })
         .collect();
     let mut out = Vec::new();
-    for object in &env.objects {
+    for object in env.objects.iter() {
         let Some(service_name) = object.service.as_deref() else {
             continue;
         };
