@@ -75,18 +75,26 @@ fn insert(body: &mut Map, path: &str, value: Value) {
     }
 }
 
-/// The facts of `objects`, as the text a cache record keeps.
+/// One object's facts as a cache record keeps them.
+#[derive(serde::Serialize)]
+struct Encoded<'a> {
+    id: [&'a str; 4],
+    service: Option<&'a str>,
+    path: &'a str,
+    body: &'a Value,
+}
+
+/// The facts of `objects`, as the text a cache record keeps (written straight from the
+/// values, with no JSON tree built in between).
 pub fn encode(objects: &[RenderedObject]) -> String {
-    let list: Vec<serde_json::Value> = objects
+    let facts: Vec<RenderedObject> = objects.iter().filter_map(of).collect();
+    let list: Vec<Encoded<'_>> = facts
         .iter()
-        .filter_map(of)
-        .map(|o| {
-            serde_json::json!({
-                "id": [o.id.api_version, o.id.kind, o.id.namespace, o.id.name],
-                "service": o.service,
-                "path": o.path,
-                "body": o.body,
-            })
+        .map(|o| Encoded {
+            id: [&o.id.api_version, &o.id.kind, &o.id.namespace, &o.id.name],
+            service: o.service.as_deref(),
+            path: &o.path,
+            body: &o.body,
         })
         .collect();
     serde_json::to_string(&list).unwrap_or_default()
