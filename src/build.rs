@@ -355,8 +355,14 @@ impl<'s> Engine<'s> {
                 facts: &r.check_facts,
             })
             .collect();
-        let warnings = crate::check::gate::gate(self.stack, &self.renderer, env, &units)?;
-        sealing.notes.extend(warnings);
+        let gated = crate::check::gate::gate(
+            self.stack,
+            &self.renderer,
+            env,
+            &units,
+            old.check_env.as_ref(),
+        )?;
+        sealing.notes.extend(gated.warnings);
         let policy = crate::policy::EnvPolicy::of(self.stack, &env.name)?;
         let layout = crate::layout::Layout::new(self.stack);
         self.check_layout_clash(env, &layout, &policy, &records)?;
@@ -400,7 +406,7 @@ impl<'s> Engine<'s> {
                 changes.edited.push(path.clone());
             }
         }
-        let units = cache::encode_units(&records);
+        let units = cache::encode_units(&records, gated.memo.as_ref());
         Ok(EnvPlan {
             env: env.name.clone(),
             files,

@@ -29,7 +29,8 @@ use std::path::Path;
 
 const MAGIC: &str = "stackc-cache";
 // 5: unit records carry the check gate's memo (rules and facts).
-const FORMAT: u32 = 5;
+// 6: the units section carries the gate's environment memo.
+const FORMAT: u32 = 6;
 
 /// One environment's cache file as read: the header was checked; each section is verified
 /// by its hash when it is read (see [`EnvCache::stat`] and [`EnvCache::units`]).
@@ -92,6 +93,8 @@ pub struct UnitsSection<'a> {
     /// Render units by name (a service name), sorted by name.
     #[serde(borrow, deserialize_with = "borrow::pairs")]
     pub units: Vec<(Cow<'a, str>, UnitRecord<'a>)>,
+    /// `check::gate`'s digest of the environment-wide rules' inputs at a clean outcome.
+    pub check_env: Option<Hash32>,
 }
 
 impl<'a> UnitsSection<'a> {
@@ -184,10 +187,14 @@ pub fn encode(stat: &StatSection<'_>, units: &[u8]) -> Vec<u8> {
 
 /// The units section, framed (hash and length), ready for [`encode`]: the records by unit
 /// name, sorted by name (kept ones borrowed from the last cache: no copy to encode them).
-pub fn encode_units(units: &[(Cow<'_, str>, Cow<'_, UnitRecord<'_>>)]) -> Vec<u8> {
-    // The same bytes as a `UnitsSection` (a sequence; `Cow` serializes as what it holds).
+pub fn encode_units(
+    units: &[(Cow<'_, str>, Cow<'_, UnitRecord<'_>>)],
+    check_env: Option<&Hash32>,
+) -> Vec<u8> {
+    // The same bytes as a `UnitsSection`: its fields in order, the units a sequence (`Cow`
+    // serializes as what it holds).
     let mut bytes = Vec::new();
-    section::push(&mut bytes, &section::body(&units));
+    section::push(&mut bytes, &section::body(&(units, check_env)));
     bytes
 }
 
@@ -471,13 +478,15 @@ mod tests {
                     check_facts: "facts".into(),
                 },
             )],
+            check_env: Some([5; 32]),
         };
+        let check_env = units.check_env;
         let units: Vec<_> = units
             .units
             .into_iter()
             .map(|(name, record)| (name, Cow::Owned(record)))
             .collect();
-        encode(&stat, &encode_units(&units))
+        encode(&stat, &encode_units(&units, check_env.as_ref()))
     }
 
     #[test]
@@ -495,6 +504,7 @@ mod tests {
             (web.check_rules.as_slice(), web.check_facts.as_ref()),
             (&["replicas".to_string()][..], "facts")
         );
+        assert_eq!(units.check_env, Some([5; 32]));
         let header = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
         let mut flipped = bytes.clone();
         let last = flipped.len() - 1;

@@ -1,10 +1,13 @@
 //! What the rules read: the stack, and per environment its resolved services, its rendered
-//! objects and its folder in out/ (for what only the written files can tell).
+//! objects and its folder in out/ (for what only the written files can tell). An environment
+//! borrows its services and objects where it can: the build's gate checks one unit at a time,
+//! and a copy of the environment per unit would make that quadratic.
 
 use crate::model::{Stack, Tracked, TrackedValue};
 use crate::object::RenderedObject;
 use crate::resolve::{ResolvedEnvironment, ResolvedService};
 use crate::value::Value;
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 /// Everything the rules look at.
@@ -16,7 +19,9 @@ pub struct Context<'a> {
 /// One environment.
 pub struct EnvCheck<'a> {
     pub env: &'a ResolvedEnvironment,
-    pub objects: Vec<RenderedObject>,
+    /// The services the rules see: the environment's own, or the one unit being checked.
+    pub services: &'a [ResolvedService],
+    pub objects: Cow<'a, [RenderedObject]>,
     /// `out/<env>` (it may not exist yet).
     pub out_dir: PathBuf,
 }
@@ -37,10 +42,24 @@ impl Context<'_> {
     }
 }
 
-impl EnvCheck<'_> {
-    /// The resolved services of the environment.
+impl<'a> EnvCheck<'a> {
+    /// The whole of `env`, with `objects`.
+    pub fn new(
+        env: &'a ResolvedEnvironment,
+        objects: impl Into<Cow<'a, [RenderedObject]>>,
+        out_dir: PathBuf,
+    ) -> EnvCheck<'a> {
+        EnvCheck {
+            env,
+            services: &env.services,
+            objects: objects.into(),
+            out_dir,
+        }
+    }
+
+    /// The resolved services the rules see.
     pub fn services(&self) -> &[ResolvedService] {
-        &self.env.services
+        self.services
     }
 
     /// The objects of one kind.

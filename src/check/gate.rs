@@ -4,7 +4,8 @@
 //! later) and the [`facts`](super::facts) of its objects. A unit kept from the cache is not
 //! rendered: its remembered rule ids say whether it has anything to report now, and only then
 //! (an error path) is it rendered again, for findings with fresh spans. Environment-scope
-//! rules run over the facts of every unit; out/-scope rules are `check`'s alone.
+//! rules run over the facts of every unit, unless the environment's [`memo`](super::memo)
+//! says their inputs are those of the last clean build; out/-scope rules are `check`'s alone.
 
 use super::{is_allowed, Context, EnvCheck, Finding, Scope, Severity, RULES};
 use crate::diagnostics::Diagnostics;
@@ -56,46 +57,49 @@ pub fn unit_memo(
     }
 }
 
-/// The unit-scope findings of one unit (allows not applied).
+/// The unit-scope findings of one unit (allows not applied). The unit's service and
+/// objects are borrowed: a copy of the environment per unit would make a build quadratic.
 fn unit_findings(
     stack: &Stack,
     env: &ResolvedEnvironment,
     service: &ResolvedService,
     objects: &[RenderedObject],
 ) -> Vec<Finding> {
-    let one = ResolvedEnvironment {
-        services: vec![service.clone()],
-        ..without_services(env)
-    };
     let ctx = Context {
         stack,
         envs: vec![EnvCheck {
-            env: &one,
-            objects: objects.to_vec(),
+            env,
+            services: std::slice::from_ref(service),
+            objects: objects.into(),
             out_dir: stack.root.join("out").join(&env.name),
         }],
     };
     super::run_scoped(&ctx, Scope::Unit, false)
 }
 
-fn without_services(env: &ResolvedEnvironment) -> ResolvedEnvironment {
-    ResolvedEnvironment {
-        services: Vec::new(),
-        ..env.clone()
-    }
+/// What the gate found acceptable in an environment.
+#[derive(Debug, Default)]
+pub struct Gated {
+    /// The warnings, one line each (`warning[stackc::check::<rule>]: <what> at <file>:<line>`).
+    pub warnings: Vec<String>,
+    /// The digest of the environment-wide rules' inputs when their outcome was clean, for the
+    /// next build ([`gate`]'s `memo`); `None` when there is nothing to remember.
+    pub memo: Option<[u8; 32]>,
 }
 
 /// The rules over every unit of `env`: `Err` with each error finding (as `check` prints
-/// them) when any survives its allows; `Ok` with the warnings otherwise, one line each
-/// (`warning[stackc::check::<rule>]: <what> at <file>:<line>`).
+/// them) when any survives its allows; `Ok` with the warnings otherwise. `memo` is the last
+/// build's [`Gated::memo`]: when the environment-wide inputs digest to it, the
+/// environment-scope rules and the generated objects' schemas are known clean and not run.
 pub fn gate(
     stack: &Stack,
     renderer: &Renderer<'_>,
     env: &ResolvedEnvironment,
     units: &[GateUnit<'_>],
-) -> Result<Vec<String>, Diagnostics> {
+    memo: Option<&[u8; 32]>,
+) -> Result<Gated, Diagnostics> {
     if !enabled() {
-        return Ok(Vec::new());
+        return Ok(Gated::default());
     }
     let mut findings = Vec::new();
     // Unit-scope: only a unit whose remembered rules are not all allowed renders again.
@@ -115,7 +119,8 @@ pub fn gate(
             ));
         }
     }
-    // The objects the layout generates (few: validated every time, cache or not).
+    // The objects the layout generates (few, validated unless the memo says they are as
+    // they were).
     let first = match units.first() {
         Some(unit) if env.services.is_empty() => {
             vec![crate::resolve::resolve_one(stack, &env.name, unit.service)?]
@@ -128,37 +133,48 @@ pub fn gate(
         &env.services
     };
     let version = super::schema::generated::version(services);
-    findings.extend(super::generated_findings(stack, &env.name, &version, true));
-    // Environment-scope, over the facts; with findings, again with the services resolved so
-    // that they point at the settings that caused them.
-    let facts: Vec<RenderedObject> = units
-        .iter()
-        .flat_map(|u| super::facts::decode(u.facts))
-        .collect();
-    let mut scoped = environment_findings(stack, &without_services(env), facts.clone());
-    if !scoped.is_empty() {
-        let mut full = without_services(env);
-        for unit in units {
-            full.services
-                .push(crate::resolve::resolve_one(stack, &env.name, unit.service)?);
+    let generated = super::schema::generated::objects(stack, &env.name);
+    let digest = super::memo::digest(stack, env, units, &version, &generated);
+    let mut clean = true;
+    if digest.is_none() || digest.as_ref() != memo {
+        let before = findings.len();
+        findings.extend(super::generated_findings_of(
+            stack, &env.name, &version, &generated, true,
+        ));
+        // Environment-scope, over the facts; with findings, again with the services
+        // resolved so that they point at the settings that caused them.
+        let facts: Vec<RenderedObject> = units
+            .iter()
+            .flat_map(|u| super::facts::decode(u.facts))
+            .collect();
+        let mut scoped = environment_findings(stack, env, &[], &facts);
+        if !scoped.is_empty() {
+            let mut full = Vec::with_capacity(units.len());
+            for unit in units {
+                full.push(crate::resolve::resolve_one(stack, &env.name, unit.service)?);
+            }
+            scoped = environment_findings(stack, env, &full, &facts);
         }
-        scoped = environment_findings(stack, &full, facts);
+        findings.extend(scoped);
+        clean = findings.len() == before;
     }
-    findings.extend(scoped);
     let (errors, warnings): (Vec<Finding>, Vec<Finding>) = findings
         .into_iter()
         .partition(|f| f.severity == Severity::Error);
     if errors.is_empty() {
-        return Ok(warnings
-            .iter()
-            .map(|w| {
-                let at = w
-                    .location(&stack.sources)
-                    .map(|(file, line, _)| format!(" at {file}:{line}"))
-                    .unwrap_or_default();
-                format!("warning[stackc::check::{}]: {}{at}", w.rule, w.headline())
-            })
-            .collect());
+        return Ok(Gated {
+            warnings: warnings
+                .iter()
+                .map(|w| {
+                    let at = w
+                        .location(&stack.sources)
+                        .map(|(file, line, _)| format!(" at {file}:{line}"))
+                        .unwrap_or_default();
+                    format!("warning[stackc::check::{}]: {}{at}", w.rule, w.headline())
+                })
+                .collect(),
+            memo: digest.filter(|_| clean),
+        });
     }
     let mut reports = Diagnostics::new();
     for finding in &errors {
@@ -170,13 +186,15 @@ pub fn gate(
 fn environment_findings(
     stack: &Stack,
     env: &ResolvedEnvironment,
-    facts: Vec<RenderedObject>,
+    services: &[ResolvedService],
+    facts: &[RenderedObject],
 ) -> Vec<Finding> {
     let ctx = Context {
         stack,
         envs: vec![EnvCheck {
             env,
-            objects: facts,
+            services,
+            objects: facts.into(),
             out_dir: stack.root.join("out").join(&env.name),
         }],
     };

@@ -7,7 +7,9 @@
 //! - [`rules`]: the registry, one file per rule.
 //! - [`context`]: what the rules read.
 //! - [`finding`]: what a rule returns, and its rendering for people, JSON and GitHub.
-//! - [`facts`] and [`gate`]: the rules as `build` runs them, cache hits included.
+//! - [`facts`] and [`gate`]: the rules as `build` runs them, cache hits included, and
+//!   [`memo`]: what lets a build skip the environment-wide rules when their inputs are as
+//!   they were at the last clean build.
 //! - [`schema`]: the `schema` rule and the API schemas compiled into stackc.
 
 mod allow;
@@ -15,6 +17,7 @@ pub mod context;
 pub mod facts;
 pub mod finding;
 pub mod gate;
+mod memo;
 pub mod rules;
 pub mod schema;
 
@@ -31,7 +34,7 @@ use crate::model;
 pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = run_scoped(ctx, Scope::Unit, true);
     for env in &ctx.envs {
-        let version = schema::generated::version(&env.env.services);
+        let version = schema::generated::version(env.services());
         out.extend(generated_findings(ctx.stack, &env.env.name, &version, true));
     }
     out.extend(run_scoped(ctx, Scope::Out, true));
@@ -41,9 +44,14 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
             .envs
             .iter()
             .map(|e| EnvCheck {
-                env: e.env,
-                objects: e.objects.iter().filter_map(facts::of).collect(),
+                objects: e
+                    .objects
+                    .iter()
+                    .filter_map(facts::of)
+                    .collect::<Vec<_>>()
+                    .into(),
                 out_dir: e.out_dir.clone(),
+                ..*e
             })
             .collect(),
     };
@@ -70,7 +78,7 @@ pub fn generated_validated(ctx: &Context<'_>) -> usize {
     ctx.envs
         .iter()
         .map(|e| {
-            let version = schema::generated::version(&e.env.services);
+            let version = schema::generated::version(e.services());
             schema::generated::validated(ctx.stack, &e.env.name, &version)
         })
         .sum()
@@ -86,13 +94,25 @@ pub(crate) fn generated_findings(
     version: &str,
     allows: bool,
 ) -> Vec<Finding> {
+    let generated = schema::generated::objects(stack, env);
+    generated_findings_of(stack, env, version, &generated, allows)
+}
+
+/// [`generated_findings`] of the generated objects the caller has already laid out.
+pub(crate) fn generated_findings_of(
+    stack: &model::Stack,
+    env: &str,
+    version: &str,
+    generated: &[crate::object::RenderedObject],
+    allows: bool,
+) -> Vec<Finding> {
     let Some(rule) = RULES.iter().find(|r| r.id == "schema") else {
         return Vec::new();
     };
     if allows && is_allowed(stack, env, None, rule.id) {
         return Vec::new();
     }
-    schema::generated::findings(stack, env, version)
+    schema::generated::findings_of(stack, env, version, generated)
         .into_iter()
         .map(|mut finding| {
             finding.rule = rule.id;

@@ -65,11 +65,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode, Diagnostic
                 .environments
                 .iter()
                 .find(|e| e.name == name)?;
-            Some(EnvCheck {
-                env,
-                objects,
-                out_dir: session.out_dir().join(&name),
-            })
+            Some(EnvCheck::new(env, objects, session.out_dir().join(&name)))
         })
         .collect();
     let ctx = Context {

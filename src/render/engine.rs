@@ -49,14 +49,13 @@ fn to_yaml(
         None => indent,
     };
     kwargs.assert_all_used()?;
-    super::strict::refuse_undefined("filter", "to_yaml", std::slice::from_ref(&value))?;
-    let json = serde_json::to_value(&value).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            format!("cannot convert to YAML: {e}"),
-        )
-    })?;
-    let text = crate::yaml::to_yaml(&Value::from(json));
+    let mut check = false;
+    let converted = plain(&value, &mut check);
+    // The walk for an undefined part (which names its path) runs only when there can be one.
+    if check || converted.is_err() {
+        super::strict::refuse_undefined("filter", "to_yaml", std::slice::from_ref(&value))?;
+    }
+    let text = crate::yaml::to_yaml(&converted?);
     let pad = " ".repeat(indent.unwrap_or(0));
     let mut out = String::with_capacity(text.len());
     for (i, line) in text.trim_end_matches('\n').split('\n').enumerate() {
@@ -69,4 +68,100 @@ fn to_yaml(
         out.push_str(line);
     }
     Ok(out)
+}
+
+/// A template value as our [`Value`], as `Value::from(serde_json::to_value(v))` makes it but
+/// without the JSON tree between: strings, booleans, lists and string-keyed maps directly, any
+/// other node (numbers, bytes, iterators, other keys) through `serde_json`, which is
+/// compositional, so mixing the two builds the same tree. `check` is set where an undefined
+/// value may hide (one found, or a node `serde_json` converts), for the caller's strict check.
+fn plain(value: &minijinja::Value, check: &mut bool) -> Result<Value, Error> {
+    use minijinja::value::{ObjectRepr, ValueKind};
+    match value.kind() {
+        ValueKind::Undefined => {
+            *check = true;
+            return Ok(Value::Null);
+        }
+        ValueKind::None => return Ok(Value::Null),
+        ValueKind::Bool => return Ok(Value::Bool(value.is_true())),
+        ValueKind::String => {
+            if let Some(s) = value.as_str() {
+                return Ok(Value::String(s.to_string()));
+            }
+        }
+        ValueKind::Seq | ValueKind::Map => {
+            if let Some(object) = value.as_object() {
+                match object.repr() {
+                    ObjectRepr::Seq => {
+                        if let Some(items) = object.try_iter() {
+                            return items
+                                .map(|item| plain(&item, check))
+                                .collect::<Result<Vec<_>, _>>()
+                                .map(Value::List);
+                        }
+                    }
+                    ObjectRepr::Map => {
+                        if let Some(pairs) = object.try_iter_pairs() {
+                            let pairs: Vec<_> = pairs.collect();
+                            if pairs.iter().all(|(k, _)| k.as_str().is_some()) {
+                                let mut map = crate::value::Map::with_capacity(pairs.len());
+                                for (k, v) in &pairs {
+                                    let key = k.as_str().unwrap_or_default().to_string();
+                                    map.insert(key, plain(v, check)?);
+                                }
+                                return Ok(Value::Map(map));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    *check = true;
+    let json = serde_json::to_value(value).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("cannot convert to YAML: {e}"),
+        )
+    })?;
+    Ok(Value::from(json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The direct conversion builds what the JSON round trip built, for every kind of value a
+    /// template can hand to `to_yaml`.
+    #[test]
+    fn plain_values_are_what_serde_json_made() {
+        let env = environment(&BTreeMap::new());
+        let cases = [
+            "{'a': 1, 'b': 'x', 'c': [1, 2.5, none, true], 'd': {'e': {}}}",
+            "[1, -7, 18446744073709551615, 1.0, 'é', [], {}]",
+            "{1: 'int key', 'k': 'v'}",
+            "range(3)",
+            "'text' | safe",
+            "{'z': 1, 'a': 2, 'm': {'y': 1, 'b': 2}}",
+            "dict(b=1, a=2)",
+            "[1, 2] | reverse",
+            "namespace(a=1)",
+            "x",
+            "x.s",
+            "x.l",
+        ];
+        let ctx = minijinja::context! { x => minijinja::context! { s => "t", l => vec![1, 2] } };
+        for case in cases {
+            let expr = env.compile_expression(case).unwrap();
+            let value = expr.eval(&ctx).unwrap();
+            let want = serde_json::to_value(&value).map(Value::from).ok();
+            let got = plain(&value, &mut false).ok();
+            assert_eq!(want, got, "{case}");
+        }
+        let mut check = false;
+        plain(&minijinja::Value::UNDEFINED, &mut check).unwrap();
+        assert!(check);
+    }
 }

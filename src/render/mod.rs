@@ -5,6 +5,7 @@
 mod context;
 mod engine;
 mod error;
+mod interpolate;
 mod limit;
 mod objects;
 pub mod patch;
@@ -41,9 +42,11 @@ pub struct Renderer<'s> {
 impl<'s> Renderer<'s> {
     /// A renderer over the stack's templates.
     pub fn new(stack: &'s Stack) -> Self {
+        let mut env = engine::environment(&stack.templates);
+        interpolate::register(&mut env, &stack.model);
         Renderer {
             stack,
-            env: engine::environment(&stack.templates),
+            env,
             generated: unique::generated_namespaces(stack),
         }
     }
@@ -114,7 +117,14 @@ impl<'s> Renderer<'s> {
         ]);
         let mut errors = Diagnostics::new();
         let _guard = crate::memory::Guard::enter(format!("the settings of {unit}"));
-        let settings = self.interpolate(&service.settings, "", &base, &unit, &mut errors);
+        let mut scope = Interpolation {
+            base: &base,
+            template_base: None,
+            unit: &unit,
+            path: Vec::new(),
+            errors: &mut errors,
+        };
+        let settings = self.interpolate(&service.settings, &mut scope);
         let policy = crate::policy::context(self.stack, env, service).unwrap_or_else(|e| {
             errors.extend(e);
             Value::Null
@@ -228,20 +238,17 @@ impl<'s> Renderer<'s> {
         errors.into_result(objects)
     }
 
-    fn interpolate(
-        &self,
-        tree: &Tracked,
-        path: &str,
-        base: &Value,
-        unit: &str,
-        errors: &mut Diagnostics,
-    ) -> Value {
+    fn interpolate<'t>(&self, tree: &'t Tracked, scope: &mut Interpolation<'_, 't>) -> Value {
         match &tree.value {
-            TrackedValue::Scalar(Value::String(s)) if s.contains("{{") || s.contains("{%") => {
-                match self.env.render_str(s, base) {
+            TrackedValue::Scalar(Value::String(s)) if interpolate::is_template(s) => {
+                let rendered =
+                    interpolate::render(&self.env, s, scope.base, &mut scope.template_base);
+                match rendered {
                     Ok(out) => Value::String(out),
                     Err(e) => {
-                        errors.push(self.interpolation_error(&e, path, tree.span, unit));
+                        let path = scope.path.iter().fold(String::new(), |p, k| join(&p, k));
+                        let error = self.interpolation_error(&e, &path, tree.span, scope.unit);
+                        scope.errors.push(error);
                         Value::String(s.clone())
                     }
                 }
@@ -250,17 +257,17 @@ impl<'s> Renderer<'s> {
             TrackedValue::List(items) => Value::List(
                 items
                     .iter()
-                    .map(|item| self.interpolate(item, path, base, unit, errors))
+                    .map(|item| self.interpolate(item, scope))
                     .collect(),
             ),
             TrackedValue::Map(entries) => Value::Map(
                 entries
                     .iter()
                     .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            self.interpolate(v, &join(path, k), base, unit, errors),
-                        )
+                        scope.path.push(k);
+                        let value = self.interpolate(v, scope);
+                        scope.path.pop();
+                        (k.clone(), value)
                     })
                     .collect(),
             ),
@@ -343,6 +350,17 @@ impl<'s> Renderer<'s> {
             help,
         }
     }
+}
+
+/// What interpolating one unit's settings carries along: the values a setting may use (also
+/// as a template value, converted on first use), where in the tree it is, and the errors.
+struct Interpolation<'a, 't> {
+    base: &'a Value,
+    template_base: Option<minijinja::Value>,
+    unit: &'a str,
+    /// The keys down to the current node, joined into a dotted path only for an error.
+    path: Vec<&'t str>,
+    errors: &'a mut Diagnostics,
 }
 
 /// `service web in environment dev`, for messages.

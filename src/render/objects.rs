@@ -134,7 +134,6 @@ pub fn objects_from_yaml(
 pub(super) fn document_spans(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut start = 0;
-    let mut offset = 0;
     let mut push = |from: usize, to: usize| {
         let body = &text[from..to];
         let empty = body.lines().all(|l| {
@@ -145,12 +144,17 @@ pub(super) fn document_spans(text: &str) -> Vec<(usize, usize)> {
             spans.push((from, to));
         }
     };
-    for line in text.split_inclusive('\n') {
-        if line.starts_with("---") && line[3..].trim().is_empty() {
-            push(start, offset);
-            start = offset + line.len();
+    // Only lines that start with `---` can cut, so the search is for those three bytes (a
+    // match cannot span a line break, so none hides one at a line's start).
+    for (at, _) in text.match_indices("---") {
+        if at > 0 && text.as_bytes()[at - 1] != b'\n' {
+            continue;
         }
-        offset += line.len();
+        let end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+        if text[at + 3..end].trim().is_empty() {
+            push(start, at);
+            start = end;
+        }
     }
     push(start, text.len());
     spans
@@ -173,5 +177,53 @@ mod tests {
             .map(|(s, e)| &text[s..e])
             .collect();
         assert_eq!(spans, ["a: 1\n", "b: 2\nc: \"---\"\n", "d: 3\n"]);
+    }
+
+    /// The cut as it was, line by line, for comparison.
+    fn by_lines(text: &str) -> Vec<(usize, usize)> {
+        let mut spans = Vec::new();
+        let (mut start, mut offset) = (0, 0);
+        let mut push = |from: usize, to: usize| {
+            let empty = text[from..to].lines().all(|l| {
+                let l = l.trim();
+                l.is_empty() || l.starts_with('#') || l == "..."
+            });
+            if !empty {
+                spans.push((from, to));
+            }
+        };
+        for line in text.split_inclusive('\n') {
+            if line.starts_with("---") && line[3..].trim().is_empty() {
+                push(start, offset);
+                start = offset + line.len();
+            }
+            offset += line.len();
+        }
+        push(start, text.len());
+        spans
+    }
+
+    #[test]
+    fn the_cut_is_the_line_by_line_one() {
+        let pieces = [
+            "---", "----", "--- ", "---\t", " ---", "-- -", "a: 1", "# c", "...", "", "x---",
+            "---x", "\u{a0}", "é---",
+        ];
+        // Every text of up to four lines from these pieces, with and without a final break.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let mut longer = Vec::new();
+            for text in &texts {
+                for piece in pieces {
+                    longer.push(format!("{text}{piece}\n"));
+                }
+            }
+            texts.extend(longer);
+        }
+        for text in &texts {
+            assert_eq!(document_spans(text), by_lines(text), "{text:?}");
+            let open = text.trim_end_matches('\n');
+            assert_eq!(document_spans(open), by_lines(open), "{open:?}");
+        }
     }
 }

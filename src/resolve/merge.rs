@@ -3,6 +3,7 @@
 
 use crate::model::{Tracked, TrackedValue};
 use crate::source::Span;
+use indexmap::IndexMap;
 
 /// Two layers disagree on the shape of a value.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,17 +15,44 @@ pub struct Clash {
 
 /// Merges `upper` over `base` in place.
 pub fn merge(base: &mut Tracked, upper: &Tracked, path: &str) -> Result<(), Clash> {
+    merge_at(base, upper, &At::Root(path))
+}
+
+/// Merges a layer's entries over `base` in place: what [`merge`] does with the layer as a map
+/// set at `span`, without first copying the layer into one.
+pub fn merge_entries(
+    base: &mut Tracked,
+    entries: &IndexMap<String, Tracked>,
+    span: Span,
+) -> Result<(), Clash> {
+    let TrackedValue::Map(lower) = &mut base.value else {
+        return merge(base, &Tracked::map(entries.clone(), span), "");
+    };
+    merge_map(lower, entries, &At::Root(""))?;
+    base.span = span;
+    Ok(())
+}
+
+/// Where a merge is, as a chain of keys: the dotted path is written only for a clash (every
+/// key of every layer would otherwise allocate one).
+enum At<'a> {
+    Root(&'a str),
+    Key(&'a At<'a>, &'a str),
+}
+
+impl At<'_> {
+    fn path(&self) -> String {
+        match self {
+            At::Root(path) => (*path).to_string(),
+            At::Key(parent, key) => join(&parent.path(), key),
+        }
+    }
+}
+
+fn merge_at(base: &mut Tracked, upper: &Tracked, at: &At<'_>) -> Result<(), Clash> {
     match (&mut base.value, &upper.value) {
         (TrackedValue::Map(lower), TrackedValue::Map(higher)) => {
-            for (key, value) in higher {
-                let child = join(path, key);
-                match lower.get_mut(key) {
-                    Some(existing) => merge(existing, value, &child)?,
-                    None => {
-                        lower.insert(key.clone(), value.clone());
-                    }
-                }
-            }
+            merge_map(lower, higher, at)?;
             base.span = upper.span;
             Ok(())
         }
@@ -32,15 +60,31 @@ pub fn merge(base: &mut Tracked, upper: &Tracked, path: &str) -> Result<(), Clas
         | (TrackedValue::Scalar(crate::value::Value::Null), _)
         | (TrackedValue::Scalar(_), TrackedValue::Scalar(_))
         | (TrackedValue::List(_), TrackedValue::List(_)) => {
-            *base = upper.clone();
+            upper.clone_into(base);
             Ok(())
         }
         _ => Err(Clash {
-            path: path.to_string(),
+            path: at.path(),
             lower: (base.span, base.type_name()),
             upper: (upper.span, upper.type_name()),
         }),
     }
+}
+
+fn merge_map(
+    lower: &mut IndexMap<String, Tracked>,
+    higher: &IndexMap<String, Tracked>,
+    at: &At<'_>,
+) -> Result<(), Clash> {
+    for (key, value) in higher {
+        match lower.get_mut(key) {
+            Some(existing) => merge_at(existing, value, &At::Key(at, key))?,
+            None => {
+                lower.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `a.b` joined with `c`, quoting keys that contain dots.
@@ -62,7 +106,6 @@ mod tests {
     use super::*;
     use crate::source::FileId;
     use crate::value::{map, Value};
-    use indexmap::IndexMap;
 
     fn span(n: usize) -> Span {
         Span {
@@ -164,5 +207,56 @@ mod tests {
             assert_eq!(clash.lower.0, span(1));
             assert_eq!(clash.upper.0, span(2));
         }
+    }
+
+    /// A layer merged from its entries is the layer merged as a map: same tree, same spans,
+    /// same clash.
+    #[test]
+    fn merging_entries_is_merging_the_layer_as_a_map() {
+        let layers = [
+            map([
+                ("a", map([("x", 1), ("y", 2)])),
+                ("l", Value::List(vec![1.into()])),
+            ]),
+            map([("a", map([("y", 3), ("z", 4)])), ("b", Value::Null)]),
+            map([("b", map([("q", 1)])), ("l", Value::List(vec![]))]),
+            map([("a", map([("z", Value::Null)])), ("c", Value::from("s"))]),
+        ];
+        let mut by_map = tracked(&Value::Map(crate::value::Map::new()), 0);
+        let mut by_entries = by_map.clone();
+        for (i, layer) in layers.iter().enumerate() {
+            let upper = tracked(layer, i + 1);
+            let TrackedValue::Map(entries) = &upper.value else {
+                panic!()
+            };
+            merge(&mut by_map, &upper, "").unwrap();
+            merge_entries(&mut by_entries, entries, upper.span).unwrap();
+            assert_eq!(by_map, by_entries);
+        }
+        let bad = tracked(&map([("a", map([("x", map([("deep", 1)]))]))]), 9);
+        let TrackedValue::Map(entries) = &bad.value else {
+            panic!()
+        };
+        assert_eq!(
+            merge(&mut by_map.clone(), &bad, "").unwrap_err(),
+            merge_entries(&mut by_entries, entries, bad.span).unwrap_err()
+        );
+    }
+
+    /// The path of a clash names every key down to it, quoting dotted keys.
+    #[test]
+    fn a_deep_clash_names_its_whole_path() {
+        let mut base = tracked(&map([("a", map([("b.c", map([("d", 1)]))]))]), 1);
+        let upper = tracked(
+            &map([("a", map([("b.c", map([("d", map([("e", 1)]))]))]))]),
+            2,
+        );
+        assert_eq!(
+            merge(&mut base, &upper, "").unwrap_err().path,
+            "a.\"b.c\".d"
+        );
+        let mut base = tracked(&map([("d", 1)]), 1);
+        let upper = tracked(&map([("d", map([("e", 1)]))]), 2);
+        assert_eq!(merge(&mut base, &upper, "top").unwrap_err().path, "top.d");
     }
 }

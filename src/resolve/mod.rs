@@ -10,7 +10,7 @@ pub use merge::{join, merge, Clash};
 pub use provenance::{Origin, Provenance};
 
 use crate::diagnostics::Diagnostics;
-use crate::model::{Model, Settings, Stack, Tracked, TrackedValue};
+use crate::model::{Model, Service, Settings, Stack, Tracked, TrackedValue};
 use crate::source::{Sources, Span};
 use crate::value::Value;
 use miette::{Diagnostic, NamedSource, SourceSpan};
@@ -132,39 +132,66 @@ pub fn resolve(stack: &Stack) -> Result<Resolved, Diagnostics> {
 
 /// The layers that apply to `service` in `env`, lowest first.
 pub fn layers<'m>(model: &'m Model, env: &str, service: &str) -> Vec<(LayerLabel, &'m Settings)> {
-    let mut out: Vec<(LayerLabel, &Settings)> = vec![
-        (LayerLabel("built-in".into()), &model.builtin),
-        (LayerLabel("defaults".into()), &model.defaults),
+    layers_of(model, env, service, model.service(service))
+        .into_iter()
+        .map(|(kind, settings)| (kind.label(env, service), settings))
+        .collect()
+}
+
+/// Which layer a [`layers_of`] entry is; its [`LayerLabel`] is written only when asked for
+/// (resolving a unit needs none).
+#[derive(Clone, Copy)]
+enum LayerKind {
+    Builtin,
+    Defaults,
+    Environment,
+    Service,
+    ServiceEnv,
+    Overlay,
+    OverlayService,
+}
+
+impl LayerKind {
+    fn label(self, env: &str, service: &str) -> LayerLabel {
+        LayerLabel(match self {
+            LayerKind::Builtin => "built-in".into(),
+            LayerKind::Defaults => "defaults".into(),
+            LayerKind::Environment => format!("environment {env}"),
+            LayerKind::Service => format!("service {service}"),
+            LayerKind::ServiceEnv => format!("service {service}, env {env}"),
+            LayerKind::Overlay => format!("environments/{env}.kdl"),
+            LayerKind::OverlayService => format!("environments/{env}.kdl, service {service}"),
+        })
+    }
+}
+
+/// The layers of the service `name` (`service`, when it is declared) in `env`.
+fn layers_of<'m>(
+    model: &'m Model,
+    env: &str,
+    name: &str,
+    service: Option<&'m Service>,
+) -> Vec<(LayerKind, &'m Settings)> {
+    let mut out: Vec<(LayerKind, &Settings)> = vec![
+        (LayerKind::Builtin, &model.builtin),
+        (LayerKind::Defaults, &model.defaults),
     ];
     let environment = model.environment(env);
     if let Some(e) = environment {
-        out.push((LayerLabel(format!("environment {env}")), &e.settings));
+        out.push((LayerKind::Environment, &e.settings));
     }
-    if let Some(s) = model.service(service) {
-        out.push((LayerLabel(format!("service {service}")), &s.settings));
+    if let Some(s) = service {
+        out.push((LayerKind::Service, &s.settings));
         for block in s.env_blocks.iter().filter(|b| b.env.value == env) {
-            out.push((
-                LayerLabel(format!("service {service}, env {env}")),
-                &block.settings,
-            ));
+            out.push((LayerKind::ServiceEnv, &block.settings));
         }
     }
     // environments/<env>.kdl is the top layer, so a reviewed production file is the policy:
     // its environment-wide settings beat every service, its service blocks beat those.
     if let Some(overlay) = environment.and_then(|e| e.overlay.as_ref()) {
-        out.push((
-            LayerLabel(format!("environments/{env}.kdl")),
-            &overlay.settings,
-        ));
-        for o in overlay
-            .services
-            .iter()
-            .filter(|o| o.service.value == service)
-        {
-            out.push((
-                LayerLabel(format!("environments/{env}.kdl, service {service}")),
-                &o.settings,
-            ));
+        out.push((LayerKind::Overlay, &overlay.settings));
+        for o in overlay.services.iter().filter(|o| o.service.value == name) {
+            out.push((LayerKind::OverlayService, &o.settings));
         }
     }
     out
@@ -234,12 +261,13 @@ fn resolve_service(
     };
     let mut settings = Tracked::map(indexmap::IndexMap::new(), service.span);
     let mut provenance = Provenance::default();
-    for (label, layer) in layers(model, env, name) {
-        let upper = Tracked::map(layer.clone(), service.span);
+    for (kind, layer) in layers_of(model, env, name, Some(service)) {
         if with_provenance {
-            provenance.record(&label, &upper);
+            let upper = Tracked::map(layer.clone(), service.span);
+            provenance.record(&kind.label(env, name), &upper);
         }
-        if let Err(clash) = merge(&mut settings, &upper, "") {
+        // Each layer merges from where it is declared: only what lands in the result is copied.
+        if let Err(clash) = merge::merge_entries(&mut settings, layer, service.span) {
             let lower_src = sources.named(clash.lower.0.file);
             return Err(TypeClash {
                 path: clash.path,

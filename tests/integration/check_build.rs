@@ -49,7 +49,7 @@ fn files(t: &Test) -> std::collections::BTreeMap<String, Vec<u8>> {
 /// Runs `build`, asserting it stops with `rule` at `stacks.kdl:line` and changes no file
 /// of the stack (out/, the cache, the stores).
 #[track_caller]
-fn refused(t: &Test, rule: &str, line: usize) {
+fn refused(t: &Test, rule: &str, line: usize) -> String {
     let before = files(t);
     let run = t.run(&["build"]);
     run.status(2).stderr_has(&[
@@ -58,6 +58,18 @@ fn refused(t: &Test, rule: &str, line: usize) {
     ]);
     assert!(!run.stderr().contains("panicked"));
     assert!(before == files(t), "the refused build changed files");
+    run.stderr()
+}
+
+/// [`refused`], and with exactly the diagnostics of a build with no cache (so no memo of
+/// the environment-wide rules): the memo's digest covers what changed.
+#[track_caller]
+fn refused_as_without_a_cache(t: &Test, rule: &str, line: usize) {
+    let kept = refused(t, rule, line);
+    std::fs::remove_dir_all(t.path().join(".stackc-cache")).unwrap();
+    let fresh = t.run(&["build"]);
+    fresh.status(2);
+    assert_eq!(kept, fresh.stderr());
 }
 
 #[test]
@@ -135,4 +147,106 @@ fn a_clean_stack_builds_and_a_second_build_keeps_every_unit() {
     t.run(&["build"])
         .success()
         .stderr_has(&["0 units rendered, 2 skipped"]);
+}
+
+// The environment-wide rules are skipped when their inputs digest as at the last clean
+// build. Each test below changes one of those inputs without changing any unit's facts (or,
+// the last, with): the build must refuse as one without a cache does.
+
+const WEB2: &str = "\nservice \"web2\" layer=\"apps\" namespace=\"web\" template=\"builtin:deployment\" {\n    image \"nginx\" tag=\"1.27.3\"\n    port 80\n    ingress host=\"web.{{ environment.domain }}\" tls=#true\n    allow \"unique-hosts\" reason=\"a blue-green pair\"\n}\n";
+
+#[test]
+fn an_allow_removed_after_a_clean_build_stops_the_next() {
+    let allowed = format!("{STACK}{WEB2}");
+    let t = stack(&allowed);
+    t.run(&["build"]).success();
+    let text = allowed.replace(
+        "    allow \"unique-hosts\" reason=\"a blue-green pair\"\n",
+        "",
+    );
+    t.write("stacks.kdl", &text);
+    refused_as_without_a_cache(&t, "unique-hosts", line_of(&text, "service \"web2\""));
+}
+
+#[test]
+fn an_environment_allow_removed_after_a_clean_build_stops_the_next() {
+    let allowed = format!(
+        "{}{}",
+        STACK.replace(
+            "environment \"dev\" wave=0 domain=\"dev.example.org\"\n",
+            "environment \"dev\" wave=0 domain=\"dev.example.org\" {\n    allow \"unique-hosts\" reason=\"a blue-green pair\"\n}\n",
+        ),
+        WEB2.replace("    allow \"unique-hosts\" reason=\"a blue-green pair\"\n", "")
+            .replace("web.{{", "www.{{")
+    );
+    let t = stack(&allowed);
+    t.run(&["build"]).success();
+    // Claimed twice in dev only: production has no allow.
+    let clash = allowed.replace("www.{{", "web.{{");
+    t.write("stacks.kdl", &clash);
+    refused(&t, "unique-hosts", line_of(&clash, "service \"web2\""));
+    let allowed = clash.replace(
+        "environment \"production\" wave=1 promotes-from=\"dev\" domain=\"example.org\" {\n",
+        "environment \"production\" wave=1 promotes-from=\"dev\" domain=\"example.org\" {\n    allow \"unique-hosts\" reason=\"a blue-green pair\"\n",
+    );
+    t.write("stacks.kdl", &allowed);
+    t.run(&["build"]).success();
+    let text = allowed.replacen(
+        "    allow \"unique-hosts\" reason=\"a blue-green pair\"\n",
+        "",
+        1,
+    );
+    t.write("stacks.kdl", &text);
+    refused_as_without_a_cache(&t, "unique-hosts", line_of(&text, "service \"web2\""));
+}
+
+#[test]
+fn a_depends_on_added_after_a_clean_build_is_checked() {
+    let t = stack(STACK);
+    t.run(&["build"]).success();
+    let text = STACK.replace("    port 80\n", "    port 80\n    depends-on \"db\"\n");
+    t.write("stacks.kdl", &text);
+    refused_as_without_a_cache(&t, "depends-on", line_of(&text, "depends-on \"db\""));
+}
+
+#[test]
+fn a_secret_key_removed_after_a_clean_build_is_checked() {
+    let t = crate::harness::example();
+    // The secret changes: resealing it needs the store's identity.
+    let key = t.path().join("examples/keys/example.agekey");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let t = t.env("SOPS_AGE_KEY_FILE", &key.to_string_lossy());
+    t.run(&["build"]).success();
+    let text = t.read("stacks.kdl");
+    let text = text.replace("    key \"bootstrap-password\" generate=24\n", "");
+    t.write("stacks.kdl", &text);
+    refused_as_without_a_cache(
+        &t,
+        "secret-reference",
+        line_of(&text, "secret \"authentik-credentials\""),
+    );
+}
+
+#[test]
+fn a_kept_units_host_claimed_by_an_edited_unit_is_caught() {
+    let other = format!("{STACK}{WEB2}")
+        .replace(
+            "    allow \"unique-hosts\" reason=\"a blue-green pair\"\n",
+            "",
+        )
+        .replacen(
+            "host=\"web.{{ environment.domain }}\"",
+            "host=\"www.{{ environment.domain }}\"",
+            2,
+        )
+        .replacen(
+            "host=\"www.{{ environment.domain }}\"",
+            "host=\"web.{{ environment.domain }}\"",
+            1,
+        );
+    let t = stack(&other);
+    t.run(&["build"]).success();
+    let text = other.replace("www.{{", "web.{{");
+    t.write("stacks.kdl", &text);
+    refused_as_without_a_cache(&t, "unique-hosts", line_of(&text, "service \"web2\""));
 }

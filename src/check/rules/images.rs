@@ -71,7 +71,7 @@ pub fn pinned(_: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
             }
         }
     }
-    for object in &env.objects {
+    for object in env.objects.iter() {
         let pod = object.body.get_path("spec.template.spec").or_else(|| {
             (object.id.kind == "Pod")
                 .then(|| object.body.get_path("spec"))

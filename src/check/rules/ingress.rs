@@ -3,6 +3,7 @@
 use crate::check::context::{object_label, setting};
 use crate::check::{Context, EnvCheck, Finding};
 use crate::value::Value;
+use std::collections::BTreeSet;
 
 const ISSUER_ANNOTATIONS: [&str; 2] = ["cert-manager.io/cluster-issuer", "cert-manager.io/issuer"];
 
@@ -18,6 +19,22 @@ fn strings<'v>(value: Option<&'v Value>, key: &str) -> Vec<&'v str> {
 
 /// TLS for each host, the cert-manager annotation, and a Certificate or an issuer.
 pub fn tls(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
+    // Indexed once: an environment has an Ingress per service, and as many Certificates.
+    let certificates: BTreeSet<(&str, &str)> = env
+        .objects_of("Certificate")
+        .filter_map(|c| {
+            let secret = c.body.get_path("spec.secretName").and_then(Value::as_str)?;
+            Some((c.id.namespace.as_str(), secret))
+        })
+        .collect();
+    let issuers: BTreeSet<(&str, &str)> = env
+        .objects_of("Issuer")
+        .map(|i| (i.id.namespace.as_str(), i.id.name.as_str()))
+        .collect();
+    let cluster_issuers: BTreeSet<&str> = env
+        .objects_of("ClusterIssuer")
+        .map(|i| i.id.name.as_str())
+        .collect();
     let mut out = Vec::new();
     for ingress in env.objects_of("Ingress") {
         let service = ingress.service.as_deref().unwrap_or_default();
@@ -76,23 +93,20 @@ pub fn tls(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
             ));
             continue;
         };
-        let secrets = strings(tls, "secretName");
-        let certificate = env.objects_of("Certificate").any(|c| {
-            c.id.namespace == ingress.id.namespace
-                && c.body
-                    .get_path("spec.secretName")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| secrets.contains(&s))
-        });
+        let namespace = ingress.id.namespace.as_str();
+        let certificate = strings(tls, "secretName")
+            .into_iter()
+            .any(|secret| certificates.contains(&(namespace, secret)));
         let issuer_kind = if annotation.ends_with("cluster-issuer") {
             "ClusterIssuer"
         } else {
             "Issuer"
         };
-        let issuer_exists = env.objects_of(issuer_kind).any(|i| {
-            i.id.name == issuer
-                && (issuer_kind == "ClusterIssuer" || i.id.namespace == ingress.id.namespace)
-        });
+        let issuer_exists = if issuer_kind == "ClusterIssuer" {
+            cluster_issuers.contains(issuer)
+        } else {
+            issuers.contains(&(namespace, issuer))
+        };
         if !certificate && !issuer_exists {
             out.push(finding(
                 format!("has neither a Certificate for its TLS secret nor the {issuer_kind} `{issuer}` in this environment"),

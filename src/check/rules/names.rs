@@ -13,7 +13,7 @@ use crate::value::Value;
 /// Names the API server would refuse.
 pub fn dns_names(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for object in &env.objects {
+    for object in env.objects.iter() {
         let finding = |message: String, path: &[&str], help: &str| {
             let path: Vec<String> = path.iter().map(|s| (*s).to_string()).collect();
             let mut f = Finding::new(message)

@@ -9,7 +9,7 @@ use crate::check::{Context, EnvCheck, Finding};
 /// Objects outside their service's folder or namespace.
 pub fn placement(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for object in &env.objects {
+    for object in env.objects.iter() {
         let Some(service) = object
             .service
             .as_deref()

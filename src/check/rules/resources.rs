@@ -90,7 +90,7 @@ pub fn resources(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
             }
         }
     }
-    for object in &env.objects {
+    for object in env.objects.iter() {
         let Some(spec) = pod_spec(&object.id.kind, &object.body) else {
             continue;
         };

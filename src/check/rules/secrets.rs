@@ -3,6 +3,7 @@
 use crate::check::context::object_label;
 use crate::check::{Context, EnvCheck, Finding};
 use crate::value::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Every file under out/<env> that is a Secret must be sealed, its identity readable.
 pub fn encrypted(_: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
@@ -59,21 +60,33 @@ pub fn encrypted(_: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
 pub fn references(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
     let model = &ctx.stack.model;
     // Secrets that objects of the environment create (cert-manager's TLS secrets).
-    let produced: Vec<(String, String)> = env
+    let produced: BTreeSet<(&str, &str)> = env
         .objects_of("Certificate")
         .filter_map(|c| {
             Some((
-                c.id.namespace.clone(),
-                c.body.get_path("spec.secretName")?.as_str()?.to_string(),
+                c.id.namespace.as_str(),
+                c.body.get_path("spec.secretName")?.as_str()?,
             ))
         })
         .collect();
+    // Indexed once (the first declared wins, as a search in declaration order finds it):
+    // every object looks up its service and each secret it references.
+    let mut services = BTreeMap::new();
+    for service in &model.services {
+        services.entry(service.name.as_str()).or_insert(service);
+    }
+    let mut declared = BTreeMap::new();
+    for secret in &model.secrets {
+        declared
+            .entry((secret.name.value.as_str(), secret.namespace.value.as_str()))
+            .or_insert(secret);
+    }
     let mut out = Vec::new();
-    for object in &env.objects {
+    for object in env.objects.iter() {
         let Some(service_name) = object.service.as_deref() else {
             continue;
         };
-        let Some(service) = model.service(service_name) else {
+        let Some(service) = services.get(service_name).copied() else {
             continue;
         };
         let namespace = if object.id.namespace.is_empty() {
@@ -84,10 +97,7 @@ pub fn references(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
         let mut refs = Vec::new();
         collect(&object.body, &mut refs);
         for (name, key) in refs {
-            if produced
-                .iter()
-                .any(|(ns, n)| *ns == namespace && *n == name)
-            {
+            if produced.contains(&(namespace.as_str(), name.as_str())) {
                 continue;
             }
             let span = service
@@ -95,11 +105,7 @@ pub fn references(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
                 .iter()
                 .find(|u| u.value == name)
                 .map_or(service.name.span, |u| u.span);
-            let Some(decl) = model
-                .secrets
-                .iter()
-                .find(|s| s.name.value == name && s.namespace.value == namespace)
-            else {
+            let Some(decl) = declared.get(&(name.as_str(), namespace.as_str())).copied() else {
                 out.push(
                     Finding::new(format!(
                         "references secret `{name}`, which is not declared in namespace `{namespace}`"

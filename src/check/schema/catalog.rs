@@ -3,8 +3,10 @@
 //! kinds, one for the CRD kinds. A kind's validator is compiled the first time an object of
 //! it is checked, once per process, from only the definitions it reaches.
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// The Kubernetes versions stackc has schemas for, oldest first.
@@ -23,14 +25,27 @@ const BUILTIN: &[&str] = &[
 
 const CRDS: &str = include_str!("../../../schemas/crds.json");
 
-/// One parsed document and its validators, each compiled on first use.
+/// One document, its definitions kept as text until a kind's validator needs them, and its
+/// validators, each compiled on first use (a build checks a few kinds of the hundreds
+/// defined: parsing every definition was most of the cost of the first lookup).
 pub struct Catalog {
     /// `group/version/Kind` (`v1/Service` for the core group) -> definition name.
     kinds: BTreeMap<String, String>,
-    defs: Map<String, Value>,
+    defs: BTreeMap<&'static str, &'static RawValue>,
     validators: BTreeMap<String, OnceLock<Result<jsonschema::Validator, String>>>,
     /// Where the document came from, for messages (`k8s-openapi 0.29 (Kubernetes 1.37)`).
     pub source: String,
+}
+
+/// A schema document as written by `scripts/regenerate-schemas`.
+#[derive(Deserialize)]
+struct Document {
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    kinds: BTreeMap<String, String>,
+    #[serde(rename = "$defs", default, borrow)]
+    defs: BTreeMap<&'static str, &'static RawValue>,
 }
 
 /// What the schemas know about a kind.
@@ -46,34 +61,30 @@ pub enum Lookup<'c> {
 }
 
 impl Catalog {
-    fn parse(text: &str) -> Catalog {
+    fn parse(text: &'static str) -> Catalog {
         // The documents are compiled in and tested, so a parse failure is an empty catalog
         // (and the unit tests fail), never a panic at a user's.
-        let doc: Value = serde_json::from_str(text).unwrap_or_default();
-        let kinds: BTreeMap<String, String> = doc
-            .get("kinds")
-            .and_then(Value::as_object)
-            .map(|k| {
-                k.iter()
-                    .filter_map(|(kind, def)| Some((kind.clone(), def.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let validators = kinds.keys().map(|k| (k.clone(), OnceLock::new())).collect();
+        let doc: Document = serde_json::from_str(text).unwrap_or(Document {
+            source: String::new(),
+            kinds: BTreeMap::new(),
+            defs: BTreeMap::new(),
+        });
+        let validators = doc
+            .kinds
+            .keys()
+            .map(|k| (k.clone(), OnceLock::new()))
+            .collect();
         Catalog {
-            defs: doc
-                .get("$defs")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default(),
-            source: doc
-                .get("source")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            kinds,
+            kinds: doc.kinds,
+            defs: doc.defs,
             validators,
+            source: doc.source,
         }
+    }
+
+    /// The definition `name`, parsed.
+    fn def(&self, name: &str) -> Option<Value> {
+        serde_json::from_str(self.defs.get(name)?.get()).ok()
     }
 
     fn validator(&self, key: &str) -> Option<&Result<jsonschema::Validator, String>> {
@@ -83,19 +94,21 @@ impl Catalog {
 
     /// A schema of `def` with the definitions it reaches, and its validator.
     fn compile(&self, def: &str) -> Result<jsonschema::Validator, String> {
-        let mut reached = BTreeSet::new();
+        let mut reached: BTreeMap<String, Option<Value>> = BTreeMap::new();
         let mut todo = vec![def.to_string()];
         while let Some(name) = todo.pop() {
-            if !reached.insert(name.clone()) {
+            if reached.contains_key(&name) {
                 continue;
             }
-            if let Some(schema) = self.defs.get(&name) {
+            let schema = self.def(&name);
+            if let Some(schema) = &schema {
                 refs(schema, &mut todo);
             }
+            reached.insert(name, schema);
         }
         let defs: Map<String, Value> = reached
             .into_iter()
-            .filter_map(|name| Some((name.clone(), self.defs.get(&name)?.clone())))
+            .filter_map(|(name, schema)| Some((name, schema?)))
             .collect();
         let schema = serde_json::json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -112,7 +125,7 @@ impl Catalog {
     /// The schema of the property `name` of the object schema at `path` under the kind's
     /// definition, following `$ref`s: what "did you mean" draws its candidates from.
     pub fn properties_at(&self, key: &str, path: &[String]) -> Vec<String> {
-        let Some(mut schema) = self.kinds.get(key).and_then(|d| self.defs.get(d)) else {
+        let Some(mut schema) = self.kinds.get(key).and_then(|d| self.def(d)) else {
             return Vec::new();
         };
         for segment in path {
@@ -125,7 +138,7 @@ impl Catalog {
                     .and_then(|p| p.get(segment))
                     .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()))
             };
-            match next {
+            match next.cloned() {
                 Some(next) => schema = next,
                 None => return Vec::new(),
             }
@@ -137,13 +150,13 @@ impl Catalog {
             .unwrap_or_default()
     }
 
-    fn deref<'s>(&'s self, mut schema: &'s Value) -> &'s Value {
+    fn deref(&self, mut schema: Value) -> Value {
         for _ in 0..16 {
             match schema
                 .get("$ref")
                 .and_then(Value::as_str)
                 .and_then(|r| r.strip_prefix("#/$defs/"))
-                .and_then(|name| self.defs.get(name))
+                .and_then(|name| self.def(name))
             {
                 Some(target) => schema = target,
                 None => break,
@@ -193,14 +206,20 @@ pub fn key(api_version: &str, kind: &str) -> String {
 /// What the schemas of Kubernetes `version` (and the CRDs) say about `apiVersion` `kind`.
 pub fn lookup(version: &str, api_version: &str, kind: &str) -> Lookup<'static> {
     let key = key(api_version, kind);
-    let catalogs: Vec<&'static Catalog> = builtin(version).into_iter().chain([crds()]).collect();
-    for catalog in &catalogs {
+    // The CRDs' document is read only for a kind the version's does not define.
+    let catalogs = || {
+        builtin(version)
+            .into_iter()
+            .chain(std::iter::once_with(crds))
+    };
+    for catalog in catalogs() {
         match catalog.validator(&key) {
             Some(Ok(validator)) => return Lookup::Known(catalog, validator),
             Some(Err(message)) => return Lookup::Broken(message.clone()),
             None => {}
         }
     }
+    let catalogs: Vec<&'static Catalog> = catalogs().collect();
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
     let others: Vec<String> = catalogs
         .iter()

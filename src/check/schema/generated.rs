@@ -29,10 +29,20 @@ pub fn objects(stack: &Stack, env: &str) -> Vec<RenderedObject> {
 /// The schema findings of the generated objects of `env` against the schemas of Kubernetes
 /// `version` (allows not applied).
 pub fn findings(stack: &Stack, env: &str, version: &str) -> Vec<Finding> {
+    findings_of(stack, env, version, &objects(stack, env))
+}
+
+/// [`findings`] of `generated`, the [`objects`] of `env` computed once by the caller.
+pub fn findings_of(
+    stack: &Stack,
+    env: &str,
+    version: &str,
+    generated: &[RenderedObject],
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    for object in objects(stack, env) {
-        let span = origin(&stack.model, env, &object);
-        out.extend(check_object(&object, version, &|_| span));
+    for object in generated {
+        let span = origin(&stack.model, env, object);
+        out.extend(check_object(object, version, &|_| span));
     }
     out
 }

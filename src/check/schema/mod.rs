@@ -27,7 +27,7 @@ const MAX_PER_OBJECT: usize = 5;
 pub fn schema(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut bad_versions = std::collections::BTreeSet::new();
-    for object in &env.objects {
+    for object in env.objects.iter() {
         let service = object
             .service
             .as_deref()
