@@ -192,10 +192,12 @@ if [[ $PEERS == 1 ]]; then
     if command -v kubectl >/dev/null; then
         kustomize_all() { for env in dev staging production; do kubectl kustomize "$1/overlays/$env" >/dev/null; done; }
         export -f kustomize_all
-        if [[ -z ${KUSTOMIZE_N:-} ]]; then
-            if ((N <= 300)); then KUSTOMIZE_N=$N; else KUSTOMIZE_N="100 300"; fi
+        # Per N: the default must not stick from the previous N of the same run.
+        KUST_N=${KUSTOMIZE_N:-}
+        if [[ -z $KUST_N ]]; then
+            if ((N <= 300)); then KUST_N=$N; else KUST_N="100 300"; fi
         fi
-        for n in $KUSTOMIZE_N; do
+        for n in $KUST_N; do
             "$GEN" --services "$n" --kustomize "$WORK/kustomize-$n"
             objs=$(( OBJECTS * n / N ))
             for _ in $(seq "$PEER_RUNS"); do
@@ -258,7 +260,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 echo "- cold build = $(ratio "${SECONDS_OF[cold]}" "${SECONDS_OF[floor]}") x floor (wall); no-op = $(ratio "${SECONDS_OF[noop]}" "${SECONDS_OF[cold]}") x cold"
 [[ -n ${CPU_OF[jinja2]:-} ]] && echo "- cold build CPU = $(ratio "${CPU_OF[cold]}" "${CPU_OF[jinja2]}") x plain Jinja2's CPU"
 if ((${#KUST_ROWS[@]})); then
-    if [[ $KUSTOMIZE_N == "$N" ]]; then
+    if [[ $KUST_N == "$N" ]]; then
         echo "- kubectl kustomize = $(ratio "${SECONDS_OF[kustomize-$N]}" "${SECONDS_OF[cold]}") x stackc cold"
     elif ((${#KUST_ROWS[@]} >= 2)); then
         a=${KUST_ROWS[-2]} b=${KUST_ROWS[-1]}
