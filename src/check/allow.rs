@@ -4,7 +4,7 @@
 
 use super::rules::RULES;
 use crate::diagnostics::{did_you_mean, Diagnostics};
-use crate::model::{Allow, Stack};
+use crate::model::{Allow, Environment, Stack};
 use miette::Diagnostic;
 use thiserror::Error;
 
@@ -42,11 +42,15 @@ fn every_allow(stack: &Stack) -> impl Iterator<Item = &Allow> {
         .services
         .iter()
         .flat_map(|s| &s.allows)
-        .chain(model.environments.iter().flat_map(|e| {
-            e.allows
-                .iter()
-                .chain(e.overlay.iter().flat_map(|o| &o.allows))
-        }))
+        .chain(model.environments.iter().flat_map(environment_allows))
+}
+
+/// An environment's allows: its declaration's and its overlay file's. What [`is_allowed`]
+/// reads, and so what the gate's memo digests (`super::memo`).
+pub(super) fn environment_allows(env: &Environment) -> impl Iterator<Item = &Allow> {
+    env.allows
+        .iter()
+        .chain(env.overlay.iter().flat_map(|o| &o.allows))
 }
 
 /// Every allow names a rule and gives a reason.
@@ -88,11 +92,8 @@ pub fn is_allowed(stack: &Stack, env: &str, service: Option<&str>, rule: &str) -
     let by_service = service
         .and_then(|s| model.service(s))
         .is_some_and(|s| s.allows.iter().any(|a| a.rule.value == rule));
-    let by_env = model.environment(env).is_some_and(|e| {
-        e.allows
-            .iter()
-            .chain(e.overlay.iter().flat_map(|o| &o.allows))
-            .any(|a| a.rule.value == rule)
-    });
+    let by_env = model
+        .environment(env)
+        .is_some_and(|e| environment_allows(e).any(|a| a.rule.value == rule));
     by_service || by_env
 }

@@ -83,9 +83,7 @@ pub fn digest(
         env: &env.name,
         env_allows: environment
             .map(|e| {
-                e.allows
-                    .iter()
-                    .chain(e.overlay.iter().flat_map(|o| &o.allows))
+                super::allow::environment_allows(e)
                     .map(|a| a.rule.value.as_str())
                     .collect()
             })
