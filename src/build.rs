@@ -51,11 +51,7 @@ type Records<'c> = [(Cow<'c, str>, Cow<'c, UnitRecord<'c>>)];
 
 /// How an object's identity is remembered in a unit's record.
 fn identity_key(object: &RenderedObject) -> String {
-    let id = &object.id;
-    format!(
-        "{}/{}/{}/{}",
-        id.api_version, id.kind, id.namespace, id.name
-    )
+    object.id.record_key()
 }
 
 impl<'s> Engine<'s> {

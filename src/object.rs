@@ -15,6 +15,17 @@ pub struct ObjectId {
     pub name: String,
 }
 
+impl ObjectId {
+    /// `apiVersion/kind/namespace/name`: how a unit's cache record lists its objects, and how
+    /// the layout reads them back (from the right: an apiVersion may hold a `/`).
+    pub fn record_key(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.api_version, self.kind, self.namespace, self.name
+        )
+    }
+}
+
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.namespace.is_empty() {

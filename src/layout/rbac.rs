@@ -164,14 +164,10 @@ impl Layout<'_> {
         let mut unit_objects: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for object in objects {
             if let Some(service) = &object.service {
-                let id = &object.id;
                 unit_objects
                     .entry(service.clone())
                     .or_default()
-                    .push(format!(
-                        "{}/{}/{}/{}",
-                        id.api_version, id.kind, id.namespace, id.name
-                    ));
+                    .push(object.id.record_key());
             }
         }
         self.rbac(env, &unit_objects)
