@@ -385,10 +385,7 @@ impl<'s> Engine<'s> {
         );
         let roots = emit::roots::plan(self.stack, &env.name, layout.split_outputs(&mut files))?;
         let index = emit::index_bytes(&files);
-        let memory = OutMemory {
-            dir: &stat_dir,
-            stat,
-        };
+        let memory = OutMemory::new(&stat_dir, stat);
         let mut changes = emit::compare(&env.name, dir, &files, &index, &memory)?;
         // Sealed Secrets that changed but cannot be resealed without an identity are stale;
         // those whose bytes are not what stackc recorded were edited by hand.
@@ -640,18 +637,58 @@ impl<'s> Engine<'s> {
 struct OutMemory<'a> {
     dir: &'a StatDir,
     stat: &'a StatSection<'a>,
+    /// Whether the index on disk is the one the stamps recorded, checked once: both
+    /// [`WrittenBefore::check`] and [`WrittenBefore::index`] ask, and a racy index (an edit
+    /// rewrites it just before the cache is saved) is read and hashed to tell.
+    index_intact: std::sync::OnceLock<bool>,
+}
+
+impl<'a> OutMemory<'a> {
+    fn new(dir: &'a StatDir, stat: &'a StatSection<'a>) -> Self {
+        OutMemory {
+            dir,
+            stat,
+            index_intact: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn intact(&self, path: &str, stamp: &crate::cache::Stamp) -> bool {
+        let verify = || stamp.verify_in(self.dir, path, self.stat.saved_at_ns);
+        if path == emit::INDEX_FILE {
+            *self.index_intact.get_or_init(verify)
+        } else {
+            verify()
+        }
+    }
 }
 
 impl WrittenBefore for OutMemory<'_> {
     fn check(&self, path: &str, wanted: &[u8]) -> Option<bool> {
         let stamp = self.stat.stamp(path)?;
-        if stamp.verify_in(self.dir, path, self.stat.saved_at_ns) {
+        if self.intact(path, stamp) {
             // Unchanged since stackc wrote it: right if it is what we want now, else stale.
             (stamp.hash == *blake3::hash(wanted).as_bytes()).then_some(true)
         } else {
             // Changed since stackc wrote it: edited by hand (or removed).
             Some(false)
         }
+    }
+
+    fn index(&self) -> Option<emit::Index<'_>> {
+        // The stamps are the index's entries only when the last build said so.
+        if !self.stat.stamps_are_index {
+            return None;
+        }
+        let stamp = self.stat.stamp(emit::INDEX_FILE)?;
+        self.intact(emit::INDEX_FILE, stamp).then(|| {
+            emit::Index::from_sorted(
+                self.stat
+                    .stamps
+                    .iter()
+                    .filter(|(path, _)| path != emit::INDEX_FILE)
+                    .map(|(path, stamp)| (path.as_ref(), stamp.hash)),
+            )
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! its inputs and the files it produced, and for every file of `out/` the stat data and hash
 //! of what stackc last wrote there (as git's index does), so a no-op build reads no file.
 //!
-//! A cache file is a header line and two sections, each carrying its own blake3 hash and
+//! A cache file is a header line and two sections, each carrying its own checksum and
 //! length: the stat section (inputs and out/ stamps, all a no-op build reads) and the units
 //! section (unit records, read only when something changed). A section
 //! is verified when it is read and decoded in place (strings borrow from the file's bytes),
@@ -30,7 +30,8 @@ use std::path::Path;
 const MAGIC: &str = "stackc-cache";
 // 5: unit records carry the check gate's memo (rules and facts).
 // 6: the units section carries the gate's environment memo.
-const FORMAT: u32 = 6;
+// 7: the stat section says whether its stamps are the index; sections are framed by xxh3.
+const FORMAT: u32 = 7;
 
 /// One environment's cache file as read: the header was checked; each section is verified
 /// by its hash when it is read (see [`EnvCache::stat`] and [`EnvCache::units`]).
@@ -56,6 +57,10 @@ pub struct StatSection<'a> {
     /// Stat data of every file written, by path relative to `out/<env>/`, sorted by path.
     #[serde(borrow, deserialize_with = "borrow::pairs")]
     pub stamps: Vec<(Cow<'a, str>, Stamp)>,
+    /// Whether the stamps (the index's own aside) are exactly the entries of the index that
+    /// the index's stamp describes, path for path and hash for hash: then, while that stamp
+    /// holds, the index need not be read to know what it lists.
+    pub stamps_are_index: bool,
 }
 
 impl StatSection<'_> {

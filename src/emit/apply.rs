@@ -269,13 +269,17 @@ fn next_cache(
             Some((Cow::Borrowed(path.as_str()), stamp))
         })
         .collect();
+    let every_file_stamped = stamps.len() == env.files.len();
     let index = dir.join(INDEX_FILE);
     // The bytes on disk, not the planned ones: what the next build will trust by stat.
-    if let Some(stamp) = std::fs::read(&index)
-        .ok()
-        .and_then(|bytes| Stamp::take(&index, blake3::hash(&bytes)))
-    {
-        stamps.push((Cow::Borrowed(INDEX_FILE), stamp));
+    let on_disk = std::fs::read(&index).ok();
+    let mut stamps_are_index = false;
+    if let Some(bytes) = &on_disk {
+        if let Some(stamp) = Stamp::take(&index, blake3::hash(bytes)) {
+            stamps.push((Cow::Borrowed(INDEX_FILE), stamp));
+            // The planned index lists every file with the hash its stamp has.
+            stamps_are_index = every_file_stamped && *bytes == env.index;
+        }
     }
     stamps.sort_by(|a, b| a.0.cmp(&b.0));
     crate::cache::encode(
@@ -284,6 +288,7 @@ fn next_cache(
             inputs: inputs.clone(),
             units: env.unit_count,
             stamps,
+            stamps_are_index,
         },
         &env.units_section,
     )

@@ -10,7 +10,7 @@
 
 use crate::diagnostics::{Diagnostics, IoError};
 use crate::layout::{Content, Files, INDEX_FILE};
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::path::Path;
 
 /// What differs between the wanted tree and the disk.
@@ -47,6 +47,13 @@ pub trait WrittenBefore: Sync {
     /// their hash: a memory that knows nothing of `path` need not hash them (with no cache,
     /// as on a fresh clone's `build --check`, that is every file).
     fn check(&self, path: &str, wanted: &[u8]) -> Option<bool>;
+
+    /// The index on disk, when this memory vouches that it is still the one stackc wrote and
+    /// knows what it lists: then it need not be read and parsed (at 10,000 services it is a
+    /// 5.7 MB file, and an edit rewrites it).
+    fn index(&self) -> Option<Index<'_>> {
+        None
+    }
 }
 
 /// No memory of earlier writes: every file is read and compared.
@@ -71,10 +78,13 @@ pub fn compare(
 ) -> Result<EnvChanges, Diagnostics> {
     use rayon::prelude::*;
     let index_current = memory.check(INDEX_FILE, index) == Some(true);
-    let old_index = if index_current {
-        None
+    // `vouched`: the old index is known from memory, and its bytes on disk are not `index`.
+    let (old_index, vouched) = if index_current {
+        (None, false)
+    } else if let Some(known) = memory.index() {
+        (Some(known), true)
     } else {
-        Some(load_index(dir)?)
+        (Some(load_index(dir)?), false)
     };
     let recorded = |path: &str, wanted: &Content| match &old_index {
         Some(index) => index.hash(path),
@@ -122,13 +132,22 @@ pub fn compare(
     let Some(old_index) = old_index else {
         return Ok(changes);
     };
+    let mut wanted = files.keys().peekable();
     for old in old_index.paths() {
-        if !files.contains_key(old) && dir.join(old).exists() {
+        // Both sorted: one merge tells which old paths are no longer wanted.
+        while wanted.next_if(|w| w.as_str() < old).is_some() {}
+        let still_wanted = wanted.next_if(|w| w.as_str() == old).is_some();
+        if !still_wanted && dir.join(old).exists() {
             changes.extra.push(old.to_string());
         }
     }
     // The index is a file stackc writes too: an edit to it (or an index of the old format)
     // is a difference `--check` must report.
+    if vouched {
+        // What stackc wrote, by stat and hash, and not the wanted bytes.
+        changes.stale.push(INDEX_FILE.to_string());
+        return Ok(changes);
+    }
     match std::fs::read(dir.join(INDEX_FILE)) {
         Ok(current) if current == index => {}
         Ok(_) => changes.stale.push(INDEX_FILE.to_string()),
@@ -147,18 +166,20 @@ enum FileState {
 }
 
 /// `.stackc-files` as read: every file stackc wrote into `out/<env>/`, with the blake3 hash of
-/// the bytes it wrote (`None` for an entry of the older format, which listed paths only).
+/// the bytes it wrote (`None` for an entry of the older format, which listed paths only),
+/// sorted by path. It borrows its paths when it comes from the cache (see
+/// [`WrittenBefore::index`]) instead of the file.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Index {
-    files: BTreeMap<String, Option<blake3::Hash>>,
+pub struct Index<'a> {
+    files: Vec<(Cow<'a, str>, Option<blake3::Hash>)>,
 }
 
-impl Index {
+impl Index<'_> {
     /// Parses the index text. Lines are `<blake3 hex> <path>` (or `<path>` in the older
     /// format); comments and blank lines are skipped, and an entry that would lead out of the
-    /// tree is dropped, whatever the file says.
-    pub fn parse(text: &str) -> Index {
-        let files = text
+    /// tree is dropped, whatever the file says. A path listed twice keeps its last entry.
+    pub fn parse(text: &str) -> Index<'static> {
+        let mut files: Vec<(Cow<'static, str>, Option<blake3::Hash>)> = text
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -170,29 +191,53 @@ impl Index {
                 _ => (line, None),
             })
             .filter(|(path, _)| is_safe_relative(path))
-            .map(|(path, hash)| (path.to_string(), hash))
+            .map(|(path, hash)| (Cow::Owned(path.to_string()), hash))
             .collect();
+        // Reversed, then a stable sort: of two entries for one path the last comes first,
+        // and the dedup keeps it.
+        files.reverse();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files.dedup_by(|later, first| later.0 == first.0);
         Index { files }
     }
 
     /// The hash stackc recorded for `path`, when the index has one.
     pub fn hash(&self, path: &str) -> Option<blake3::Hash> {
-        self.files.get(path).copied().flatten()
+        self.entry(path).and_then(|(_, hash)| *hash)
     }
 
     /// Whether the index lists `path`.
     pub fn contains(&self, path: &str) -> bool {
-        self.files.contains_key(path)
+        self.entry(path).is_some()
+    }
+
+    fn entry(&self, path: &str) -> Option<&(Cow<'_, str>, Option<blake3::Hash>)> {
+        self.files
+            .binary_search_by(|(p, _)| p.as_ref().cmp(path))
+            .ok()
+            .map(|i| &self.files[i])
     }
 
     /// Every path listed, sorted.
     pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.files.keys().map(String::as_str)
+        self.files.iter().map(|(path, _)| path.as_ref())
+    }
+}
+
+impl<'a> Index<'a> {
+    /// The index of these entries, sorted by path with no path twice (as the cache's stat
+    /// section keeps its stamps), each with the hash stackc wrote.
+    pub fn from_sorted(files: impl Iterator<Item = (&'a str, [u8; 32])>) -> Index<'a> {
+        Index {
+            files: files
+                .map(|(path, hash)| (Cow::Borrowed(path), Some(blake3::Hash::from(hash))))
+                .collect(),
+        }
     }
 }
 
 /// Reads `out/<env>/.stackc-files` (`dir` is `out/<env>`); a missing index is empty.
-pub fn load_index(dir: &Path) -> Result<Index, Diagnostics> {
+pub fn load_index(dir: &Path) -> Result<Index<'static>, Diagnostics> {
     let path = dir.join(INDEX_FILE);
     match std::fs::read(&path) {
         Ok(bytes) => Ok(Index::parse(&String::from_utf8_lossy(&bytes))),

@@ -270,7 +270,13 @@ pub fn seal_environment(
             Err(e) => return Err(e.into()),
         }
     }
-    let index = crate::emit::load_index(dir)?;
+    // What stackc recorded writing, for the Secrets only: no Secret, no read of the index (it
+    // lists every file of the environment).
+    let index = if plans.is_empty() {
+        crate::emit::Index::default()
+    } else {
+        crate::emit::load_index(dir)?
+    };
     let layout = crate::layout::Layout::new(stack);
     let mut errors = Diagnostics::new();
     for plan in &plans {
