@@ -17,8 +17,9 @@ use crate::object::RenderedObject;
 use crate::render::{RenderError, Renderer};
 use crate::resolve::{Resolved, ResolvedEnvironment};
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -423,14 +424,24 @@ impl<'s> Engine<'s> {
     ) -> Result<(), Diagnostics> {
         // Hashed, not ordered: only lookups (the diagnostics follow `records`' order, and the
         // clashing units are sorted below), and 15,000 paths per environment make ordered
-        // maps' string comparisons a visible part of an edit's build.
-        let mut owners: HashMap<&str, &str> = HashMap::with_capacity(records.len() * 8);
-        let mut identities: HashMap<&str, Vec<&str>> = HashMap::with_capacity(records.len() * 8);
+        // maps' string comparisons a visible part of an edit's build. FxHash: the keys are
+        // stackc's own paths, and SipHash's guard against chosen collisions cost a tenth of
+        // an edit.
+        let capacity = records.iter().map(|(_, r)| r.files.len()).sum();
+        let mut owners: FxHashMap<&str, &str> =
+            FxHashMap::with_capacity_and_hasher(capacity, Default::default());
+        let capacity = records.iter().map(|(_, r)| r.objects.len()).sum();
+        let mut first_renderer: FxHashMap<&str, &str> =
+            FxHashMap::with_capacity_and_hasher(capacity, Default::default());
+        // One object rendered by two units: both units, whichever rendered it first.
+        let mut clashing: BTreeSet<&str> = BTreeSet::new();
         // `records` is in declaration order: a diagnostic names the first declared first.
         for (service, record) in records {
             let service = service.as_ref();
             for id in &record.objects {
-                identities.entry(id.as_ref()).or_default().push(service);
+                if let Some(first) = first_renderer.insert(id.as_ref(), service) {
+                    clashing.extend([first, service]);
+                }
             }
             for (path, _) in &record.files {
                 if let Some(first) = owners.insert(path.as_ref(), service) {
@@ -443,15 +454,8 @@ impl<'s> Engine<'s> {
                 }
             }
         }
-        // One object rendered by two units: render them again (a kept unit too; a rare
-        // error path, so objects are not kept in memory for it) so that the diagnostic can
-        // name both sources.
-        let clashing: BTreeSet<&str> = identities
-            .values()
-            .filter(|owners| owners.len() > 1)
-            .flatten()
-            .copied()
-            .collect();
+        // Render the clashing units again (a kept unit too; a rare error path, so objects
+        // are not kept in memory for it) so that the diagnostic can name both sources.
         if errors.is_empty() && !clashing.is_empty() {
             let mut objects = Vec::new();
             for service in &clashing {
@@ -752,13 +756,21 @@ pub struct Request<'a> {
 }
 
 /// Refuses a symbolic link on any path the plan of one environment would write or prune, or
-/// compare through: every folder holding a wanted or pruned file, and every file not kept
-/// from the cache (kept files were verified by `lstat` already). Nothing has been written.
+/// compare through: every file not kept from the cache and every pruned one, and the folders
+/// holding them. Nothing has been written. A kept file is neither read nor written (it was
+/// verified by `lstat` relative to the environment's folder, and its inode is the one
+/// stackc wrote), so its folders need no look: an edit of one unit checks its own folders
+/// and the layout's, not the 10,000 folders of the units it keeps.
 fn refuse_links(root: &Path, plan: &EnvPlan) -> Result<(), Diagnostics> {
     let dir = root.join("out").join(&plan.env);
+    let touched = plan
+        .files
+        .iter()
+        .filter(|(_, c)| matches!(c, Content::Bytes(_)))
+        .map(|(p, _)| p);
     // Hashed: the links found are sorted below, so the order of the candidates is free.
-    let mut folders: HashSet<&str> = HashSet::new();
-    for path in plan.files.keys().chain(&plan.changes.extra) {
+    let mut folders: FxHashSet<&str> = FxHashSet::default();
+    for path in touched.chain(&plan.changes.extra) {
         let mut path = path.as_str();
         while let Some((parent, _)) = path.rsplit_once('/') {
             if !folders.insert(parent) {

@@ -5,7 +5,8 @@
 
 use super::paths::KUSTOMIZATION;
 use crate::value::{map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use rustc_hash::FxHashSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A file's wanted content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,28 +62,41 @@ pub(super) fn add_kustomizations(files: &mut Files, layers: &[&str]) {
         let mut folders: BTreeMap<&str, BTreeSet<&str>> =
             layers.iter().map(|l| (*l, BTreeSet::new())).collect();
         // Only looked up (once per run of a folder's files), never iterated.
-        let have: HashSet<&str> = files
+        let have: FxHashSet<&str> = files
             .keys()
             .filter_map(|p| p.strip_suffix(KUSTOMIZATION)?.strip_suffix('/'))
             .collect();
         // Paths are sorted, so a folder's files are adjacent (its subfolders' files may come
         // between two runs of them): its ancestors and whether it has a kustomization are
         // looked up once per run, not once per file.
-        let mut last = None;
+        let mut last: Option<&str> = None;
         let mut listed = false;
         for path in files.keys() {
             let Some((folder, file)) = path.rsplit_once('/') else {
                 continue;
             };
             if last != Some(folder) {
-                last = Some(folder);
+                let previous = last.replace(folder);
                 listed = !have.contains(folder);
+                // Each `/` enters `parent -> child`. The last folder entered the same ones
+                // down to where the two paths part (a shared prefix of whole components):
+                // only the entries below that are looked up, one or two per unit folder.
+                let mut sharing = previous.is_some();
                 let mut start = 0;
                 while let Some(at) = folder[start..].find('/') {
-                    let (parent, rest) = (&folder[..start + at], &folder[start + at + 1..]);
+                    let slash = start + at;
+                    let (parent, rest) = (&folder[..slash], &folder[slash + 1..]);
                     let child = rest.split('/').next().unwrap_or(rest);
-                    folders.entry(parent).or_default().insert(child);
-                    start += at + 1;
+                    let end = slash + 1 + child.len();
+                    sharing = sharing
+                        && previous.is_some_and(|p| {
+                            p.get(..end) == Some(&folder[..end])
+                                && matches!(p.as_bytes().get(end), None | Some(b'/'))
+                        });
+                    if !sharing {
+                        folders.entry(parent).or_default().insert(child);
+                    }
+                    start = slash + 1;
                 }
             }
             if listed && file != KUSTOMIZATION {

@@ -30,6 +30,11 @@ fn boundaries(text: &str) -> Vec<usize> {
     let mut i = 0;
     let mut continued = false;
     while let Some(&byte) = bytes.get(i) {
+        if !continued && !STRUCTURAL[usize::from(byte)] {
+            // Only a structural byte can matter until something sets `continued`.
+            i = next_structural(bytes, i);
+            continue;
+        }
         if let Some(end) = skip_opaque(bytes, i) {
             // A comment or string: nothing inside it is structure. A newline inside a
             // multi-line string is not a boundary either.
@@ -60,6 +65,28 @@ fn boundaries(text: &str) -> Vec<usize> {
         i += 1;
     }
     out
+}
+
+/// The bytes the scanners of raw KDL text look at: those that can open a comment or a
+/// string, braces, the line continuation and the newline. Every other byte (names, values,
+/// spaces: most of a file) is passed over in one tight loop, [`next_structural`].
+pub(super) static STRUCTURAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let structural = b"/#\"{}\\\n";
+    let mut k = 0;
+    while k < structural.len() {
+        table[structural[k] as usize] = true;
+        k += 1;
+    }
+    table
+};
+
+/// The first position at or after `i` that holds a [`STRUCTURAL`] byte, or the end.
+pub(super) fn next_structural(bytes: &[u8], i: usize) -> usize {
+    bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|b| STRUCTURAL[usize::from(*b)]))
+        .map_or(bytes.len(), |p| i + p)
 }
 
 /// When a comment or a string starts at `i`, the position just after it (at most the end of
@@ -126,13 +153,17 @@ pub(super) fn skip_opaque(bytes: &[u8], i: usize) -> Option<usize> {
         }
         (b'"', _) => {
             let mut k = i + 1;
-            while let Some(b) = at(k) {
-                match b {
-                    b'"' => return Some(k + 1),
-                    // An escape takes the next byte with it (even a quote or a backslash).
-                    b'\\' => k += 2,
-                    _ => k += 1,
+            // From quote or backslash to the next: the bytes between are plain text.
+            while let Some(p) = bytes
+                .get(k..)
+                .and_then(|rest| rest.iter().position(|b| matches!(b, b'"' | b'\\')))
+            {
+                k += p;
+                if bytes[k] == b'"' {
+                    return Some(k + 1);
                 }
+                // An escape takes the next byte with it (even a quote or a backslash).
+                k += 2;
             }
             Some(len)
         }

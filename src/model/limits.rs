@@ -3,7 +3,7 @@
 //! an unbounded nesting overflows the stack (an abort, not a diagnostic), and the parse cost
 //! grows with the file: both are checked on the raw text first, by a flat scan.
 
-use super::chunks::skip_opaque;
+use super::chunks::{next_structural, skip_opaque, STRUCTURAL};
 use super::ModelError;
 use crate::diagnostics::{Diagnostics, IoError};
 use crate::source::{FileId, Sources};
@@ -69,6 +69,10 @@ pub(super) fn check_structure(sources: &Sources, file: FileId) -> Result<(), Dia
     let mut depth = 0usize;
     let mut i = 0;
     while let Some(&byte) = bytes.get(i) {
+        if !STRUCTURAL[usize::from(byte)] {
+            i = next_structural(bytes, i);
+            continue;
+        }
         if let Some(end) = skip_opaque(bytes, i) {
             i = end;
             continue;
