@@ -17,7 +17,7 @@ use crate::object::RenderedObject;
 use crate::render::{RenderError, Renderer};
 use crate::resolve::{Resolved, ResolvedEnvironment};
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -429,10 +429,10 @@ impl<'s> Engine<'s> {
         // an edit.
         let capacity = records.iter().map(|(_, r)| r.files.len()).sum();
         let mut owners: FxHashMap<&str, &str> =
-            FxHashMap::with_capacity_and_hasher(capacity, Default::default());
+            FxHashMap::with_capacity_and_hasher(capacity, FxBuildHasher);
         let capacity = records.iter().map(|(_, r)| r.objects.len()).sum();
         let mut first_renderer: FxHashMap<&str, &str> =
-            FxHashMap::with_capacity_and_hasher(capacity, Default::default());
+            FxHashMap::with_capacity_and_hasher(capacity, FxBuildHasher);
         // One object rendered by two units: both units, whichever rendered it first.
         let mut clashing: BTreeSet<&str> = BTreeSet::new();
         // `records` is in declaration order: a diagnostic names the first declared first.
