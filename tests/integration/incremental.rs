@@ -154,6 +154,47 @@ fn removing_a_service_prunes_its_files_and_folders_but_never_foreign_files() {
     t.run(&["build", "--check"]).success();
 }
 
+/// After an edit, the cache's stamps stand for the index (it is not read); once the index is
+/// edited by hand they no longer do, and the index on disk decides what stackc wrote.
+#[test]
+fn pruning_follows_the_index_whether_the_cache_stands_for_it_or_it_was_edited() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    t.edit("stacks.kdl", "tag=\"1.27\"", "tag=\"1.28\"");
+    t.run(&["build"]).success();
+    let with_worker = t.read("stacks.kdl");
+    t.write("stacks.kdl", crate::harness::BASIC_STACK);
+    t.run(&["build", "-v"])
+        .success()
+        .stderr_has(&["pruned out/dev/apps/jobs/worker/deployment-worker.yaml"]);
+    assert!(!t.read("out/dev/.stackc-files").contains("worker"));
+
+    t.write("stacks.kdl", &with_worker);
+    t.run(&["build"]).success();
+    settle();
+    // The index no longer lists the worker's files: stackc must not prune what it has no
+    // record of writing, whatever its cache remembers.
+    let index = t.read("out/dev/.stackc-files");
+    let edited: String = index
+        .lines()
+        .filter(|l| !l.contains("worker"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(edited, index);
+    t.write("out/dev/.stackc-files", &edited);
+    t.write("stacks.kdl", crate::harness::BASIC_STACK);
+    t.run(&["build"]).success();
+    assert!(t
+        .path()
+        .join("out/dev/apps/jobs/worker/deployment-worker.yaml")
+        .exists());
+    assert!(!t
+        .path()
+        .join("out/staging/apps/jobs/worker/deployment-worker.yaml")
+        .exists());
+    t.run(&["build", "--check"]).success();
+}
+
 #[test]
 fn a_hand_edited_output_is_reported_by_check_and_restored_by_build() {
     let t = two_services();
