@@ -5,8 +5,8 @@
 //! and its YAML parse) that may grow that count by at most [`BUDGET`] bytes.
 //!
 //! An allocation that would pass the budget is not made, and nothing is allocated to report
-//! it: the allocator records which scope tripped in an atomic and parks its thread. A watcher
-//! thread ([`watch`], started by `main`) notices within milliseconds, prints a diagnostic
+//! it: the allocator records which scope tripped in an atomic, wakes the watcher thread
+//! ([`watch`], started by `main`) and parks its own. The watcher prints a diagnostic
 //! naming the scope and exits with code 2. Rendering happens before anything is written, so
 //! out/ is left as it was. Without a watcher (library use, unit tests) nothing is enforced.
 
@@ -58,6 +58,9 @@ static WATCHING: AtomicBool = AtomicBool::new(false);
 static TRIPPED: AtomicUsize = AtomicUsize::new(0);
 /// Ids for scopes.
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+/// The watcher thread, woken by a scope that trips: it sleeps until then (polling woke it
+/// every few milliseconds, on every core a build keeps busy).
+static WATCHER: std::sync::OnceLock<std::thread::Thread> = std::sync::OnceLock::new();
 /// The label of every open scope, by id (written only outside the allocator).
 static LABELS: Mutex<BTreeMap<usize, String>> = Mutex::new(BTreeMap::new());
 
@@ -84,9 +87,13 @@ impl Counting {
         COUNTER.with(|c| c.live.set(c.live.get().wrapping_sub_unsigned(size)));
     }
 
-    /// Parks the thread whose scope tripped until the watcher ends the process.
+    /// Wakes the watcher, then parks the thread whose scope tripped until the watcher ends
+    /// the process. (Waking allocates nothing: a futex wake on the watcher's parker.)
     #[cold]
     fn park() -> ! {
+        if let Some(watcher) = WATCHER.get() {
+            watcher.unpark();
+        }
         loop {
             std::thread::sleep(Duration::from_secs(1));
         }
@@ -208,9 +215,12 @@ pub fn watch(report: fn(&OverBudget)) {
                 report(&OverBudget { label });
                 std::process::exit(2);
             }
-            std::thread::sleep(Duration::from_millis(5));
+            // Until a tripped scope unparks it (a wake-up before this park is kept, and a
+            // spurious one only loops).
+            std::thread::park();
         });
-    if started.is_ok() {
+    if let Ok(handle) = started {
+        let _ = WATCHER.set(handle.thread().clone());
         WATCHING.store(true, Ordering::SeqCst);
     }
 }
