@@ -114,16 +114,19 @@ impl<'s> Engine<'s> {
             // A unit's policy reads other declarations too (policy::with_peers).
             service_sources: crate::policy::with_peers(
                 &stack.model,
+                // Every declaration's text (the whole of stacks.kdl), hashed on every core.
                 stack
                     .model
                     .services
-                    .iter()
+                    .par_iter()
                     .map(|s| {
                         (
                             s.name.value.clone(),
                             blake3::hash(stack.sources.snippet(s.span).as_bytes()),
                         )
                     })
+                    .collect::<Vec<_>>()
+                    .into_iter()
                     .collect(),
             )
             .into_iter()
@@ -522,6 +525,8 @@ impl<'s> Engine<'s> {
         // The unit's folder kustomization is kept with it, so a kept unit needs no re-layout.
         let folders = crate::layout::unit_kustomizations(files.iter().map(|(p, _)| p.as_str()));
         files.extend(folders);
+        // Sorted, as the stamps are: the next build finds them there in one walk.
+        files.sort_by(|a, b| a.0.cmp(&b.0));
         let memo = crate::check::gate::unit_memo(self.stack, env, service, &objects);
         let record = UnitRecord {
             source,
@@ -630,10 +635,7 @@ impl<'s> Engine<'s> {
 
     /// Whether every file a unit wrote last time is still on disk exactly as written.
     fn files_intact(record: &UnitRecord<'_>, stat: &StatSection<'_>, dir: &StatDir) -> bool {
-        record
-            .files
-            .iter()
-            .all(|(path, hash)| stat.intact(dir, path, hash))
+        stat.all_intact(dir, &record.files)
     }
 }
 

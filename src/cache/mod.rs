@@ -84,9 +84,27 @@ impl StatSection<'_> {
         }
     }
 
-    /// Whether `path` is in the cache and still on disk (in `dir`) as recorded, with `hash`.
-    pub fn intact(&self, dir: &StatDir, path: &str, hash: &Hash32) -> bool {
-        self.stamp(path).is_some_and(|stamp| {
+    /// Whether every one of `files` is in the cache and still on disk (in `dir`) as
+    /// recorded, with its hash. A unit's files share a folder, so
+    /// sorted they are neighbours among the stamps too: each is looked for right after the
+    /// one before it, and searched for only when it is not there (one search per unit, not
+    /// one per file, among the 40,000 stamps of a large environment).
+    pub fn all_intact(&self, dir: &StatDir, files: &[(Cow<'_, str>, Hash32)]) -> bool {
+        let mut next = None;
+        files.iter().all(|(path, hash)| {
+            let path = path.as_ref();
+            let at = next
+                .filter(|&i: &usize| self.stamps.get(i).is_some_and(|(p, _)| p == path))
+                .or_else(|| {
+                    self.stamps
+                        .binary_search_by(|(p, _)| p.as_ref().cmp(path))
+                        .ok()
+                });
+            let Some(at) = at else {
+                return false;
+            };
+            next = Some(at + 1);
+            let stamp = &self.stamps[at].1;
             stamp.hash == *hash && stamp.verify_in(dir, path, self.saved_at_ns)
         })
     }

@@ -178,7 +178,7 @@ fn pruning_follows_the_index_whether_the_cache_stands_for_it_or_it_was_edited() 
     let edited: String = index
         .lines()
         .filter(|l| !l.contains("worker"))
-        .map(|l| format!("{l}\n"))
+        .flat_map(|l| [l, "\n"])
         .collect();
     assert_ne!(edited, index);
     t.write("out/dev/.stackc-files", &edited);
