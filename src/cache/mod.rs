@@ -84,6 +84,14 @@ impl StatSection<'_> {
         }
     }
 
+    /// Whether a stamp that was racy at the save (verified by content on every check since)
+    /// is no longer racy at `at`: a section saved again as of `at` would trust it by stat.
+    fn settles_by(&self, at: i128) -> bool {
+        let settles = |stamp: &Stamp| stamp.is_racy(self.saved_at_ns) && !stamp.is_racy(at);
+        self.stamps.iter().any(|(_, stamp)| settles(stamp))
+            || self.inputs.files.values().any(settles)
+    }
+
     /// Whether every one of `files` is in the cache and still on disk (in `dir`) as
     /// recorded, with its hash. A unit's files share a folder, so
     /// sorted they are neighbours among the stamps too: each is looked for right after the
@@ -187,6 +195,12 @@ impl EnvCache {
     /// The units section, verified and decoded; `None` when damaged (or there is no cache).
     pub fn units(&self) -> Option<UnitsSection<'_>> {
         self.section(1)
+    }
+
+    /// The units section's bytes as framed in the file (checksum and length included), for
+    /// a cache saved again with a new stat section and the same units.
+    fn units_framed(&self) -> Option<&[u8]> {
+        self.bytes.get(self.sections.get(1)?.clone())
     }
 
     fn section<'a, T: Deserialize<'a>>(&'a self, i: usize) -> Option<T> {
@@ -428,16 +442,35 @@ pub fn environments_file(envs: &[String]) -> (String, Vec<u8>) {
     (ENVIRONMENTS_FILE.to_string(), text.into_bytes())
 }
 
+/// A cache file's name in the cache folder, and its bytes.
+pub type CacheFile = (String, Vec<u8>);
+
+/// What the no-op check found when nothing changed.
+pub struct UpToDate {
+    /// How many environments, and how many render units they hold.
+    pub envs: usize,
+    pub units: usize,
+    /// Cache files (by name in the cache folder) worth saving again: their stat section as
+    /// of this check. A build that wrote files right before saving its cache leaves their
+    /// stamps racy (within a timestamp tick of the save), so every later check would read and
+    /// hash them; once they are older than that, a section saved as of the check trusts them
+    /// by stat, as git refreshes its index. Only stat sections change; out/ is not touched.
+    pub refreshed: Vec<CacheFile>,
+}
+
 /// The no-op check: when `requested` (or, if empty, every environment of the last build) is
-/// current by stat alone, the number of environments and of render units; else `None`. Only
-/// the stat sections are read.
+/// current by stat alone, what [`UpToDate`] says; else `None`. Only the stat sections are
+/// read.
 pub fn up_to_date(
     root: &Path,
     cache_dir: &Path,
     out: &Path,
     requested: &[String],
-) -> Option<(usize, usize)> {
+) -> Option<UpToDate> {
     use rayon::prelude::*;
+    // Before anything is checked: a file changed after this moment has a later mtime than
+    // any stamp that is not racy as of it.
+    let checked_at = now_ns();
     let text = std::fs::read_to_string(cache_dir.join(ENVIRONMENTS_FILE)).ok()?;
     let known: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     let envs: Vec<&str> = if requested.is_empty() {
@@ -454,15 +487,34 @@ pub fn up_to_date(
     }
     // Environments side by side: one's cache is read and verified while another's files
     // are stat'ed (a no-op is mostly waiting on those two).
-    let units: Option<Vec<usize>> = envs
+    let current: Option<Vec<(usize, Option<CacheFile>)>> = envs
         .par_iter()
         .map(|env| {
             let cache = EnvCache::load(cache_dir, env);
             let stat = cache.stat()?;
-            stat.is_current(root, &out.join(env)).then_some(stat.units)
+            if !stat.is_current(root, &out.join(env)) {
+                return None;
+            }
+            let units = stat.units;
+            let refreshed = if stat.settles_by(checked_at) {
+                let units_framed = cache.units_framed()?;
+                let stat = StatSection {
+                    saved_at_ns: checked_at,
+                    ..stat
+                };
+                Some((cache_file_name(env), encode(&stat, units_framed)))
+            } else {
+                None
+            };
+            Some((units, refreshed))
         })
         .collect();
-    Some((envs.len(), units?.iter().sum()))
+    let current = current?;
+    Some(UpToDate {
+        envs: envs.len(),
+        units: current.iter().map(|(units, _)| units).sum(),
+        refreshed: current.into_iter().filter_map(|(_, r)| r).collect(),
+    })
 }
 
 /// The name of an environment's cache file in the cache folder.
@@ -510,6 +562,36 @@ mod tests {
             .map(|(name, record)| (name, Cow::Owned(record)))
             .collect();
         encode(&stat, &encode_units(&units, check_env.as_ref()))
+    }
+
+    #[test]
+    fn a_stamp_racy_at_the_save_settles_once_a_tick_has_passed() {
+        let saved_at = 1_700_000_000_123_456_789_i128;
+        let stamp = |mtime_ns| Stamp {
+            size: 1,
+            mtime_ns,
+            inode: 1,
+            hash: [0; 32],
+        };
+        let section = |mtime_ns| StatSection {
+            saved_at_ns: saved_at,
+            stamps: vec![("a.yaml".into(), stamp(mtime_ns))],
+            ..StatSection::default()
+        };
+        // Written 5 ms before the save: racy then, settled 100 ms later, not at the save.
+        let racy = section(saved_at - 5_000_000);
+        assert!(!racy.settles_by(saved_at));
+        assert!(racy.settles_by(saved_at + 100_000_000));
+        // Trusted by stat already: nothing to settle.
+        let settled = section(saved_at - 500_000_000);
+        assert!(!settled.settles_by(saved_at + 100_000_000));
+        // A racy input file counts too.
+        let mut input = section(saved_at - 500_000_000);
+        input
+            .inputs
+            .files
+            .insert("stacks.kdl".into(), stamp(saved_at - 1_000_000));
+        assert!(input.settles_by(saved_at + 100_000_000));
     }
 
     #[test]

@@ -63,10 +63,18 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
     // It looks at out/ only: not when the last build also wrote other output roots.
     let shortcut = args.format == CheckFormat::Text
         && !cache_dir.join(crate::emit::roots::ROOTS_MARKER).exists();
-    if let Some((envs, units)) = shortcut
+    if let Some(crate::cache::UpToDate {
+        envs,
+        units,
+        refreshed,
+    }) = shortcut
         .then(|| crate::cache::up_to_date(root, &cache_dir, &root.join("out"), &args.environments))
         .flatten()
     {
+        // `--check` writes nothing (and holds no lock); a build holds the lock.
+        if !args.check && !refreshed.is_empty() {
+            crate::emit::save_caches(root, &refreshed);
+        }
         if !global.quiet && args.check {
             eprintln!("out/ is up to date ({envs} environments)");
         } else if !global.quiet {

@@ -119,6 +119,24 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
     Ok((applied, notes))
 }
 
+/// Saves cache files (by name in `.stackc-cache/`) outside a build's apply: the no-op's
+/// refreshed stat sections (`cache::UpToDate`). Written as `apply` writes them (staged,
+/// renamed into place, never through a link), and like them only a matter of speed: a cache
+/// that cannot be saved is left as it was.
+pub fn save_caches(root: &Path, caches: &[(String, Vec<u8>)]) {
+    let Ok(tree) = Tree::open(root) else {
+        return;
+    };
+    if let Ok(dir) = tree.dir(crate::CACHE_DIR) {
+        for (name, bytes) in caches {
+            if tree.write(&dir, name, bytes).is_err() {
+                break;
+            }
+        }
+    }
+    let _ = tree.finish();
+}
+
 /// A file's name in its folder, and its bytes.
 type NamedBytes<'a> = (&'a str, &'a [u8]);
 

@@ -6,7 +6,7 @@ pub mod roots;
 mod write;
 
 pub use crate::layout::{Content, Files, INDEX_FILE};
-pub use apply::{apply, Applied, EnvPlan, Plan};
+pub use apply::{apply, save_caches, Applied, EnvPlan, Plan};
 pub use write::{
     compare, index_bytes, load_index, read_index, EnvChanges, Index, NoMemory, WrittenBefore,
 };

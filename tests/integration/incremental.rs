@@ -387,6 +387,46 @@ fn a_no_op_build_is_decided_by_stat_alone() {
         .stderr_has(&["out/ is up to date"]);
 }
 
+/// A no-op may save the cache's stat sections again (racy stamps that have settled), never
+/// out/; once saved, the next no-op leaves the cache as it is, and edits are still caught.
+#[test]
+fn a_no_op_touches_only_the_cache_settles_it_once_and_still_catches_edits() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    settle();
+    t.run(&["build"]).success();
+    settle();
+    // Inputs settled, one output edited: the build restores it right before saving its
+    // cache, so that file's stamp is racy.
+    let out = t.tree("out");
+    t.write("out/dev/apps/web/web/deployment-web.yaml", "edited\n");
+    t.run(&["build"]).success();
+    assert_eq!(out, t.tree("out"));
+    settle();
+    t.run(&["build"])
+        .success()
+        .stderr_has(&["(nothing changed)"]);
+    let settled = t.tree(".stackc-cache");
+    t.run(&["build"])
+        .success()
+        .stderr_has(&["(nothing changed)"]);
+    assert_eq!(
+        settled,
+        t.tree(".stackc-cache"),
+        "a second no-op saved again"
+    );
+    assert_eq!(out, t.tree("out"));
+    t.write(
+        "out/dev/apps/web/web/deployment-web.yaml",
+        "edited by hand\n",
+    );
+    t.run(&["build", "--check"])
+        .status(1)
+        .stdout_has(&["out/dev/apps/web/web/deployment-web.yaml (edited by hand)"]);
+    t.run(&["build"]).success();
+    assert_eq!(out, t.tree("out"));
+}
+
 #[test]
 fn new_input_files_are_noticed_by_the_no_op_check() {
     let t = two_services();
