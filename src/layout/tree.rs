@@ -150,6 +150,44 @@ mod tests {
         assert!(text.find("deployment-w").unwrap() < text.find("service-w").unwrap());
     }
 
+    /// Folders whose paths share a prefix that is not a whole component (`apps/a`,
+    /// `apps/a-b`, `apps/ab`), and a folder whose files come before and after its
+    /// subfolder's: each parent still lists every child once.
+    #[test]
+    fn every_folder_lists_its_children_whatever_prefix_its_neighbours_share() {
+        let mut files = Files::new();
+        for path in [
+            "apps/a-b/n/one.yaml",
+            "apps/a/x/a.yaml",
+            "apps/a/x/sub/b.yaml",
+            "apps/a/x/z.yaml",
+            "apps/a/w/c.yaml",
+            "apps/ab/z/d.yaml",
+            "data/a/x/e.yaml",
+        ] {
+            files.insert(path.into(), Content::Bytes(b"x".to_vec()));
+        }
+        add_kustomizations(&mut files, &["apps", "data"]);
+        let listed = |folder: &str| -> Vec<String> {
+            let Content::Bytes(bytes) = &files[&format!("{folder}/kustomization.yaml")] else {
+                unreachable!("made by add_kustomizations")
+            };
+            String::from_utf8(bytes.clone())
+                .unwrap()
+                .lines()
+                .filter_map(|l| l.trim_start().strip_prefix("- "))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(listed("apps"), ["a", "a-b", "ab"]);
+        assert_eq!(listed("apps/a"), ["w", "x"]);
+        assert_eq!(listed("apps/a/x"), ["a.yaml", "z.yaml", "sub"]);
+        assert_eq!(listed("apps/a/x/sub"), ["b.yaml"]);
+        assert_eq!(listed("apps/ab"), ["z"]);
+        assert_eq!(listed("data"), ["a"]);
+        assert_eq!(listed("data/a"), ["x"]);
+    }
+
     #[test]
     fn folders_with_a_kustomization_are_left_alone() {
         let mut files = Files::new();
