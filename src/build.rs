@@ -504,10 +504,10 @@ impl<'s> Engine<'s> {
         let key = cache::unit_key(&cache::UnitKey {
             stackc: env!("CARGO_PKG_VERSION"),
             fuel: crate::render::FUEL,
-            context: cache::Tagged(&ctx),
+            context: crate::value::Tagged(&ctx),
             templates: self.deps.closure(&entries),
             manifests,
-            patches: cache::Tagged(&patches),
+            patches: crate::value::Tagged(&patches),
         });
         if let Some(record) = record {
             if key.is_some() && record.key == key && Self::files_intact(record, stat, dir) {

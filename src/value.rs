@@ -173,3 +173,74 @@ pub fn map<K: Into<String>, V: Into<Value>>(pairs: impl IntoIterator<Item = (K, 
             .collect(),
     )
 }
+
+/// A [`Value`] written with a tag before every node (`Value`'s own form is untagged: `1` and
+/// `true` could write the same bytes), so a binary, not self-describing encoding of it is
+/// still injective; floats by their bits.
+#[derive(Clone, Copy)]
+pub struct Tagged<'a>(pub &'a Value);
+
+impl Serialize for Tagged<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null => s.serialize_unit_variant("V", 0, "Null"),
+            Value::Bool(b) => s.serialize_newtype_variant("V", 1, "Bool", b),
+            Value::Int(i) => s.serialize_newtype_variant("V", 2, "Int", i),
+            Value::Float(f) => s.serialize_newtype_variant("V", 3, "Float", &f.to_bits()),
+            Value::String(text) => s.serialize_newtype_variant("V", 4, "String", text),
+            Value::List(items) => s.serialize_newtype_variant("V", 5, "List", &TaggedList(items)),
+            Value::Map(map) => {
+                struct Entries<'a>(&'a Map);
+                impl Serialize for Entries<'_> {
+                    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                        for (k, v) in self.0 {
+                            seq.serialize_element(&(k, Tagged(v)))?;
+                        }
+                        seq.end()
+                    }
+                }
+                s.serialize_newtype_variant("V", 6, "Map", &Entries(map))
+            }
+        }
+    }
+}
+
+struct TaggedList<'a>(&'a [Value]);
+
+impl Serialize for TaggedList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&Tagged(item))?;
+        }
+        seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tagged_values_never_write_the_same_bytes() {
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Int(1),
+            Value::Int(-1),
+            Value::Float(1.0),
+            Value::String("\u{1}".into()),
+            Value::String(String::new()),
+            Value::List(vec![Value::Int(-1)]),
+            Value::List(vec![]),
+            map([("a", 1)]),
+            map([("a", Value::List(vec![]))]),
+        ];
+        let bytes: std::collections::BTreeSet<Vec<u8>> = values
+            .iter()
+            .map(|v| postcard::to_stdvec(&Tagged(v)).unwrap())
+            .collect();
+        assert_eq!(bytes.len(), values.len());
+    }
+}

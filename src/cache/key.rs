@@ -3,7 +3,7 @@
 //! key is hashed field by field.
 
 use crate::model::TemplateFile;
-use crate::value::Value;
+use crate::value::Tagged;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,52 +58,6 @@ pub fn unit_key(key: &UnitKey<'_>) -> Option<Hash32> {
     Some(hash_typed(key))
 }
 
-/// A [`Value`] written with a tag before every node (`Value`'s own form is untagged: `1` and
-/// `true` could write the same bytes), so a binary, not self-describing encoding of it is
-/// still injective; floats by their bits.
-#[derive(Clone, Copy)]
-pub struct Tagged<'a>(pub &'a Value);
-
-impl Serialize for Tagged<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq as _;
-        match self.0 {
-            Value::Null => s.serialize_unit_variant("V", 0, "Null"),
-            Value::Bool(b) => s.serialize_newtype_variant("V", 1, "Bool", b),
-            Value::Int(i) => s.serialize_newtype_variant("V", 2, "Int", i),
-            Value::Float(f) => s.serialize_newtype_variant("V", 3, "Float", &f.to_bits()),
-            Value::String(text) => s.serialize_newtype_variant("V", 4, "String", text),
-            Value::List(items) => s.serialize_newtype_variant("V", 5, "List", &List(items)),
-            Value::Map(map) => {
-                struct Entries<'a>(&'a crate::value::Map);
-                impl Serialize for Entries<'_> {
-                    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-                        for (k, v) in self.0 {
-                            seq.serialize_element(&(k, Tagged(v)))?;
-                        }
-                        seq.end()
-                    }
-                }
-                s.serialize_newtype_variant("V", 6, "Map", &Entries(map))
-            }
-        }
-    }
-}
-
-struct List<'a>(&'a [Value]);
-
-impl Serialize for List<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq as _;
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for item in self.0 {
-            seq.serialize_element(&Tagged(item))?;
-        }
-        seq.end()
-    }
-}
-
 /// The source key of one unit.
 pub fn source_key(key: &SourceKey<'_>) -> Hash32 {
     hash_typed(key)
@@ -114,7 +68,7 @@ pub fn global_source(key: &GlobalSource<'_>) -> Hash32 {
     hash_typed(key)
 }
 
-/// Hashes a key made of plain typed fields (no [`Value`]) in postcard's binary form: for a
+/// Hashes a key made of plain typed fields (no [`Value`](crate::value::Value)) in postcard's binary form: for a
 /// fixed struct the encoding is injective, and several times cheaper than JSON (the source
 /// key is computed for every unit of every build).
 fn hash_typed<T: Serialize>(key: &T) -> Hash32 {
@@ -273,6 +227,7 @@ fn string_literals(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
     use std::sync::Arc;
 
     fn templates(files: &[(&str, &str)]) -> BTreeMap<String, TemplateFile> {
@@ -352,29 +307,6 @@ mod tests {
         // A patch of the environment changes the unit's objects, so its key.
         let patch = Value::List(vec![Value::from("a patch")]);
         assert_ne!(base, key(1, "h1", &[], &patch));
-    }
-
-    #[test]
-    fn tagged_values_never_write_the_same_bytes() {
-        use crate::value::{map, Value};
-        let values = [
-            Value::Null,
-            Value::Bool(true),
-            Value::Int(1),
-            Value::Int(-1),
-            Value::Float(1.0),
-            Value::String("\u{1}".into()),
-            Value::String(String::new()),
-            Value::List(vec![Value::Int(-1)]),
-            Value::List(vec![]),
-            map([("a", 1)]),
-            map([("a", Value::List(vec![]))]),
-        ];
-        let bytes: BTreeSet<Vec<u8>> = values
-            .iter()
-            .map(|v| postcard::to_stdvec(&Tagged(v)).unwrap())
-            .collect();
-        assert_eq!(bytes.len(), values.len());
     }
 
     /// Hashing through the buffered flavor is hashing postcard's bytes, small keys and keys

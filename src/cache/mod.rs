@@ -19,8 +19,7 @@ mod section;
 
 pub use inputs::InputStamps;
 pub use key::{
-    global_source, source_key, unit_key, GlobalSource, Hash32, SourceKey, Tagged, TemplateDeps,
-    UnitKey,
+    global_source, source_key, unit_key, GlobalSource, Hash32, SourceKey, TemplateDeps, UnitKey,
 };
 
 use serde::{Deserialize, Serialize};

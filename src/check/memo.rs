@@ -6,10 +6,10 @@
 
 use super::gate::GateUnit;
 use super::{Scope, RULES};
-use crate::cache::Tagged;
 use crate::model::{Named, Stack};
 use crate::object::RenderedObject;
 use crate::resolve::ResolvedEnvironment;
+use crate::value::Tagged;
 use serde::Serialize;
 
 /// Every input of the environment's rules, as one derived struct: a new input is a new
