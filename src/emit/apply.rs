@@ -100,41 +100,42 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
             )
         })
         .collect();
-    // A cache that cannot be saved only costs speed next time.
-    match tree.dir(crate::CACHE_DIR) {
-        Ok(cache_dir) => {
-            if plan.envs.iter().all(|e| e.roots.is_empty()) {
-                // No output roots any more: the no-op shortcut may vouch for out/ again.
-                let _ = tree.remove_file(&cache_dir, super::roots::ROOTS_MARKER);
-            }
-            for (name, bytes) in plan.caches.iter().chain(&caches) {
-                if let Err(e) = tree.write(&cache_dir, name, bytes) {
-                    notes.push(format!("warning: {e}"));
-                }
-            }
+    if plan.envs.iter().all(|e| e.roots.is_empty()) {
+        // No output roots any more: the no-op shortcut may vouch for out/ again.
+        if let Ok(cache_dir) = tree.dir(crate::CACHE_DIR) {
+            let _ = tree.remove_file(&cache_dir, super::roots::ROOTS_MARKER);
         }
-        Err(e) => notes.push(format!("warning: {e}")),
     }
+    notes.extend(write_caches(&tree, plan.caches.iter().chain(&caches)));
     tree.finish()?;
     Ok((applied, notes))
 }
 
-/// Saves cache files (by name in `.stackc-cache/`) outside a build's apply: the no-op's
-/// refreshed stat sections (`cache::UpToDate`). Written as `apply` writes them (staged,
-/// renamed into place, never through a link), and like them only a matter of speed: a cache
-/// that cannot be saved is left as it was.
-pub fn save_caches(root: &Path, caches: &[(String, Vec<u8>)]) {
-    let Ok(tree) = Tree::open(root) else {
-        return;
+/// Writes cache files (by name) into `.stackc-cache/`. A cache that cannot be saved only
+/// costs speed next time: each failure is a warning, not an error.
+fn write_caches<'a>(
+    tree: &Tree,
+    caches: impl Iterator<Item = &'a (String, Vec<u8>)>,
+) -> Vec<String> {
+    let cache_dir = match tree.dir(crate::CACHE_DIR) {
+        Ok(dir) => dir,
+        Err(e) => return vec![format!("warning: {e}")],
     };
-    if let Ok(dir) = tree.dir(crate::CACHE_DIR) {
-        for (name, bytes) in caches {
-            if tree.write(&dir, name, bytes).is_err() {
-                break;
-            }
-        }
+    caches
+        .filter_map(|(name, bytes)| tree.write(&cache_dir, name, bytes).err())
+        .map(|e| format!("warning: {e}"))
+        .collect()
+}
+
+/// Saves cache files (by name in `.stackc-cache/`) outside a build's apply: the no-op's
+/// refreshed stat sections (`cache::UpToDate`), written as `apply` writes them (staged,
+/// renamed into place, never through a link). They only save time next build, so a failure
+/// leaves the old cache and says nothing.
+pub fn save_caches(root: &Path, caches: &[(String, Vec<u8>)]) {
+    if let Ok(tree) = Tree::open(root) {
+        let _ = write_caches(&tree, caches.iter());
+        let _ = tree.finish();
     }
-    let _ = tree.finish();
 }
 
 /// A file's name in its folder, and its bytes.
