@@ -68,7 +68,9 @@ impl WrittenBefore for NoMemory {
 /// Compares the wanted files with `dir` (`out/<env>`), the index included (`index`: the
 /// wanted index bytes, from [`index_bytes`]). When `memory` vouches that the index on disk
 /// already is `index`, it is not read: the paths it lists are then exactly the wanted ones
-/// (no extra files), and what it records for a file is the file's wanted hash.
+/// (no extra files), and what it records for a file is the file's wanted hash. When it
+/// vouches for the index on disk being an older one it knows ([`WrittenBefore::index`]),
+/// that one is used instead of reading the file.
 pub fn compare(
     env: &str,
     dir: &Path,
