@@ -41,14 +41,14 @@ pub struct Engine<'s> {
 }
 
 enum UnitOutcome<'c> {
-    /// Borrowed from the old units section when nothing in it changes (most units of an
-    /// edit): a kept unit then costs no allocation.
-    Kept(Cow<'c, UnitRecord<'c>>),
+    /// Decoded from the old units section, its strings borrowed from it (most units of an
+    /// edit); while unchanged it still holds its stored bytes, copied into the next cache.
+    Kept(UnitRecord<'c>),
     Rendered(UnitRecord<'static>, Vec<(String, Vec<u8>)>),
 }
 
 /// Every unit's record by service name, as the next units section will hold them.
-type Records<'c> = [(Cow<'c, str>, Cow<'c, UnitRecord<'c>>)];
+type Records<'c> = [(Cow<'c, str>, UnitRecord<'c>)];
 
 /// How an object's identity is remembered in a unit's record.
 fn identity_key(object: &RenderedObject) -> String {
@@ -297,8 +297,7 @@ impl<'s> Engine<'s> {
         // Collected, then built in one go: a BTreeMap built from a sorted run costs no search
         // per insert. (Two units writing one path are refused below, whichever wins here.)
         let mut object_files: Vec<(String, Content)> = Vec::new();
-        let mut records: Vec<(Cow<'_, str>, Cow<'_, UnitRecord<'_>>)> =
-            Vec::with_capacity(services.len());
+        let mut records: Vec<(Cow<'_, str>, UnitRecord<'_>)> = Vec::with_capacity(services.len());
         let (mut rendered, mut skipped) = (0, 0);
         for (service, outcome) in services.iter().zip(outcomes) {
             let record = match outcome {
@@ -323,7 +322,7 @@ impl<'s> Engine<'s> {
                             .into_iter()
                             .map(|(path, bytes)| (path, Content::Bytes(bytes))),
                     );
-                    Cow::Owned(record)
+                    record
                 }
             };
             records.push((Cow::Borrowed(service.name.as_str()), record));
@@ -481,11 +480,11 @@ impl<'s> Engine<'s> {
         dir: &StatDir,
     ) -> Result<UnitOutcome<'c>, Diagnostics> {
         let source = self.source_key(&env.name, name);
-        let record = old.unit(name);
-        if let Some(record) = record {
-            if record.source == source && Self::files_intact(record, stat, dir) {
-                return Ok(UnitOutcome::Kept(Cow::Borrowed(record)));
-            }
+        let mut record = old.unit(name);
+        if let Some(kept) =
+            record.take_if(|r| r.source == source && Self::files_intact(r, stat, dir))
+        {
+            return Ok(UnitOutcome::Kept(kept));
         }
         let (service, ctx) = self.resolve_unit(env, name)?;
         let service = &service;
@@ -509,13 +508,15 @@ impl<'s> Engine<'s> {
             manifests,
             patches: crate::value::Tagged(&patches),
         });
-        if let Some(record) = record {
-            if key.is_some() && record.key == key && Self::files_intact(record, stat, dir) {
-                return Ok(UnitOutcome::Kept(Cow::Owned(UnitRecord {
-                    source,
-                    ..record.clone()
-                })));
-            }
+        if let Some(kept) =
+            record.take_if(|r| key.is_some() && r.key == key && Self::files_intact(r, stat, dir))
+        {
+            // A new source key: the stored bytes no longer say what this record does.
+            return Ok(UnitOutcome::Kept(UnitRecord {
+                source,
+                stored: None,
+                ..kept
+            }));
         }
         let objects = self.renderer.render_with_context(env, service, &ctx)?;
         let mut files: Vec<(String, Vec<u8>)> = objects
@@ -541,6 +542,7 @@ impl<'s> Engine<'s> {
                 .collect(),
             check_rules: memo.rules,
             check_facts: Cow::Owned(memo.facts),
+            stored: None,
         };
         Ok(UnitOutcome::Rendered(record, files))
     }

@@ -201,11 +201,22 @@ impl Tree {
     /// Replaces (or creates) the file `name` in `dir` with `bytes`, atomically: a temp file in
     /// the staging folder, then a rename into place (which replaces a link, never follows it).
     pub fn write(&self, dir: &DirHandle, name: &str, bytes: &[u8]) -> Result<(), FsError> {
+        self.write_pieces(dir, name, &[bytes])
+    }
+
+    /// [`Tree::write`] of the file whose bytes are `pieces`, one after another.
+    pub fn write_pieces(
+        &self,
+        dir: &DirHandle,
+        name: &str,
+        pieces: &[&[u8]],
+    ) -> Result<(), FsError> {
         let target = dir.child(name);
         let (temp_name, fd) = self.create_temp()?;
         let mut file = std::fs::File::from(fd);
-        let written = file
-            .write_all(bytes)
+        let written = pieces
+            .iter()
+            .try_for_each(|piece| file.write_all(piece))
             .and_then(|()| {
                 rustix::fs::fchmod(&file, Mode::from_raw_mode(FILE_MODE)).map_err(Into::into)
             })

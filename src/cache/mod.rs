@@ -30,7 +30,8 @@ const MAGIC: &str = "stackc-cache";
 // 5: unit records carry the check gate's memo (rules and facts).
 // 6: the units section carries the gate's environment memo.
 // 7: the stat section says whether its stamps are the index; sections are framed by xxh3.
-const FORMAT: u32 = 7;
+// 8: each unit record is its own length-prefixed bytes (decoded on lookup, copied if kept).
+const FORMAT: u32 = 8;
 
 /// One environment's cache file as read: the header was checked; each section is verified
 /// by its hash when it is read (see [`EnvCache::stat`] and [`EnvCache::units`]).
@@ -117,23 +118,31 @@ impl StatSection<'_> {
     }
 }
 
-/// The units section: what each unit rendered.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// The units section: what each unit rendered. Each record is stored as its own
+/// length-prefixed bytes, so the section is split without decoding any record: a record is
+/// decoded when its unit is looked up, and a kept unit's record is copied into the next
+/// cache as the bytes it was read from (at N = 10,000 re-encoding every record was a twentieth
+/// of an edit).
+#[derive(Debug, Default, Deserialize)]
 pub struct UnitsSection<'a> {
-    /// Render units by name (a service name), sorted by name.
-    #[serde(borrow, deserialize_with = "borrow::pairs")]
-    pub units: Vec<(Cow<'a, str>, UnitRecord<'a>)>,
+    /// Render units by name (a service name), sorted by name, each with its record's bytes.
+    #[serde(borrow)]
+    units: Vec<(&'a str, &'a [u8])>,
     /// `check::gate`'s digest of the environment-wide rules' inputs at a clean outcome.
     pub check_env: Option<Hash32>,
 }
 
 impl<'a> UnitsSection<'a> {
-    /// The record of unit `name`.
-    pub fn unit(&self, name: &str) -> Option<&UnitRecord<'a>> {
-        self.units
-            .binary_search_by(|(n, _)| n.as_ref().cmp(name))
-            .ok()
-            .map(|i| &self.units[i].1)
+    /// The record of unit `name`, decoded (its strings borrowed from the cache); `None` when
+    /// there is none, or its bytes do not decode (a unit with no record is rendered).
+    pub fn unit(&self, name: &str) -> Option<UnitRecord<'a>> {
+        let at = self.units.binary_search_by(|(n, _)| (*n).cmp(name)).ok()?;
+        let stored = self.units[at].1;
+        let record: UnitRecord<'a> = postcard::from_bytes(stored).ok()?;
+        Some(UnitRecord {
+            stored: Some(stored),
+            ..record
+        })
     }
 }
 
@@ -155,6 +164,10 @@ pub struct UnitRecord<'a> {
     pub check_rules: Vec<String>,
     #[serde(borrow)]
     pub check_facts: Cow<'a, str>,
+    /// The bytes this record was decoded from, while it is unchanged: the next cache copies
+    /// them instead of encoding the record again. Whoever changes a field sets it to `None`.
+    #[serde(skip)]
+    pub stored: Option<&'a [u8]>,
 }
 
 impl EnvCache {
@@ -215,23 +228,72 @@ impl EnvCache {
 /// A cache file's bytes: the header line naming the format and the stackc version, then the
 /// stat section and the (already encoded, see [`encode_units`]) units section.
 pub fn encode(stat: &StatSection<'_>, units: &[u8]) -> Vec<u8> {
-    let mut bytes = format!("{MAGIC} {FORMAT} {}\n", env!("CARGO_PKG_VERSION")).into_bytes();
-    section::push(&mut bytes, &section::body(stat));
+    let mut bytes = encode_head(stat);
     bytes.extend_from_slice(units);
     bytes
 }
 
+/// A cache file's bytes up to its units section: what [`encode`] writes before `units`.
+pub fn encode_head(stat: &StatSection<'_>) -> Vec<u8> {
+    let mut bytes = format!("{MAGIC} {FORMAT} {}\n", env!("CARGO_PKG_VERSION")).into_bytes();
+    // The section is most of the file: its stamps' size, reserved once.
+    bytes.reserve(stat.stamps.len() * (STAMP_BYTES + 64) + 1024);
+    let section_at = section::begin(&mut bytes);
+    // Plain structs, vectors and strings always serialize; if not, no cache is saved (an
+    // empty file is no cache).
+    if !section::append(&mut bytes, stat) {
+        return Vec::new();
+    }
+    section::end(&mut bytes, section_at);
+    bytes
+}
+
 /// The units section, framed (hash and length), ready for [`encode`]: the records by unit
-/// name, sorted by name (kept ones borrowed from the last cache: no copy to encode them).
+/// name, sorted by name. A record still holding the bytes it was read from is copied as
+/// they are; the others are encoded.
 pub fn encode_units(
-    units: &[(Cow<'_, str>, Cow<'_, UnitRecord<'_>>)],
+    units: &[(Cow<'_, str>, UnitRecord<'_>)],
     check_env: Option<&Hash32>,
 ) -> Vec<u8> {
-    // The same bytes as a `UnitsSection`: its fields in order, the units a sequence (`Cow`
-    // serializes as what it holds).
-    let mut bytes = Vec::new();
-    section::push(&mut bytes, &section::body(&(units, check_env)));
+    // The bytes `UnitsSection` decodes (postcard): the count, then each name and record as
+    // length-prefixed bytes, then the optional digest.
+    let size: usize = units
+        .iter()
+        .map(|(name, record)| name.len() + record.stored.map_or(256, <[u8]>::len) + 8)
+        .sum();
+    let mut bytes = Vec::with_capacity(size + 64);
+    let start = section::begin(&mut bytes);
+    let mut scratch = Vec::new();
+    push_varint(&mut bytes, units.len());
+    for (name, record) in units {
+        push_varint(&mut bytes, name.len());
+        bytes.extend_from_slice(name.as_bytes());
+        let stored = match record.stored {
+            Some(stored) => stored,
+            None => {
+                scratch.clear();
+                // Plain structs, vectors and strings always serialize; if not, the unit has
+                // no record (and is rendered next time).
+                section::append(&mut scratch, record);
+                &scratch
+            }
+        };
+        push_varint(&mut bytes, stored.len());
+        bytes.extend_from_slice(stored);
+    }
+    section::append(&mut bytes, &check_env);
+    section::end(&mut bytes, start);
     bytes
+}
+
+/// Appends `n` as postcard writes a length: 7 bits a byte, low bits first.
+fn push_varint(out: &mut Vec<u8>, mut n: usize) {
+    let low7 = |n: usize| u8::try_from(n & 0x7f).unwrap_or_default();
+    while n >= 0x80 {
+        out.push(0x80 | low7(n));
+        n >>= 7;
+    }
+    out.push(low7(n));
 }
 
 /// What a file looked like right after stackc wrote or verified it.
@@ -540,27 +602,69 @@ mod tests {
             )],
             ..StatSection::default()
         };
-        let units = UnitsSection {
-            units: vec![(
-                "web".into(),
-                UnitRecord {
-                    source: [1; 32],
-                    key: Some([2; 32]),
-                    files: vec![("a.yaml".into(), [4; 32])],
-                    objects: vec!["v1/ConfigMap/web/a".into()],
-                    check_rules: vec!["replicas".into()],
-                    check_facts: "facts".into(),
-                },
-            )],
-            check_env: Some([5; 32]),
-        };
-        let check_env = units.check_env;
-        let units: Vec<_> = units
-            .units
-            .into_iter()
-            .map(|(name, record)| (name, Cow::Owned(record)))
-            .collect();
-        encode(&stat, &encode_units(&units, check_env.as_ref()))
+        let units = vec![(
+            Cow::Borrowed("web"),
+            UnitRecord {
+                source: [1; 32],
+                key: Some([2; 32]),
+                files: vec![("a.yaml".into(), [4; 32])],
+                objects: vec!["v1/ConfigMap/web/a".into()],
+                check_rules: vec!["replicas".into()],
+                check_facts: "facts".into(),
+                stored: None,
+            },
+        )];
+        encode(&stat, &encode_units(&units, Some(&[5; 32])))
+    }
+
+    #[test]
+    fn a_kept_record_is_copied_as_stored_and_a_changed_one_is_encoded_anew() {
+        let bytes = sample();
+        let cache = EnvCache::from_bytes(bytes.clone()).unwrap();
+        let units = cache.units().unwrap();
+        let web = units.unit("web").unwrap();
+        assert!(web.stored.is_some());
+        assert!(units.unit("api").is_none());
+        // Copied as stored: the same section, byte for byte, as the one it came from.
+        let kept = vec![(Cow::Borrowed("web"), web.clone())];
+        let section = encode_units(&kept, units.check_env.as_ref());
+        assert!(bytes.ends_with(&section));
+        // Encoded anew, with what the record now says (stored bytes dropped with the change).
+        let changed = vec![(
+            Cow::Borrowed("web"),
+            UnitRecord {
+                source: [9; 32],
+                stored: None,
+                ..web.clone()
+            },
+        )];
+        let stat = cache.stat().unwrap();
+        let again = EnvCache::from_bytes(encode(&stat, &encode_units(&changed, None))).unwrap();
+        let units = again.units().unwrap();
+        let web_again = units.unit("web").unwrap();
+        assert_eq!(web_again.source, [9; 32]);
+        assert_eq!((web_again.key, &web_again.files), (web.key, &web.files));
+        assert_eq!(units.check_env, None);
+        // A record whose stored bytes do not decode is no record: its unit is rendered.
+        let broken = vec![(
+            Cow::Borrowed("web"),
+            UnitRecord {
+                stored: Some(&[0xff, 0xff, 0xff][..]),
+                ..web.clone()
+            },
+        )];
+        let broken = EnvCache::from_bytes(encode(&stat, &encode_units(&broken, None))).unwrap();
+        assert!(broken.units().unwrap().unit("web").is_none());
+    }
+
+    #[test]
+    fn lengths_are_written_as_postcard_writes_them() {
+        for n in [0, 1, 127, 128, 300, 16_383, 16_384, 70_000, 3_000_000] {
+            let mut ours = Vec::new();
+            push_varint(&mut ours, n);
+            let theirs = postcard::to_stdvec(&vec![0_u8; n]).unwrap();
+            assert_eq!(ours, theirs[..theirs.len() - n], "length {n}");
+        }
     }
 
     #[test]

@@ -59,15 +59,27 @@ fn split_frame<'a>(bytes: &'a [u8], range: &Range<usize>) -> Option<(&'a [u8], &
     Some((hash, rest.get(LEN..)?))
 }
 
-/// A value's body bytes.
-pub(super) fn body<T: Serialize>(value: &T) -> Vec<u8> {
-    // Plain structs, vectors and strings always serialize.
-    postcard::to_stdvec(value).unwrap_or_default()
+/// Appends `value`'s postcard bytes to `out`; whether it could (on failure `out` is as it was).
+pub(super) fn append<T: Serialize>(out: &mut Vec<u8>, value: &T) -> bool {
+    let len = out.len();
+    let ok = postcard::to_io(value, &mut *out).is_ok();
+    if !ok {
+        out.truncate(len);
+    }
+    ok
 }
 
-/// Appends `body` framed as a section.
-pub(super) fn push(out: &mut Vec<u8>, body: &[u8]) {
-    out.extend_from_slice(&checksum(body));
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(body);
+/// Starts a section written in place: room for its frame, to be filled by [`end`] once the
+/// body (everything appended after this) is complete. Returns where the section starts.
+pub(super) fn begin(out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.resize(start + HASH + LEN, 0);
+    start
+}
+
+/// Fills in the frame of the section [`begin`] started at `start`.
+pub(super) fn end(out: &mut [u8], start: usize) {
+    let (frame, body) = out[start..].split_at_mut(HASH + LEN);
+    frame[..HASH].copy_from_slice(&checksum(body));
+    frame[HASH..].copy_from_slice(&(body.len() as u64).to_le_bytes());
 }

@@ -88,7 +88,9 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
     }
     let mut notes = Vec::new();
     let saved_at = crate::cache::now_ns();
-    let caches: Vec<(String, Vec<u8>)> = plan
+    // Each environment's cache: its new stat section, then the units section as planned
+    // (written after it, not copied behind it).
+    let heads: Vec<(String, Vec<u8>)> = plan
         .envs
         .par_iter()
         .zip(&applied)
@@ -96,7 +98,7 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
             let dir = plan.root.join("out").join(&env.env);
             (
                 crate::cache::cache_file_name(&env.env),
-                next_cache(env, &dir, &done.written, &inputs, saved_at),
+                next_cache_head(env, &dir, &done.written, &inputs, saved_at),
             )
         })
         .collect();
@@ -106,23 +108,32 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
             let _ = tree.remove_file(&cache_dir, super::roots::ROOTS_MARKER);
         }
     }
-    notes.extend(write_caches(&tree, plan.caches.iter().chain(&caches)));
+    let others = plan
+        .caches
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), vec![bytes.as_slice()]));
+    let envs = heads
+        .iter()
+        .zip(&plan.envs)
+        .map(|((name, head), env)| (name.as_str(), vec![head.as_slice(), &env.units_section]));
+    notes.extend(write_caches(&tree, others.chain(envs)));
     tree.finish()?;
     Ok((applied, notes))
 }
 
-/// Writes cache files (by name) into `.stackc-cache/`. A cache that cannot be saved only
-/// costs speed next time: each failure is a warning, not an error.
+/// Writes cache files (by name, each in pieces written one after another) into
+/// `.stackc-cache/`. A cache that cannot be saved only costs speed next time: each failure is
+/// a warning, not an error.
 fn write_caches<'a>(
     tree: &Tree,
-    caches: impl Iterator<Item = &'a (String, Vec<u8>)>,
+    caches: impl Iterator<Item = (&'a str, Vec<&'a [u8]>)>,
 ) -> Vec<String> {
     let cache_dir = match tree.dir(crate::CACHE_DIR) {
         Ok(dir) => dir,
         Err(e) => return vec![format!("warning: {e}")],
     };
     caches
-        .filter_map(|(name, bytes)| tree.write(&cache_dir, name, bytes).err())
+        .filter_map(|(name, pieces)| tree.write_pieces(&cache_dir, name, &pieces).err())
         .map(|e| format!("warning: {e}"))
         .collect()
 }
@@ -133,7 +144,10 @@ fn write_caches<'a>(
 /// leaves the old cache and says nothing.
 pub fn save_caches(root: &Path, caches: &[(String, Vec<u8>)]) {
     if let Ok(tree) = Tree::open(root) {
-        let _ = write_caches(&tree, caches.iter());
+        let pieces = caches
+            .iter()
+            .map(|(name, bytes)| (name.as_str(), vec![bytes.as_slice()]));
+        let _ = write_caches(&tree, pieces);
         let _ = tree.finish();
     }
 }
@@ -260,7 +274,7 @@ fn with_old_stamps<'f, 's>(
 
 /// The cache file after `env` was applied to `dir`: the planned units section, and stamps
 /// for every file (fresh ones only for files written or not verified by stat).
-fn next_cache(
+fn next_cache_head(
     env: &EnvPlan,
     dir: &Path,
     written: &[String],
@@ -301,16 +315,13 @@ fn next_cache(
         }
     }
     stamps.sort_by(|a, b| a.0.cmp(&b.0));
-    crate::cache::encode(
-        &StatSection {
-            saved_at_ns,
-            inputs: inputs.clone(),
-            units: env.unit_count,
-            stamps,
-            stamps_are_index,
-        },
-        &env.units_section,
-    )
+    crate::cache::encode_head(&StatSection {
+        saved_at_ns,
+        inputs: inputs.clone(),
+        units: env.unit_count,
+        stamps,
+        stamps_are_index,
+    })
 }
 
 #[cfg(test)]
