@@ -379,8 +379,8 @@ impl<'s> Engine<'s> {
                     .iter()
                     .map(|(service, r)| {
                         (
-                            service.to_string(),
-                            r.objects.iter().map(ToString::to_string).collect(),
+                            service.as_ref(),
+                            r.objects.iter().map(AsRef::as_ref).collect(),
                         )
                     })
                     .collect(),

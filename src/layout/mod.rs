@@ -49,7 +49,7 @@ struct Engines {
 }
 
 /// What one environment's tree is made of besides what the layout adds itself.
-pub struct EnvFiles {
+pub struct EnvFiles<'a> {
     /// The files of every service's objects (rendered now, or kept from the last build),
     /// with the kustomizations of their folders where the units brought them.
     pub object_files: Files,
@@ -64,7 +64,7 @@ pub struct EnvFiles {
     pub policy: EnvPolicy,
     /// Each service's object identities (`apiVersion/kind/namespace/name`), from which
     /// the RBAC of layers with a service account is computed.
-    pub unit_objects: BTreeMap<String, Vec<String>>,
+    pub unit_objects: BTreeMap<&'a str, Vec<&'a str>>,
 }
 
 impl<'s> Layout<'s> {
@@ -220,7 +220,7 @@ impl<'s> Layout<'s> {
     }
 
     /// Every file of one environment.
-    pub fn env_files(&self, env: &str, input: EnvFiles) -> Files {
+    pub fn env_files(&self, env: &str, input: EnvFiles<'_>) -> Files {
         let mut files = input.object_files;
         let mut flux_files = Vec::new();
         let mut argo_files = Vec::new();

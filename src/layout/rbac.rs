@@ -69,7 +69,7 @@ impl Layout<'_> {
     pub fn rbac(
         &self,
         env: &str,
-        unit_objects: &BTreeMap<String, Vec<String>>,
+        unit_objects: &BTreeMap<&str, Vec<&str>>,
     ) -> Vec<(String, Value)> {
         let mut accounts: BTreeMap<String, Account> = BTreeMap::new();
         for (layer, _) in &self.layers {
@@ -83,7 +83,10 @@ impl Layout<'_> {
                 .iter()
                 .filter(|s| s.layer.value == *layer)
             {
-                let ids = unit_objects.get(&service.name.value).into_iter().flatten();
+                let ids = unit_objects
+                    .get(service.name.value.as_str())
+                    .into_iter()
+                    .flatten();
                 for id in ids {
                     if let Some((group, kind, namespace)) = split_identity(id) {
                         let grants = if namespace.is_empty() {
@@ -161,14 +164,13 @@ impl Layout<'_> {
         env: &str,
         objects: &[crate::object::RenderedObject],
     ) -> Vec<crate::object::RenderedObject> {
-        let mut unit_objects: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for object in objects {
-            if let Some(service) = &object.service {
-                unit_objects
-                    .entry(service.clone())
-                    .or_default()
-                    .push(object.id.record_key());
-            }
+        let keys: Vec<(&str, String)> = objects
+            .iter()
+            .filter_map(|o| Some((o.service.as_deref()?, o.id.record_key())))
+            .collect();
+        let mut unit_objects: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (service, key) in &keys {
+            unit_objects.entry(service).or_default().push(key);
         }
         self.rbac(env, &unit_objects)
             .into_iter()
