@@ -114,6 +114,7 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         services: file.services,
         gitops: file.gitops,
         namespaces: file.namespaces,
+        service_index: super::ServiceIndex::default(),
     };
 
     for (env_name, file_id) in overlay_files {
