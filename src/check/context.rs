@@ -8,7 +8,9 @@ use crate::object::RenderedObject;
 use crate::resolve::{ResolvedEnvironment, ResolvedService};
 use crate::value::Value;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// Everything the rules look at.
 pub struct Context<'a> {
@@ -24,6 +26,8 @@ pub struct EnvCheck<'a> {
     pub objects: Cow<'a, [RenderedObject]>,
     /// `out/<env>` (it may not exist yet).
     pub out_dir: PathBuf,
+    /// Each service's position in `services` by name, built on the first lookup.
+    pub by_name: OnceLock<HashMap<&'a str, usize>>,
 }
 
 impl Context<'_> {
@@ -54,7 +58,22 @@ impl<'a> EnvCheck<'a> {
             services: &env.services,
             objects: objects.into(),
             out_dir,
+            by_name: OnceLock::new(),
         }
+    }
+
+    /// The service named `name`. Rules look one up per object: a search per object through
+    /// the environment's services made `stackc check` quadratic in the stack's size.
+    pub fn service(&self, name: &str) -> Option<&'a ResolvedService> {
+        let services = self.services;
+        let by_name = self.by_name.get_or_init(|| {
+            let mut by_name = HashMap::with_capacity(services.len());
+            for (at, service) in services.iter().enumerate() {
+                by_name.entry(service.name.as_str()).or_insert(at);
+            }
+            by_name
+        });
+        by_name.get(name).and_then(|&at| services.get(at))
     }
 
     /// The resolved services the rules see.

@@ -72,6 +72,7 @@ fn unit_findings(
             services: std::slice::from_ref(service),
             objects: objects.into(),
             out_dir: stack.root.join("out").join(&env.name),
+            by_name: std::sync::OnceLock::new(),
         }],
     };
     super::run_scoped(&ctx, Scope::Unit, false)
@@ -196,6 +197,7 @@ fn environment_findings(
             services,
             objects: facts.into(),
             out_dir: stack.root.join("out").join(&env.name),
+            by_name: std::sync::OnceLock::new(),
         }],
     };
     super::run_scoped(&ctx, Scope::Environment, true)

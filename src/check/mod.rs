@@ -51,7 +51,9 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
                     .collect::<Vec<_>>()
                     .into(),
                 out_dir: e.out_dir.clone(),
-                ..*e
+                env: e.env,
+                services: e.services,
+                by_name: std::sync::OnceLock::new(),
             })
             .collect(),
     };

@@ -91,9 +91,7 @@ pub fn pinned(_: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
                     .object(object_label(object))
                     .help("pin every image to a tag or digest");
                 finding.span = env
-                    .services()
-                    .iter()
-                    .find(|s| s.name == service)
+                    .service(service)
                     .map(|s| setting(s, "image").map_or(s.span, |t| t.span));
                 out.push(finding);
             }

@@ -10,11 +10,7 @@ use crate::check::{Context, EnvCheck, Finding};
 pub fn placement(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for object in env.objects.iter() {
-        let Some(service) = object
-            .service
-            .as_deref()
-            .and_then(|name| env.services().iter().find(|s| s.name == name))
-        else {
+        let Some(service) = object.service.as_deref().and_then(|name| env.service(name)) else {
             continue;
         };
         let folder = format!("{}/{}/{}/", service.layer, service.namespace, service.name);

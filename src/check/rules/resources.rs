@@ -96,9 +96,7 @@ pub fn resources(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
         };
         let service = object.service.as_deref().unwrap_or_default();
         let span = env
-            .services()
-            .iter()
-            .find(|s| s.name == service)
+            .service(service)
             .map(|s| setting(s, "resources").map_or(s.span, |t| ctx.user_span(s, t.span)));
         for list in ["containers", "initContainers"] {
             let Some(Value::List(containers)) = spec.get_path(list) else {

@@ -69,10 +69,7 @@ pub fn location(
     object: &RenderedObject,
     path: &[String],
 ) -> Option<crate::source::Span> {
-    let service = object
-        .service
-        .as_deref()
-        .and_then(|name| env.services().iter().find(|s| s.name == name));
+    let service = object.service.as_deref().and_then(|name| env.service(name));
     if let Some(origin) = &object.origin {
         let span = field_span(&ctx.stack.sources, origin, path);
         return Some(match service {

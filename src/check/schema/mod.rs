@@ -28,10 +28,7 @@ pub fn schema(ctx: &Context<'_>, env: &EnvCheck<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut bad_versions = std::collections::BTreeSet::new();
     for object in env.objects.iter() {
-        let service = object
-            .service
-            .as_deref()
-            .and_then(|name| env.services().iter().find(|s| s.name == name));
+        let service = object.service.as_deref().and_then(|name| env.service(name));
         let version = match service.and_then(|s| setting_value(s, "policy.kubernetes")) {
             Some(Value::String(v)) if catalog::VERSIONS.contains(&v.as_str()) => v,
             Some(Value::String(v)) => {
