@@ -201,15 +201,18 @@ impl Tree {
     /// Replaces (or creates) the file `name` in `dir` with `bytes`, atomically: a temp file in
     /// the staging folder, then a rename into place (which replaces a link, never follows it).
     pub fn write(&self, dir: &DirHandle, name: &str, bytes: &[u8]) -> Result<(), FsError> {
-        self.write_pieces(dir, name, &[bytes])
+        self.write_pieces(dir, name, &[bytes], None)
     }
 
-    /// [`Tree::write`] of the file whose bytes are `pieces`, one after another.
+    /// [`Tree::write`] of the file whose bytes are `pieces`, one after another, and whose
+    /// modification time is `mtime_secs` (seconds since the epoch) when given: set before the
+    /// file is renamed into place, so it never has any other.
     pub fn write_pieces(
         &self,
         dir: &DirHandle,
         name: &str,
         pieces: &[&[u8]],
+        mtime_secs: Option<i64>,
     ) -> Result<(), FsError> {
         let target = dir.child(name);
         let (temp_name, fd) = self.create_temp()?;
@@ -217,6 +220,20 @@ impl Tree {
         let written = pieces
             .iter()
             .try_for_each(|piece| file.write_all(piece))
+            .and_then(|()| match mtime_secs {
+                Some(secs) => {
+                    let at = rustix::fs::Timespec {
+                        tv_sec: secs,
+                        tv_nsec: 0,
+                    };
+                    let times = rustix::fs::Timestamps {
+                        last_access: at,
+                        last_modification: at,
+                    };
+                    rustix::fs::futimens(&file, &times).map_err(Into::into)
+                }
+                None => Ok(()),
+            })
             .and_then(|()| {
                 rustix::fs::fchmod(&file, Mode::from_raw_mode(FILE_MODE)).map_err(Into::into)
             })

@@ -133,7 +133,7 @@ fn write_caches<'a>(
         Err(e) => return vec![format!("warning: {e}")],
     };
     caches
-        .filter_map(|(name, pieces)| tree.write_pieces(&cache_dir, name, &pieces).err())
+        .filter_map(|(name, pieces)| tree.write_pieces(&cache_dir, name, &pieces, None).err())
         .map(|e| format!("warning: {e}"))
         .collect()
 }
@@ -215,7 +215,13 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
         .chain(&changes.stale)
         .any(|p| p == INDEX_FILE)
     {
-        tree.write(&env_dir, INDEX_FILE, &env.index)?;
+        // Dated in the past: a file written just before the cache is saved has a racy stamp
+        // (a write in the same timestamp tick would not move its mtime), and every later
+        // build would read and hash the index (5.7 MB per environment at N = 10,000) to
+        // trust it. Any later write gives it the time of that write, which is not this one.
+        let backdated = crate::cache::now_ns() / 1_000_000_000 - 2;
+        let backdated = i64::try_from(backdated).unwrap_or_default();
+        tree.write_pieces(&env_dir, INDEX_FILE, &[&env.index], Some(backdated))?;
     }
     Ok(Applied {
         env: env.env.clone(),
@@ -303,16 +309,14 @@ fn next_cache_head(
         })
         .collect();
     let every_file_stamped = stamps.len() == env.files.len();
-    let index = dir.join(INDEX_FILE);
-    // The bytes on disk, not the planned ones: what the next build will trust by stat.
-    let on_disk = std::fs::read(&index).ok();
+    // The planned index is on disk now: written above, or found there by the plan. (It is
+    // not read back: a write by anyone else since gives the file a time within a tick of
+    // this save, and the next build checks such a stamp by content.)
     let mut stamps_are_index = false;
-    if let Some(bytes) = &on_disk {
-        if let Some(stamp) = Stamp::take(&index, blake3::hash(bytes)) {
-            stamps.push((Cow::Borrowed(INDEX_FILE), stamp));
-            // The planned index lists every file with the hash its stamp has.
-            stamps_are_index = every_file_stamped && *bytes == env.index;
-        }
+    if let Some(stamp) = Stamp::take(&dir.join(INDEX_FILE), blake3::hash(&env.index)) {
+        stamps.push((Cow::Borrowed(INDEX_FILE), stamp));
+        // The planned index lists every file with the hash its stamp has.
+        stamps_are_index = every_file_stamped;
     }
     stamps.sort_by(|a, b| a.0.cmp(&b.0));
     crate::cache::encode_head(&StatSection {

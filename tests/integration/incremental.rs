@@ -154,6 +154,36 @@ fn removing_a_service_prunes_its_files_and_folders_but_never_foreign_files() {
     t.run(&["build", "--check"]).success();
 }
 
+/// The index is dated two seconds back when written, so the cache can trust it by stat at
+/// once (it is not read and hashed by the next build); a hand edit right after the build
+/// still gives it a new mtime, and is caught.
+#[test]
+fn the_index_is_dated_before_its_build_and_an_edit_right_after_it_is_caught() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    let index = t.path().join("out/dev/.stackc-files");
+    let age = std::time::SystemTime::now()
+        .duration_since(std::fs::metadata(&index).unwrap().modified().unwrap())
+        .unwrap();
+    assert!(
+        age >= Duration::from_secs(1),
+        "index mtime only {age:?} ago"
+    );
+    // No pause: the same size, one hash digit changed, within the second of the build.
+    let original = t.read("out/dev/.stackc-files");
+    let at = original.find(|c: char| c.is_ascii_hexdigit()).unwrap();
+    let digit = if &original[at..=at] == "0" { "1" } else { "0" };
+    let edited = format!("{}{digit}{}", &original[..at], &original[at + 1..]);
+    assert_eq!(edited.len(), original.len());
+    t.write("out/dev/.stackc-files", &edited);
+    t.run(&["build", "--check"])
+        .status(1)
+        .stdout_has(&["stale: out/dev/.stackc-files"]);
+    t.run(&["build"]).success();
+    assert_eq!(t.read("out/dev/.stackc-files"), original);
+    t.run(&["build", "--check"]).success();
+}
+
 /// After an edit, the cache's stamps stand for the index (it is not read); once the index is
 /// edited by hand they no longer do, and the index on disk decides what stackc wrote.
 #[test]
