@@ -197,3 +197,33 @@ fn help_is_available_for_every_command() {
         .success()
         .stdout_has(&["--check", "--jobs"]);
 }
+
+/// Every file of out/ is 0644 whatever the umask: with one that would strip bits the mode
+/// is set after each create; with one that keeps them the create alone gives it.
+#[test]
+fn out_files_are_0644_under_any_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    for umask in ["077", "022", "0"] {
+        let t = Test::basic();
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\" -q build"))
+            .arg(env!("CARGO_BIN_EXE_stackc"))
+            .current_dir(t.path())
+            .env("STACKC_BUILD_RULES", "off")
+            .env("HOME", t.path().join(".home"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "umask {umask}: {status}");
+        let mut files = 0;
+        for entry in walkdir::WalkDir::new(t.path().join("out")) {
+            let entry = entry.unwrap();
+            if entry.file_type().is_file() {
+                let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o644, "umask {umask}: {}", entry.path().display());
+                files += 1;
+            }
+        }
+        assert!(files > 5, "umask {umask}: only {files} files");
+    }
+}
