@@ -790,12 +790,16 @@ fn refuse_links(root: &Path, plan: &EnvPlan) -> Result<(), Diagnostics> {
         .map(|(p, _)| p.as_str())
         .chain(plan.changes.extra.iter().map(String::as_str))
         .chain(std::iter::once(emit::INDEX_FILE));
-    let candidates: Vec<&str> = folders.into_iter().chain(files).collect();
-    let mut links: Vec<String> = candidates
-        .par_iter()
+    // The folders top down: nothing below a missing folder can be a link (in a cold build
+    // none of it exists), and below a link nothing more is looked at.
+    let absent = emit::Absent::find(&dir, folders.into_iter());
+    let files: Vec<&str> = files.filter(|rel| !absent.covers(rel)).collect();
+    let mut links: Vec<String> = files
+        .into_par_iter()
         .filter(|rel| {
             std::fs::symlink_metadata(dir.join(rel)).is_ok_and(|m| m.file_type().is_symlink())
         })
+        .chain(absent.links().par_iter().map(String::as_str))
         .map(|rel| format!("out/{}/{rel}", plan.env))
         .collect();
     links.sort();

@@ -92,16 +92,26 @@ pub fn compare(
         Some(index) => index.hash(path),
         None => Some(wanted.hash()),
     };
-    let results: Vec<(&String, FileState)> = files
+    // What memory cannot vouch for is read, except below a folder that does not exist.
+    let unknown: Vec<(&String, &Content, &Vec<u8>)> = files
         .par_iter()
-        .filter_map(|(path, content)| {
-            let bytes = match content {
-                // The caller verified it against the cache's stat data.
-                Content::Kept(_) => return None,
-                Content::Bytes(bytes) => bytes,
-            };
-            if memory.check(path, bytes) == Some(true) {
-                return None;
+        .filter_map(|(path, content)| match content {
+            // The caller verified it against the cache's stat data.
+            Content::Kept(_) => None,
+            Content::Bytes(bytes) => {
+                (memory.check(path, bytes) != Some(true)).then_some((path, content, bytes))
+            }
+        })
+        .collect();
+    let folders = unknown
+        .iter()
+        .filter_map(|(path, _, _)| path.rsplit_once('/').map(|(folder, _)| folder));
+    let absent = super::absent::Absent::find(dir, folders);
+    let results: Vec<(&String, FileState)> = unknown
+        .into_par_iter()
+        .filter_map(|(path, content, bytes)| {
+            if absent.covers(path) {
+                return Some((path, FileState::Missing));
             }
             let state = match std::fs::read(dir.join(path)) {
                 Ok(current) if current == *bytes => return None,
