@@ -7,6 +7,8 @@
 //! section (unit records, read only when something changed). A section
 //! is verified when it is read and decoded in place (strings borrow from the file's bytes),
 //! so the no-op never touches the unit records and nothing is decoded twice into owned data.
+//! Each unit record is its own length-prefixed bytes: decoded when its unit is looked up,
+//! and copied as it is into the next cache when the unit is kept.
 //!
 //! The cache is an optimisation only: a missing, corrupt, truncated or other-version cache is
 //! ignored and rebuilt, and it never holds plaintext (only hashes of rendered, non-secret
