@@ -22,7 +22,7 @@ const BY_IDENTITY: &[&str] = &["Issuer", "ClusterIssuer"];
 
 /// `object` cut down to its facts; `None` when no environment-scope rule reads it.
 pub fn of(object: &RenderedObject) -> Option<RenderedObject> {
-    let mut body = Map::new();
+    let mut body = Map::default();
     for path in kept(&object.id.kind) {
         if let Some(value) = object.body.get_path(path) {
             insert(&mut body, path, value.clone());
@@ -35,12 +35,12 @@ pub fn of(object: &RenderedObject) -> Option<RenderedObject> {
         let list = refs
             .into_iter()
             .map(|(name, key)| {
-                let mut reference = Map::new();
+                let mut reference = Map::default();
                 reference.insert("name".into(), Value::String(name));
                 if let Some(key) = key {
                     reference.insert("key".into(), Value::String(key));
                 }
-                let mut item = Map::new();
+                let mut item = Map::default();
                 item.insert("secretKeyRef".into(), Value::Map(reference));
                 Value::Map(item)
             })
@@ -67,7 +67,7 @@ fn insert(body: &mut Map, path: &str, value: Value) {
         Some((head, rest)) => {
             let entry = body
                 .entry(head.to_string())
-                .or_insert_with(|| Value::Map(Map::new()));
+                .or_insert_with(|| Value::Map(Map::default()));
             if let Value::Map(inner) = entry {
                 insert(inner, rest, value);
             }
@@ -178,7 +178,7 @@ impl<'de> serde::de::Visitor<'de> for ReadVisitor {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries = Map::new();
+        let mut entries = Map::default();
         while let Some((key, Read(value))) = map.next_entry::<String, Read>()? {
             entries.insert(key, value);
         }

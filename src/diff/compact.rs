@@ -147,7 +147,10 @@ impl Reader<'_> {
             }
             MAP => {
                 let n = self.len()?;
-                let mut map = Map::with_capacity(n.min(self.bytes.len()));
+                let mut map = Map::with_capacity_and_hasher(
+                    n.min(self.bytes.len()),
+                    crate::value::MapHasher::default(),
+                );
                 for _ in 0..n {
                     let key = self.string()?;
                     let item = self.value()?;

@@ -46,7 +46,7 @@ pub fn application(layer: &ArgoLayer<'_>) -> Value {
         .saturating_mul(WAVE_STRIDE)
         .saturating_add(offset);
 
-    let mut destination = Map::new();
+    let mut destination = Map::default();
     destination.insert(
         "server".into(),
         Value::from(
@@ -58,7 +58,7 @@ pub fn application(layer: &ArgoLayer<'_>) -> Value {
     if let Some(namespace) = &s.destination_namespace {
         destination.insert("namespace".into(), Value::from(namespace.as_str()));
     }
-    let mut policy = Map::new();
+    let mut policy = Map::default();
     if s.automated.unwrap_or(true) {
         policy.insert(
             "automated".into(),

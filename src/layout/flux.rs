@@ -32,7 +32,7 @@ pub fn kustomization(layer: &FluxLayer<'_>) -> Value {
         },
     );
     let source = s.source.as_ref();
-    let mut source_ref = Map::new();
+    let mut source_ref = Map::default();
     source_ref.insert(
         "kind".into(),
         Value::from(source.map_or("GitRepository", |r| r.kind.as_str())),
@@ -45,7 +45,7 @@ pub fn kustomization(layer: &FluxLayer<'_>) -> Value {
         source_ref.insert("namespace".into(), Value::from(namespace));
     }
 
-    let mut spec = Map::new();
+    let mut spec = Map::default();
     let mut put = |key: &str, value: Value| {
         spec.insert(key.to_string(), value);
     };
@@ -91,7 +91,7 @@ pub fn kustomization(layer: &FluxLayer<'_>) -> Value {
         let checks = checks
             .iter()
             .map(|c| {
-                let mut m = Map::new();
+                let mut m = Map::default();
                 if let Some(api) = &c.api_version {
                     m.insert("apiVersion".into(), Value::from(api.as_str()));
                 }
@@ -109,7 +109,7 @@ pub fn kustomization(layer: &FluxLayer<'_>) -> Value {
         let patches = patches
             .iter()
             .map(|p| {
-                let mut m = Map::new();
+                let mut m = Map::default();
                 m.insert("patch".into(), Value::from(p.patch.as_str()));
                 if !p.target.is_empty() {
                     m.insert(

@@ -28,7 +28,7 @@ pub fn namespace_object(
     if settings.managed_by_label {
         labels.entry(MANAGED_BY.0).or_insert(MANAGED_BY.1);
     }
-    let mut metadata = Map::new();
+    let mut metadata = Map::default();
     metadata.insert("name".into(), Value::from(name));
     if !labels.is_empty() {
         metadata.insert("labels".into(), string_map(&labels));

@@ -244,7 +244,7 @@ fn rules(grants: &Grants) -> Value {
 }
 
 fn metadata(name: &str, namespace: Option<&str>) -> Value {
-    let mut m = Map::new();
+    let mut m = Map::default();
     m.insert("name".into(), Value::from(name));
     if let Some(namespace) = namespace {
         m.insert("namespace".into(), Value::from(namespace));
@@ -253,7 +253,7 @@ fn metadata(name: &str, namespace: Option<&str>) -> Value {
 }
 
 fn object(api_version: &str, kind: &str, metadata: Value, body: Option<(&str, Value)>) -> Value {
-    let mut m = Map::new();
+    let mut m = Map::default();
     m.insert("apiVersion".into(), Value::from(api_version));
     m.insert("kind".into(), Value::from(kind));
     m.insert("metadata".into(), metadata);
@@ -264,7 +264,7 @@ fn object(api_version: &str, kind: &str, metadata: Value, body: Option<(&str, Va
 }
 
 fn binding(kind: &str, role_kind: &str, name: &str, namespace: Option<&str>) -> Value {
-    let mut m = Map::new();
+    let mut m = Map::default();
     m.insert(
         "apiVersion".into(),
         Value::from("rbac.authorization.k8s.io/v1"),

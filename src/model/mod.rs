@@ -30,10 +30,9 @@ pub use load::{load, load_text, Stack, TemplateFile};
 pub use names::{check_label, is_dns_label};
 pub use patch::{OpKind, Patch, PatchBody, PatchOp, PatchTarget, Pointer};
 pub use policy::POLICY_NODES;
-pub use settings::{Tracked, TrackedValue};
+pub use settings::{Tracked, TrackedMap, TrackedValue};
 
 use crate::source::Span;
-use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 /// A string as written, with its span.
@@ -52,7 +51,7 @@ impl Named {
 
 /// Layered settings of one layer (defaults, an environment, a service, ...): top-level keys
 /// are setting names as templates see them (`replicas`, `anti_affinity`, `values`).
-pub type Settings = IndexMap<String, Tracked>;
+pub type Settings = TrackedMap;
 
 /// Everything `stacks.kdl` and the overlay files declare.
 #[derive(Clone, Debug)]

@@ -123,7 +123,7 @@ impl<'a> Parser<'a> {
         let mut file = StackFile {
             project: None,
             layers: Vec::new(),
-            defaults: Settings::new(),
+            defaults: Settings::default(),
             environments: Vec::new(),
             secrets: Vec::new(),
             services: Vec::new(),
@@ -523,7 +523,7 @@ impl<'a> Parser<'a> {
         context: &str,
         extra: &[&str],
     ) -> (Settings, Vec<&'n KdlNode>) {
-        let mut settings = Settings::new();
+        let mut settings = Settings::default();
         let mut others = Vec::new();
         for child in node.iter_children() {
             let name = child.name().value();

@@ -7,7 +7,7 @@
 
 use super::parse::Parser;
 use super::syntax::{Node as KdlNode, Value as KdlValue};
-use super::{ModelError, Tracked, TrackedValue};
+use super::{ModelError, Tracked, TrackedMap, TrackedValue};
 use crate::source::Span;
 use crate::value::Value;
 use indexmap::IndexMap;
@@ -175,7 +175,7 @@ impl Parser<'_> {
             self.only_args(node, usize::from(arg.is_some()), &prop_names)
         };
         entries_ok?;
-        let mut entries = IndexMap::new();
+        let mut entries = IndexMap::default();
         if let (Some((key, prop)), Some(entry)) = (arg, node.arg(0)) {
             let entry_span = self.span(entry.span());
             if let Some(value) = self.policy_value(name, prop, entry.value(), entry_span) {
@@ -257,7 +257,7 @@ impl Parser<'_> {
         }
         let names: Vec<&str> = ALLOW_PROPS.iter().map(|(p, _)| *p).collect();
         self.only_args(node, 0, &names)?;
-        let mut entries = IndexMap::new();
+        let mut entries = TrackedMap::default();
         self.policy_props(node, ALLOW_PROPS, &mut entries);
         if let Some(cidr) = entries.get("cidr") {
             if let TrackedValue::Scalar(Value::String(text)) = &cidr.value {
@@ -293,12 +293,7 @@ impl Parser<'_> {
         Some(Tracked::map(entries, self.span(node.span())))
     }
 
-    fn policy_props(
-        &mut self,
-        node: &KdlNode,
-        props: &[(&str, Prop)],
-        entries: &mut IndexMap<String, Tracked>,
-    ) {
+    fn policy_props(&mut self, node: &KdlNode, props: &[(&str, Prop)], entries: &mut TrackedMap) {
         for (prop, kind) in props {
             let Some(entry) = node.entry(prop) else {
                 continue;

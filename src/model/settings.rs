@@ -17,12 +17,15 @@ pub struct Tracked {
     pub span: Span,
 }
 
+/// A map of tracked values, in the order they were written.
+pub type TrackedMap = IndexMap<String, Tracked, crate::value::MapHasher>;
+
 /// The shape of a [`Tracked`] value.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TrackedValue {
     Scalar(#[serde(with = "scalar_serde")] Value),
     List(Vec<Tracked>),
-    Map(IndexMap<String, Tracked>),
+    Map(TrackedMap),
 }
 
 impl Tracked {
@@ -35,7 +38,7 @@ impl Tracked {
     }
 
     /// A map set at `span`.
-    pub fn map(entries: IndexMap<String, Tracked>, span: Span) -> Self {
+    pub fn map(entries: TrackedMap, span: Span) -> Self {
         Tracked {
             value: TrackedValue::Map(entries),
             span,
@@ -132,8 +135,8 @@ impl Parser<'_> {
             "resources" => self
                 .only_args(node, 0, &["cpu", "memory", "cpu-limit", "memory-limit"])
                 .map(|()| {
-                    let mut requests = IndexMap::new();
-                    let mut limits = IndexMap::new();
+                    let mut requests = IndexMap::default();
+                    let mut limits = IndexMap::default();
                     for (prop, is_limit, key) in [
                         ("cpu", false, "cpu"),
                         ("memory", false, "memory"),
@@ -148,7 +151,7 @@ impl Parser<'_> {
                             );
                         }
                     }
-                    let mut entries = IndexMap::new();
+                    let mut entries = IndexMap::default();
                     if !requests.is_empty() {
                         entries.insert("requests".to_string(), Tracked::map(requests, span));
                     }
@@ -235,7 +238,7 @@ impl Parser<'_> {
     ) -> Option<Tracked> {
         let names: Vec<&str> = props.iter().map(|(p, _)| *p).collect();
         self.only_args(node, usize::from(arg.is_some()), &names)?;
-        let mut entries = IndexMap::new();
+        let mut entries = IndexMap::default();
         // The argument is optional, so a higher layer can override just `tag=` or `version=`.
         let has_arg = node.entries().iter().any(|e| e.name().is_none());
         if let (Some(arg_name), true) = (arg, has_arg) {
@@ -293,8 +296,8 @@ impl Parser<'_> {
         Tracked::map(self.free_entries(node), span)
     }
 
-    fn free_entries(&mut self, node: &KdlNode) -> IndexMap<String, Tracked> {
-        let mut entries: IndexMap<String, Tracked> = IndexMap::new();
+    fn free_entries(&mut self, node: &KdlNode) -> TrackedMap {
+        let mut entries: TrackedMap = IndexMap::default();
         for child in node.iter_children() {
             let key = child.name().value().to_string();
             let value = self.free_value(child);
@@ -363,7 +366,7 @@ impl Parser<'_> {
                 Tracked::scalar(Value::Null, span)
             }
             0 => {
-                let mut entries = IndexMap::new();
+                let mut entries = IndexMap::default();
                 for prop in props {
                     let key = prop
                         .name()

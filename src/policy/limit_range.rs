@@ -10,7 +10,7 @@ use crate::value::{Map, Value};
 pub fn object(settings: &Tracked) -> Option<Value> {
     super::get(settings, "limit_range")?;
     let pick = |keys: [(&str, &str); 2]| {
-        let mut out = Map::new();
+        let mut out = Map::default();
         for (key, path) in keys {
             if let Some((v, _)) = text(settings, path) {
                 out.insert(key.into(), Value::from(v));
@@ -23,7 +23,7 @@ pub fn object(settings: &Tracked) -> Option<Value> {
         ("cpu", "limit_range.cpu_limit"),
         ("memory", "limit_range.memory_limit"),
     ]);
-    let mut item = Map::new();
+    let mut item = Map::default();
     item.insert("type".into(), Value::from("Container"));
     if !request.is_empty() {
         item.insert("defaultRequest".into(), Value::Map(request));

@@ -49,7 +49,7 @@ pub fn context(
     let env_settings = env_settings(&stack.model, &env.name);
     let settings = &service.settings;
     let mut errors = Diagnostics::new();
-    let mut out = Map::new();
+    let mut out = Map::default();
     let autoscale = autoscale::bounds(&stack.sources, settings, &service.name, &unit)
         .unwrap_or_else(|e| {
             errors.extend(e);
@@ -219,9 +219,9 @@ fn env_settings(model: &Model, env: &str) -> Tracked {
         .flatten()
         .collect();
     let span = model.project.span;
-    let mut merged = Tracked::map(indexmap::IndexMap::new(), span);
+    let mut merged = Tracked::map(indexmap::IndexMap::default(), span);
     for layer in layers {
-        let policy: indexmap::IndexMap<String, Tracked> = layer
+        let policy: crate::model::TrackedMap = layer
             .iter()
             .filter(|(k, _)| is_policy_key(k))
             .map(|(k, v)| (k.clone(), v.clone()))

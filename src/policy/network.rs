@@ -35,7 +35,7 @@ pub fn default_deny(env_settings: &Tracked) -> Option<Value> {
         return None;
     }
     let spec = map([
-        ("podSelector", Value::Map(crate::value::Map::new())),
+        ("podSelector", Value::Map(crate::value::Map::default())),
         ("policyTypes", Value::List(types)),
     ]);
     Some(
@@ -205,7 +205,7 @@ pub fn rules(
     let allow_all = |dir: &str| {
         text(settings, &format!("network_policy.{dir}")).is_none_or(|(v, _)| v != "deny")
     };
-    let mut out = crate::value::Map::new();
+    let mut out = crate::value::Map::default();
     out.insert("instance".into(), Value::from(instance(service)));
 
     if deny_in {
@@ -237,7 +237,12 @@ pub fn rules(
             .collect();
             if !routed.is_empty() {
                 let peer = controller.as_ref().map_or_else(
-                    || map([("namespaceSelector", Value::Map(crate::value::Map::new()))]),
+                    || {
+                        map([(
+                            "namespaceSelector",
+                            Value::Map(crate::value::Map::default()),
+                        )])
+                    },
                     |c| namespace_peer(&c.namespace),
                 );
                 found.push(rule("from", vec![peer], Some(port_list(routed))));
@@ -316,7 +321,7 @@ pub fn rules(
 pub fn service_object(name: &str, namespace: &str, policy: &Value) -> Option<(ObjectId, Value)> {
     let network = policy.get_path("network")?.as_map()?;
     let instance = network.get("instance")?.as_str()?;
-    let mut spec = crate::value::Map::new();
+    let mut spec = crate::value::Map::default();
     spec.insert("podSelector".into(), selector(instance));
     let mut types = Vec::new();
     for (key, kind) in [("ingress", "Ingress"), ("egress", "Egress")] {

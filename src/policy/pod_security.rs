@@ -41,7 +41,7 @@ pub fn container_context(level: Option<&str>) -> Value {
             ("seccompProfile", map([("type", "RuntimeDefault")])),
         ]),
         Some("baseline") => map([("allowPrivilegeEscalation", Value::Bool(false))]),
-        _ => Value::Map(crate::value::Map::new()),
+        _ => Value::Map(crate::value::Map::default()),
     }
 }
 
@@ -56,6 +56,6 @@ pub fn pod_context(level: Option<&str>) -> Value {
             ("fsGroup", Value::Int(65_534)),
             ("seccompProfile", map([("type", "RuntimeDefault")])),
         ]),
-        _ => Value::Map(crate::value::Map::new()),
+        _ => Value::Map(crate::value::Map::default()),
     }
 }

@@ -24,7 +24,7 @@ pub fn object(stack: &Stack, env: &str, settings: &Tracked) -> Result<Option<Val
         return Ok(None);
     }
     let mut errors = Diagnostics::new();
-    let mut hard = Map::new();
+    let mut hard = Map::default();
     let mut limits: Vec<(&str, &str, bool, u128, crate::source::Span)> = Vec::new();
     for (key, field, cpu) in HARD {
         let Some((value, span)) = text(settings, &format!("quota.{key}")) else {

@@ -30,7 +30,7 @@ pub fn environment(env: &ResolvedEnvironment) -> Value {
 
 /// `service`: identity plus every resolved setting (`service.replicas`, `service.values`).
 pub fn service(service: &ResolvedService, settings: Value) -> Value {
-    let mut out = Map::new();
+    let mut out = Map::default();
     out.insert("name".into(), Value::from(service.name.as_str()));
     out.insert("namespace".into(), Value::from(service.namespace.as_str()));
     out.insert("layer".into(), Value::from(service.layer.as_str()));
@@ -48,7 +48,7 @@ pub fn service(service: &ResolvedService, settings: Value) -> Value {
 
 /// `secrets`: the declarations of the secrets the service uses, by name.
 pub fn secrets(model: &Model, service: &ResolvedService) -> Value {
-    let mut out = Map::new();
+    let mut out = Map::default();
     for name in &service.secrets {
         let Some(decl) = model.secret(name) else {
             continue;
@@ -117,7 +117,7 @@ mod tests {
                 "z",
                 Value::List(vec![Value::from("a"), map([("k", Value::Int(1))])]),
             ),
-            ("a", Value::Map(crate::value::Map::new())),
+            ("a", Value::Map(crate::value::Map::default())),
         ]);
         let ours = to_template(&value);
         let serde = minijinja::Value::from_serialize(&value);

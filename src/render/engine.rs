@@ -104,7 +104,10 @@ fn plain(value: &minijinja::Value, check: &mut bool) -> Result<Value, Error> {
                         if let Some(pairs) = object.try_iter_pairs() {
                             let pairs: Vec<_> = pairs.collect();
                             if pairs.iter().all(|(k, _)| k.as_str().is_some()) {
-                                let mut map = crate::value::Map::with_capacity(pairs.len());
+                                let mut map = crate::value::Map::with_capacity_and_hasher(
+                                    pairs.len(),
+                                    crate::value::MapHasher::default(),
+                                );
                                 for (k, v) in &pairs {
                                     let key = k.as_str().unwrap_or_default().to_string();
                                     map.insert(key, plain(v, check)?);

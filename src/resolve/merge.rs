@@ -1,9 +1,9 @@
 //! The one deep-merge rule of stackc: maps merge key by key, lists and scalars replace, `null`
 //! unsets. A map meeting a scalar or list is a type clash that names both spans.
 
+use crate::model::TrackedMap;
 use crate::model::{Tracked, TrackedValue};
 use crate::source::Span;
-use indexmap::IndexMap;
 
 /// Two layers disagree on the shape of a value.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,11 +20,7 @@ pub fn merge(base: &mut Tracked, upper: &Tracked, path: &str) -> Result<(), Clas
 
 /// Merges a layer's entries over `base` in place: what [`merge`] does with the layer as a map
 /// set at `span`, without first copying the layer into one.
-pub fn merge_entries(
-    base: &mut Tracked,
-    entries: &IndexMap<String, Tracked>,
-    span: Span,
-) -> Result<(), Clash> {
+pub fn merge_entries(base: &mut Tracked, entries: &TrackedMap, span: Span) -> Result<(), Clash> {
     let TrackedValue::Map(lower) = &mut base.value else {
         return merge(base, &Tracked::map(entries.clone(), span), "");
     };
@@ -71,11 +67,7 @@ fn merge_at(base: &mut Tracked, upper: &Tracked, at: &At<'_>) -> Result<(), Clas
     }
 }
 
-fn merge_map(
-    lower: &mut IndexMap<String, Tracked>,
-    higher: &IndexMap<String, Tracked>,
-    at: &At<'_>,
-) -> Result<(), Clash> {
+fn merge_map(lower: &mut TrackedMap, higher: &TrackedMap, at: &At<'_>) -> Result<(), Clash> {
     for (key, value) in higher {
         match lower.get_mut(key) {
             Some(existing) => merge_at(existing, value, &At::Key(at, key))?,
@@ -121,7 +113,7 @@ mod tests {
             Value::Map(m) => TrackedValue::Map(
                 m.iter()
                     .map(|(k, v)| (k.clone(), tracked(v, at)))
-                    .collect::<IndexMap<_, _>>(),
+                    .collect::<TrackedMap>(),
             ),
             Value::List(items) => {
                 TrackedValue::List(items.iter().map(|v| tracked(v, at)).collect())
@@ -222,7 +214,7 @@ mod tests {
             map([("b", map([("q", 1)])), ("l", Value::List(vec![]))]),
             map([("a", map([("z", Value::Null)])), ("c", Value::from("s"))]),
         ];
-        let mut by_map = tracked(&Value::Map(crate::value::Map::new()), 0);
+        let mut by_map = tracked(&Value::Map(crate::value::Map::default()), 0);
         let mut by_entries = by_map.clone();
         for (i, layer) in layers.iter().enumerate() {
             let upper = tracked(layer, i + 1);

@@ -259,7 +259,7 @@ fn resolve_service(
         ))
         .into());
     };
-    let mut settings = Tracked::map(indexmap::IndexMap::new(), service.span);
+    let mut settings = Tracked::map(indexmap::IndexMap::default(), service.span);
     let mut provenance = Provenance::default();
     for (kind, layer) in layers_of(model, env, name, Some(service)) {
         if with_provenance {

@@ -108,7 +108,7 @@ impl Metadata {
     /// The block as sops 3.9.0 writes it (empty lists of the other key types included).
     pub fn to_value(&self) -> Value {
         let empty = || Value::List(Vec::new());
-        let mut map = Map::new();
+        let mut map = Map::default();
         for key in ["kms", "gcp_kms", "azure_kv", "hc_vault"] {
             map.insert(key.to_string(), empty());
         }

@@ -158,7 +158,10 @@ impl<'a> Parser<'a> {
             let value = self.value(indent, rest, true)?;
             self.entries.push((key, value));
         }
-        let mut map = Map::with_capacity(self.entries.len() - start);
+        let mut map = Map::with_capacity_and_hasher(
+            self.entries.len() - start,
+            crate::value::MapHasher::default(),
+        );
         for (key, value) in self.entries.drain(start..) {
             // A duplicate is an error, which is the full loader's to report.
             if map.insert(key, value).is_some() {
@@ -239,7 +242,7 @@ impl<'a> Parser<'a> {
                 at_end(after)?;
                 match empty {
                     "[]" => Value::List(Vec::new()),
-                    "{}" => Value::Map(Map::new()),
+                    "{}" => Value::Map(Map::default()),
                     _ => return None,
                 }
             }

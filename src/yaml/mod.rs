@@ -171,7 +171,7 @@ impl Loader {
                         }
                     } else {
                         Frame::Map {
-                            map: Map::new(),
+                            map: Map::default(),
                             key: None,
                             anchor,
                             start,
@@ -551,11 +551,11 @@ mod tests {
                     map([("name", Value::from("a")), ("x", Value::Int(1))]),
                     Value::List(vec![Value::from("p"), Value::from("q")]),
                     Value::from("scalar"),
-                    Value::Map(Map::new()),
+                    Value::Map(Map::default()),
                     Value::List(vec![]),
                 ]),
             ),
-            ("empty", Value::Map(Map::new())),
+            ("empty", Value::Map(Map::default())),
             ("f", Value::Float(2.0)),
             ("neg", Value::Float(-0.5)),
             ("t", Value::Bool(true)),
@@ -595,7 +595,7 @@ mod tests {
                     Value::List(items.into_iter().map(convert).collect::<Option<_>>()?)
                 }
                 Yaml::Hash(entries) => {
-                    let mut map = Map::new();
+                    let mut map = Map::default();
                     for (k, v) in entries {
                         let key = match k {
                             Yaml::String(s) | Yaml::Real(s) => s,

@@ -132,7 +132,7 @@ pub fn random_value(rng: &mut Rng, depth: usize) -> Value {
             Value::List((0..n).map(|_| random_value(rng, depth + 1)).collect())
         }
         _ => {
-            let mut map = Map::new();
+            let mut map = Map::default();
             for _ in 0..rng.below(5) {
                 let key = (*rng.pick(STRINGS)).to_string();
                 map.insert(key, random_value(rng, depth + 1));

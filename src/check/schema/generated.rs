@@ -253,7 +253,7 @@ mod tests {
             (
                 "spec",
                 map([
-                    ("destination", Value::Map(Map::new())),
+                    ("destination", Value::Map(Map::default())),
                     ("projekt", Value::from("default")),
                 ]),
             ),
