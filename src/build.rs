@@ -511,12 +511,7 @@ impl<'s> Engine<'s> {
         if let Some(kept) =
             record.take_if(|r| key.is_some() && r.key == key && Self::files_intact(r, stat, dir))
         {
-            // A new source key: the stored bytes no longer say what this record does.
-            return Ok(UnitOutcome::Kept(UnitRecord {
-                source,
-                stored: None,
-                ..kept
-            }));
+            return Ok(UnitOutcome::Kept(kept.with_source(source)));
         }
         let objects = self.renderer.render_with_context(env, service, &ctx)?;
         let mut files: Vec<(String, Vec<u8>)> = objects
@@ -529,21 +524,20 @@ impl<'s> Engine<'s> {
         // Sorted, as the stamps are: the next build finds them there in one walk.
         files.sort_by(|a, b| a.0.cmp(&b.0));
         let memo = crate::check::gate::unit_memo(self.stack, env, service, &objects);
-        let record = UnitRecord {
+        let record = UnitRecord::rendered(
             source,
             key,
-            files: files
+            files
                 .iter()
                 .map(|(p, b)| (Cow::Owned(p.clone()), *blake3::hash(b).as_bytes()))
                 .collect(),
-            objects: objects
+            objects
                 .iter()
                 .map(|o| Cow::Owned(identity_key(o)))
                 .collect(),
-            check_rules: memo.rules,
-            check_facts: Cow::Owned(memo.facts),
-            stored: None,
-        };
+            memo.rules,
+            Cow::Owned(memo.facts),
+        );
         Ok(UnitOutcome::Rendered(record, files))
     }
 

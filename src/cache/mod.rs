@@ -166,10 +166,44 @@ pub struct UnitRecord<'a> {
     pub check_rules: Vec<String>,
     #[serde(borrow)]
     pub check_facts: Cow<'a, str>,
-    /// The bytes this record was decoded from, while it is unchanged: the next cache copies
-    /// them instead of encoding the record again. Whoever changes a field sets it to `None`.
+    /// The bytes this record was decoded from: the next cache copies them instead of
+    /// encoding the record again. Private, so that only [`UnitsSection::unit`] sets it and
+    /// [`UnitRecord::with_source`], the one change a kept record sees, drops it.
     #[serde(skip)]
-    pub stored: Option<&'a [u8]>,
+    stored: Option<&'a [u8]>,
+}
+
+impl<'a> UnitRecord<'a> {
+    /// The record of a unit rendered now: what it was rendered from and what it produced.
+    pub fn rendered(
+        source: Hash32,
+        key: Option<Hash32>,
+        files: Vec<(Cow<'a, str>, Hash32)>,
+        objects: Vec<Cow<'a, str>>,
+        check_rules: Vec<String>,
+        check_facts: Cow<'a, str>,
+    ) -> Self {
+        UnitRecord {
+            source,
+            key,
+            files,
+            objects,
+            check_rules,
+            check_facts,
+            stored: None,
+        }
+    }
+
+    /// The same record under a new source key (a unit kept by its unit key although its
+    /// declaration's text changed): encoded anew, no longer copied as stored.
+    #[must_use]
+    pub fn with_source(self, source: Hash32) -> Self {
+        UnitRecord {
+            source,
+            stored: None,
+            ..self
+        }
+    }
 }
 
 impl EnvCache {
@@ -632,14 +666,8 @@ mod tests {
         let section = encode_units(&kept, units.check_env.as_ref());
         assert!(bytes.ends_with(&section));
         // Encoded anew, with what the record now says (stored bytes dropped with the change).
-        let changed = vec![(
-            Cow::Borrowed("web"),
-            UnitRecord {
-                source: [9; 32],
-                stored: None,
-                ..web.clone()
-            },
-        )];
+        let changed = vec![(Cow::Borrowed("web"), web.clone().with_source([9; 32]))];
+        assert!(changed[0].1.stored.is_none());
         let stat = cache.stat().unwrap();
         let again = EnvCache::from_bytes(encode(&stat, &encode_units(&changed, None))).unwrap();
         let units = again.units().unwrap();
