@@ -27,7 +27,7 @@ pub struct EnvCheck<'a> {
     /// `out/<env>` (it may not exist yet).
     pub out_dir: PathBuf,
     /// Each service's position in `services` by name, built on the first lookup.
-    pub by_name: OnceLock<HashMap<&'a str, usize>>,
+    by_name: OnceLock<HashMap<&'a str, usize>>,
 }
 
 impl Context<'_> {
@@ -53,9 +53,20 @@ impl<'a> EnvCheck<'a> {
         objects: impl Into<Cow<'a, [RenderedObject]>>,
         out_dir: PathBuf,
     ) -> EnvCheck<'a> {
+        EnvCheck::with_services(env, &env.services, objects, out_dir)
+    }
+
+    /// `env` as the rules see it with only `services` (one unit, for the build's gate) and
+    /// `objects`.
+    pub fn with_services(
+        env: &'a ResolvedEnvironment,
+        services: &'a [ResolvedService],
+        objects: impl Into<Cow<'a, [RenderedObject]>>,
+        out_dir: PathBuf,
+    ) -> EnvCheck<'a> {
         EnvCheck {
             env,
-            services: &env.services,
+            services,
             objects: objects.into(),
             out_dir,
             by_name: OnceLock::new(),

@@ -67,13 +67,12 @@ fn unit_findings(
 ) -> Vec<Finding> {
     let ctx = Context {
         stack,
-        envs: vec![EnvCheck {
+        envs: vec![EnvCheck::with_services(
             env,
-            services: std::slice::from_ref(service),
-            objects: objects.into(),
-            out_dir: stack.root.join("out").join(&env.name),
-            by_name: std::sync::OnceLock::new(),
-        }],
+            std::slice::from_ref(service),
+            objects,
+            stack.root.join("out").join(&env.name),
+        )],
     };
     super::run_scoped(&ctx, Scope::Unit, false)
 }
@@ -192,13 +191,12 @@ fn environment_findings(
 ) -> Vec<Finding> {
     let ctx = Context {
         stack,
-        envs: vec![EnvCheck {
+        envs: vec![EnvCheck::with_services(
             env,
             services,
-            objects: facts.into(),
-            out_dir: stack.root.join("out").join(&env.name),
-            by_name: std::sync::OnceLock::new(),
-        }],
+            facts,
+            stack.root.join("out").join(&env.name),
+        )],
     };
     super::run_scoped(&ctx, Scope::Environment, true)
 }

@@ -43,17 +43,9 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
         envs: ctx
             .envs
             .iter()
-            .map(|e| EnvCheck {
-                objects: e
-                    .objects
-                    .iter()
-                    .filter_map(facts::of)
-                    .collect::<Vec<_>>()
-                    .into(),
-                out_dir: e.out_dir.clone(),
-                env: e.env,
-                services: e.services,
-                by_name: std::sync::OnceLock::new(),
+            .map(|e| {
+                let facts: Vec<_> = e.objects.iter().filter_map(facts::of).collect();
+                EnvCheck::with_services(e.env, e.services, facts, e.out_dir.clone())
             })
             .collect(),
     };
