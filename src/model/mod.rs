@@ -289,3 +289,43 @@ impl Model {
         done
     }
 }
+
+#[cfg(test)]
+mod tests {
+    const STACK: &str = r#"project "shop" domain="shop.example"
+layer "apps"
+environment "dev" wave=0
+service "web" layer="apps" namespace="web" template="builtin:deployment" {
+    image "nginx" tag="1"
+}
+service "api" layer="apps" namespace="api" template="builtin:deployment" {
+    image "nginx" tag="1"
+}
+"#;
+
+    #[test]
+    fn services_are_found_by_name_and_still_found_after_the_list_changes() {
+        let mut model = super::load_text(STACK.as_bytes(), &[])
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .model;
+        // The first lookup builds the index.
+        assert_eq!(
+            model.service("api").map(|s| s.namespace.as_str()),
+            Some("api")
+        );
+        assert!(model.service("worker").is_none());
+        // Reordered and extended after the index was built: hits are checked against the
+        // declaration they point at, misses searched for.
+        model.services.reverse();
+        let mut worker = model.services[0].clone();
+        worker.name.value = "worker".into();
+        model.services.push(worker);
+        assert_eq!(model.service("web").map(|s| s.name.as_str()), Some("web"));
+        assert_eq!(model.service("api").map(|s| s.name.as_str()), Some("api"));
+        assert_eq!(
+            model.service("worker").map(|s| s.name.as_str()),
+            Some("worker")
+        );
+        assert!(model.service("db").is_none());
+    }
+}
