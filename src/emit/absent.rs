@@ -19,12 +19,12 @@ pub struct Absent {
 
 impl Absent {
     /// The missing ones among `folders` (relative to `dir`) and their parents: each level is
-    /// looked at (in parallel) only below the folders of the level above that exist. A file
-    /// in a folder's place counts as present (a read below it fails as it would have); a
-    /// link is reported in [`Absent::links`] for the caller to refuse, and what is below it
+    /// looked at (in parallel) only below the folders of the level above that exist (or could
+    /// not be looked at). A file in a folder's place counts as present (a read below it
+    /// fails as it would have); a link is reported in [`Absent::links`] for the caller to refuse, and what is below it
     /// counts as missing (stackc never writes through one).
     pub fn find<'a>(dir: &Path, folders: impl Iterator<Item = &'a str>) -> Absent {
-        if std::fs::symlink_metadata(dir).is_err() {
+        if std::fs::symlink_metadata(dir).is_err_and(|e| is_missing(&e)) {
             return Absent {
                 all: true,
                 ..Absent::default()
@@ -51,9 +51,12 @@ impl Absent {
                 .into_par_iter()
                 .filter(|folder| !absent.covers(folder))
                 .filter_map(|folder| match std::fs::symlink_metadata(dir.join(folder)) {
-                    Err(_) => Some((folder, true)),
+                    Err(e) if is_missing(&e) => Some((folder, true)),
                     Ok(meta) if meta.file_type().is_symlink() => Some((folder, false)),
-                    Ok(_) => None,
+                    // A folder, a file in its place, or one that could not be looked at (not
+                    // known to be missing: what is below it is looked at, and a read there
+                    // reports what is wrong).
+                    Ok(_) | Err(_) => None,
                 })
                 .collect();
             for (folder, missing) in found {
@@ -92,6 +95,14 @@ impl Absent {
                     .is_some_and(|rest| rest.starts_with('/'))
         }
     }
+}
+
+/// Whether a failed lstat says nothing is there: not found, or a file where a folder would be.
+fn is_missing(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
 }
 
 #[cfg(test)]
