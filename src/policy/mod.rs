@@ -40,13 +40,15 @@ const INSTANCE: &str = "app.kubernetes.io/instance";
 /// The values a unit's templates receive as `policy`: `strategy`, `probes`,
 /// `security_context`, `pod_security_context`, `autoscaled` and `replicas`, plus what
 /// [`service_objects`] turns into the HPA, the PDB and the service's `NetworkPolicy`.
+/// `env_settings` is the environment's policy layers ([`env_settings`]), merged once per
+/// environment by the caller.
 pub fn context(
     stack: &Stack,
     env: &ResolvedEnvironment,
+    env_settings: &Tracked,
     service: &ResolvedService,
 ) -> Result<Value, Diagnostics> {
     let unit = crate::render::unit_label(env, service);
-    let env_settings = env_settings(&stack.model, &env.name);
     let settings = &service.settings;
     let mut errors = Diagnostics::new();
     let mut out = Map::default();
@@ -95,7 +97,7 @@ pub fn context(
         Err(e) => errors.extend(e),
     }
     out.insert("probes".into(), workload::probes(settings));
-    let level = text(&env_settings, "pod_security.enforce").map(|(l, _)| l.to_string());
+    let level = text(env_settings, "pod_security.enforce").map(|(l, _)| l.to_string());
     out.insert(
         "pod_security".into(),
         level.as_deref().map_or(Value::Null, Value::from),
@@ -108,7 +110,7 @@ pub fn context(
         "pod_security_context".into(),
         pod_security::pod_context(level.as_deref()),
     );
-    match network::rules(stack, env, service, &env_settings, &unit) {
+    match network::rules(stack, env, service, env_settings, &unit) {
         Ok(rules) => {
             out.insert("network".into(), rules);
         }
@@ -208,7 +210,8 @@ impl EnvPolicy {
 
 /// The policy settings of the environment-wide layers, merged (policy keys only: their shapes
 /// never clash, so merging them cannot fail).
-fn env_settings(model: &Model, env: &str) -> Tracked {
+/// The policy settings of `env`: the built-in, default, environment and overlay layers.
+pub fn env_settings(model: &Model, env: &str) -> Tracked {
     let environment = model.environment(env);
     let layers: Vec<&Settings> = [Some(&model.builtin), Some(&model.defaults)]
         .into_iter()
@@ -407,7 +410,8 @@ service "web" layer="apps" namespace="web" template="builtin:deployment" {{
             .find(|e| e.name == env)
             .expect("environment");
         let service = crate::resolve::resolve_one(stack, &env.name, "web").expect("resolved");
-        context(stack, env, &service).expect("policy")
+        let settings = super::env_settings(&stack.model, &env.name);
+        context(stack, env, &settings, &service).expect("policy")
     }
 
     fn yaml(value: Option<&Value>) -> String {

@@ -37,6 +37,8 @@ pub struct Renderer<'s> {
     env: Environment<'static>,
     /// The namespaces stackc writes a Namespace for, which no document may bring again.
     generated: std::collections::BTreeSet<String>,
+    /// Each environment's policy settings, merged once, not once per unit.
+    policy_settings: std::collections::BTreeMap<String, Tracked>,
 }
 
 impl<'s> Renderer<'s> {
@@ -48,6 +50,16 @@ impl<'s> Renderer<'s> {
             stack,
             env,
             generated: unique::generated_namespaces(stack),
+            policy_settings: stack
+                .model
+                .environments
+                .iter()
+                .map(|e| {
+                    let name = e.name.value.clone();
+                    let settings = crate::policy::env_settings(&stack.model, &name);
+                    (name, settings)
+                })
+                .collect(),
         }
     }
 
@@ -125,10 +137,19 @@ impl<'s> Renderer<'s> {
             errors: &mut errors,
         };
         let settings = self.interpolate(&service.settings, &mut scope);
-        let policy = crate::policy::context(self.stack, env, service).unwrap_or_else(|e| {
-            errors.extend(e);
-            Value::Null
-        });
+        let merged;
+        let env_settings = match self.policy_settings.get(&env.name) {
+            Some(settings) => settings,
+            None => {
+                merged = crate::policy::env_settings(model, &env.name);
+                &merged
+            }
+        };
+        let policy =
+            crate::policy::context(self.stack, env, env_settings, service).unwrap_or_else(|e| {
+                errors.extend(e);
+                Value::Null
+            });
         errors.into_result(map([
             ("project", context::project(model)),
             ("environment", context::environment(env)),
