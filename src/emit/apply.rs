@@ -314,6 +314,8 @@ fn next_cache_head(
     // this save, and the next build checks such a stamp by content.)
     let mut stamps_are_index = false;
     if let Some(stamp) = Stamp::take(&dir.join(INDEX_FILE), blake3::hash(&env.index)) {
+        // One more than collected: without this, the push doubles the vector.
+        stamps.reserve_exact(1);
         stamps.push((Cow::Borrowed(INDEX_FILE), stamp));
         // The planned index lists every file with the hash its stamp has.
         stamps_are_index = every_file_stamped;

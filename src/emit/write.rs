@@ -273,10 +273,14 @@ fn is_safe_relative(path: &str) -> bool {
 
 /// The index file's bytes for a set of files: one `<blake3 hex> <path>` line per file.
 pub fn index_bytes(files: &Files) -> Vec<u8> {
-    let mut out = String::from(
+    const HEADER: &str =
         "# Files written by stackc, with the blake3 hash of each; it prunes only these, and\n\
-         # `stackc build --check` reports any that no longer has its hash. Do not edit.\n",
-    );
+         # `stackc build --check` reports any that no longer has its hash. Do not edit.\n";
+    // Sized up front: grown by doubling, 5.7 MB of index at N = 10,000 was copied on the way
+    // and could take twice its size.
+    let size = HEADER.len() + files.keys().map(|path| 64 + 2 + path.len()).sum::<usize>();
+    let mut out = String::with_capacity(size);
+    out.push_str(HEADER);
     for (path, content) in files {
         out.push_str(content.hash().to_hex().as_str());
         out.push(' ');
