@@ -44,12 +44,7 @@ enum UnitOutcome<'c> {
     /// Decoded from the old units section, its strings borrowed from it (most units of an
     /// edit); while unchanged it still holds its stored bytes, copied into the next cache.
     Kept(UnitRecord<'c>),
-    /// Rendered by this build: its record, its files, and its facts for the gate.
-    Rendered(
-        UnitRecord<'static>,
-        Vec<(String, Vec<u8>)>,
-        Vec<RenderedObject>,
-    ),
+    Rendered(UnitRecord<'static>, Vec<(String, Vec<u8>)>),
 }
 
 /// Every unit's record by service name, as the next units section will hold them.
@@ -303,8 +298,6 @@ impl<'s> Engine<'s> {
         // per insert. (Two units writing one path are refused below, whichever wins here.)
         let mut object_files: Vec<(String, Content)> = Vec::new();
         let mut records: Vec<(Cow<'_, str>, UnitRecord<'_>)> = Vec::with_capacity(services.len());
-        // The facts of the units rendered now, by service, so the gate need not decode them.
-        let mut fresh: FxHashMap<&str, Vec<RenderedObject>> = FxHashMap::default();
         let (mut rendered, mut skipped) = (0, 0);
         for (service, outcome) in services.iter().zip(outcomes) {
             let record = match outcome {
@@ -322,9 +315,8 @@ impl<'s> Engine<'s> {
                     );
                     record
                 }
-                Ok(UnitOutcome::Rendered(record, files, facts)) => {
+                Ok(UnitOutcome::Rendered(record, files)) => {
                     rendered += 1;
-                    fresh.insert(service.name.as_str(), facts);
                     object_files.extend(
                         files
                             .into_iter()
@@ -360,7 +352,6 @@ impl<'s> Engine<'s> {
                 service,
                 rules: &r.check_rules,
                 facts: &r.check_facts,
-                fresh: fresh.get(service.as_ref()).map(Vec::as_slice),
             })
             .collect();
         let gated = crate::check::gate::gate(
@@ -547,7 +538,7 @@ impl<'s> Engine<'s> {
             memo.rules,
             Cow::Owned(memo.facts),
         );
-        Ok(UnitOutcome::Rendered(record, files, memo.objects))
+        Ok(UnitOutcome::Rendered(record, files))
     }
 
     /// The first half of every unit, shared by [`Engine::plan`] and [`Engine::objects`]: the

@@ -84,9 +84,10 @@ struct Encoded<'a> {
     body: &'a Value,
 }
 
-/// Facts (from [`of`]) as the text a cache record keeps (written straight from the values,
-/// with no JSON tree built in between).
-pub fn encode(facts: &[RenderedObject]) -> String {
+/// The facts of `objects`, as the text a cache record keeps (written straight from the
+/// values, with no JSON tree built in between).
+pub fn encode(objects: &[RenderedObject]) -> String {
+    let facts: Vec<RenderedObject> = objects.iter().filter_map(of).collect();
     let list: Vec<Encoded<'_>> = facts
         .iter()
         .map(|o| Encoded {
@@ -236,11 +237,7 @@ mod tests {
             facts.body.get_path("spec.rules"),
             object.body.get_path("spec.rules")
         );
-        // What a build's gate reads fresh is what the next build decodes from the cache.
-        assert_eq!(
-            decode(&encode(std::slice::from_ref(&facts))),
-            vec![facts.clone()]
-        );
+        assert_eq!(decode(&encode(std::slice::from_ref(&object))), vec![facts]);
     }
 
     /// The decoder before it read values directly: through `serde_json::Value`.
@@ -296,10 +293,8 @@ mod tests {
                 origin: None,
             })
             .collect();
-        let facts: Vec<RenderedObject> = objects.iter().filter_map(of).collect();
-        let text = encode(&facts);
+        let text = encode(&objects);
         assert_eq!(decode(&text).len(), 2);
-        assert_eq!(decode(&text), facts);
         assert_eq!(decode(&text), decode_through_json(&text));
     }
 }
