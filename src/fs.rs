@@ -236,7 +236,35 @@ impl Tree {
         pieces: &[&[u8]],
         mtime_secs: Option<i64>,
     ) -> Result<(), FsError> {
-        let target = dir.child(name);
+        let temp = self.stage_pieces(&dir.child(name), pieces, mtime_secs)?;
+        self.commit(&temp, dir, name)
+    }
+
+    /// The first half of [`Tree::write`]: `bytes` in a new temp file of the staging folder,
+    /// whose name is returned for [`Tree::commit`]. `target` (relative to the root) is the
+    /// file it is for, named in messages. A temp file never committed is removed by
+    /// [`Tree::finish`] (or by the next build's [`Tree::clear_staging`]).
+    pub fn stage(&self, target: &str, bytes: &[u8]) -> Result<String, FsError> {
+        self.stage_pieces(target, &[bytes], None)
+    }
+
+    /// The second half of [`Tree::write`]: renames the staged temp file `temp` to `name` in
+    /// `dir` (replacing a link, never following it); on failure the temp file is removed.
+    pub fn commit(&self, temp: &str, dir: &DirHandle, name: &str) -> Result<(), FsError> {
+        let renamed = rustix::fs::renameat(&self.staging.fd, temp, &dir.fd, name)
+            .map_err(|e| IoError::new("replace", self.full(&dir.child(name)), e.into()));
+        if renamed.is_err() {
+            let _ = rustix::fs::unlinkat(&self.staging.fd, temp, AtFlags::empty());
+        }
+        Ok(renamed?)
+    }
+
+    fn stage_pieces(
+        &self,
+        target: &str,
+        pieces: &[&[u8]],
+        mtime_secs: Option<i64>,
+    ) -> Result<String, FsError> {
         let (temp_name, fd) = self.create_temp()?;
         let mut file = std::fs::File::from(fd);
         let written = pieces
@@ -262,16 +290,13 @@ impl Tree {
                 }
                 rustix::fs::fchmod(&file, Mode::from_raw_mode(FILE_MODE)).map_err(Into::into)
             })
-            .map_err(|e| IoError::new("write", self.full(&target), e));
+            .map_err(|e| IoError::new("write", self.full(target), e));
         drop(file);
-        let renamed = written.and_then(|()| {
-            rustix::fs::renameat(&self.staging.fd, &temp_name, &dir.fd, name)
-                .map_err(|e| IoError::new("replace", self.full(&target), e.into()))
-        });
-        if renamed.is_err() {
+        if written.is_err() {
             let _ = rustix::fs::unlinkat(&self.staging.fd, &temp_name, AtFlags::empty());
         }
-        Ok(renamed?)
+        written?;
+        Ok(temp_name)
     }
 
     fn create_temp(&self) -> Result<(String, OwnedFd), FsError> {
