@@ -2,16 +2,18 @@
 //! its blake3 key and the stat data of its files whether it can be skipped, render the rest
 //! in parallel (rayon), seal the Secrets, lay out each environment's files and compare them
 //! with `out/`. [`Engine::plan`] turns all of it into an [`emit::Plan`]: apart from reading
-//! the stack, the stores, the caches and `out/`, it is pure, and it refuses a symbolic link
-//! on any path the plan would write. Writing is `emit::apply`'s job alone, so a build that
-//! fails in any environment changes no file, and `build --check` is the same plan, unapplied.
+//! the stack, the stores, the caches and `out/` (and staging a cold environment's rendered
+//! files as temp files in the build's staging folder, see [`Engine::staging`]), it is pure,
+//! and it refuses a symbolic link on any path the plan would write. Writing the stack is
+//! `emit::apply`'s job alone, so a build that fails in any environment changes no file, and
+//! `build --check` is the same plan, unapplied (and stages nothing).
 
 use crate::cache::{
     self, EnvCache, Hash32, InputStamps, StatDir, StatSection, TemplateDeps, UnitRecord,
     UnitsSection,
 };
 use crate::diagnostics::Diagnostics;
-use crate::emit::{self, Content, EnvPlan, Plan, WrittenBefore};
+use crate::emit::{self, Content, EnvPlan, Hashed, Plan, WrittenBefore};
 use crate::model::Stack;
 use crate::object::RenderedObject;
 use crate::render::{RenderError, Renderer};
@@ -38,13 +40,17 @@ pub struct Engine<'s> {
     service_sources: BTreeMap<String, Hash32>,
     /// Counts units planned, for a progress line (see [`run`]).
     progress: Option<&'s AtomicUsize>,
+    /// Where a cold environment's rendered files are staged as soon as they are rendered
+    /// (see [`Engine::staging`]).
+    stage: Option<&'s crate::fs::Tree>,
 }
 
 enum UnitOutcome<'c> {
     /// Decoded from the old units section, its strings borrowed from it (most units of an
     /// edit); while unchanged it still holds its stored bytes, copied into the next cache.
     Kept(UnitRecord<'c>),
-    Rendered(UnitRecord<'static>, Vec<(String, Vec<u8>)>),
+    /// Rendered by this build: its record and its files.
+    Rendered(UnitRecord<'static>, Vec<(String, Content)>),
 }
 
 /// Every unit's record by service name, as the next units section will hold them.
@@ -133,6 +139,7 @@ impl<'s> Engine<'s> {
             .map(|(name, hash)| (name, *hash.as_bytes()))
             .collect(),
             progress: None,
+            stage: None,
         })
     }
 
@@ -141,6 +148,21 @@ impl<'s> Engine<'s> {
     pub fn counting(self, progress: &'s AtomicUsize) -> Self {
         Engine {
             progress: Some(progress),
+            ..self
+        }
+    }
+
+    /// The same engine, staging the rendered files of an environment that has no folder in
+    /// out/ yet (a cold build) in `tree`'s staging folder as each unit renders, instead of
+    /// holding their bytes until apply: at N = 10,000 they are 114 MB. Nothing in out/ is
+    /// touched; a plan that fails leaves the temp files to [`emit::abandon`]. Not with
+    /// output roots (`gitops { output }`): their files are renamed into other folders,
+    /// perhaps on other file systems.
+    #[must_use]
+    pub fn staging(self, tree: Option<&'s crate::fs::Tree>) -> Self {
+        let outputs = self.stack.model.gitops.outputs.is_empty();
+        Engine {
+            stage: tree.filter(|_| outputs),
             ..self
         }
     }
@@ -166,6 +188,8 @@ impl<'s> Engine<'s> {
         if !request.check {
             crate::fs::refuse_symlink(root, crate::fs::STAGING)?;
         }
+        // `--check` writes nothing, not even a temp file ([`run`] gives it no tree).
+        debug_assert!(!(request.check && self.stage.is_some()));
         emit::roots::check(stack)?;
         let selected: Vec<&ResolvedEnvironment> = request
             .resolved
@@ -283,10 +307,15 @@ impl<'s> Engine<'s> {
     ) -> Result<EnvPlan, Diagnostics> {
         let services = &self.stack.model.services;
         let stat_dir = StatDir::open(dir);
+        let memory = OutMemory::new(&stat_dir, stat);
+        // Staged only when the environment's folder is not there: then every file is new.
+        let stage = self.stage.filter(|_| {
+            std::fs::symlink_metadata(dir).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        });
         let outcomes: Vec<Result<UnitOutcome<'_>, Diagnostics>> = services
             .par_iter()
             .map(|service| {
-                let outcome = self.unit(env, &service.name.value, stat, old, &stat_dir);
+                let outcome = self.unit(env, &service.name.value, old, &memory, stage);
                 if let Some(progress) = self.progress {
                     progress.fetch_add(1, Ordering::Relaxed);
                 }
@@ -317,11 +346,7 @@ impl<'s> Engine<'s> {
                 }
                 Ok(UnitOutcome::Rendered(record, files)) => {
                     rendered += 1;
-                    object_files.extend(
-                        files
-                            .into_iter()
-                            .map(|(path, bytes)| (path, Content::Bytes(bytes))),
-                    );
+                    object_files.extend(files);
                     record
                 }
             };
@@ -388,7 +413,6 @@ impl<'s> Engine<'s> {
         );
         let roots = emit::roots::plan(self.stack, &env.name, layout.split_outputs(&mut files))?;
         let index = emit::index_bytes(&files);
-        let memory = OutMemory::new(&stat_dir, stat);
         let mut changes = emit::compare(&env.name, dir, &files, &index, &memory)?;
         // Sealed Secrets that changed but cannot be resealed without an identity are stale;
         // those whose bytes are not what stackc recorded were edited by hand.
@@ -475,10 +499,11 @@ impl<'s> Engine<'s> {
         &self,
         env: &ResolvedEnvironment,
         name: &str,
-        stat: &StatSection<'_>,
         old: &'c UnitsSection<'c>,
-        dir: &StatDir,
+        memory: &OutMemory<'_>,
+        stage: Option<&crate::fs::Tree>,
     ) -> Result<UnitOutcome<'c>, Diagnostics> {
+        let (stat, dir) = (memory.stat, memory.dir);
         let source = self.source_key(&env.name, name);
         let mut record = old.unit(name);
         if let Some(kept) =
@@ -514,13 +539,16 @@ impl<'s> Engine<'s> {
             return Ok(UnitOutcome::Kept(kept.with_source(source)));
         }
         let objects = self.renderer.render_with_context(env, service, &ctx)?;
-        let mut files: Vec<(String, Vec<u8>)> = objects
+        let mut files: Vec<(String, Hashed)> = objects
             .iter()
-            .map(|o| (o.path.clone(), crate::yaml::to_yaml(&o.body).into_bytes()))
+            .map(|o| {
+                let yaml = crate::yaml::to_yaml(&o.body).into_bytes();
+                (o.path.clone(), Hashed::new(yaml))
+            })
             .collect();
         // The unit's folder kustomization is kept with it, so a kept unit needs no re-layout.
         let folders = crate::layout::unit_kustomizations(files.iter().map(|(p, _)| p.as_str()));
-        files.extend(folders);
+        files.extend(folders.into_iter().map(|(p, b)| (p, Hashed::new(b))));
         // Sorted, as the stamps are: the next build finds them there in one walk.
         files.sort_by(|a, b| a.0.cmp(&b.0));
         let memo = crate::check::gate::unit_memo(self.stack, env, service, &objects);
@@ -529,7 +557,7 @@ impl<'s> Engine<'s> {
             key,
             files
                 .iter()
-                .map(|(p, b)| (Cow::Owned(p.clone()), *blake3::hash(b).as_bytes()))
+                .map(|(p, b)| (Cow::Owned(p.clone()), *b.hash().as_bytes()))
                 .collect(),
             objects
                 .iter()
@@ -538,6 +566,23 @@ impl<'s> Engine<'s> {
             memo.rules,
             Cow::Owned(memo.facts),
         );
+        let files = files
+            .into_iter()
+            .map(|(path, bytes)| {
+                let hash = bytes.hash();
+                let content = if memory.check(&path, hash) == Some(true) {
+                    // On disk already, as stackc wrote it: nothing to hold or write.
+                    Content::Kept(hash)
+                } else if let Some(tree) = stage {
+                    let target = format!("out/{}/{path}", env.name);
+                    let temp = tree.stage(&target, bytes.as_slice())?;
+                    Content::Staged { temp, hash }
+                } else {
+                    Content::Bytes(bytes)
+                };
+                Ok((path, content))
+            })
+            .collect::<Result<_, crate::fs::FsError>>()?;
         Ok(UnitOutcome::Rendered(record, files))
     }
 
@@ -665,11 +710,11 @@ impl<'a> OutMemory<'a> {
 }
 
 impl WrittenBefore for OutMemory<'_> {
-    fn check(&self, path: &str, wanted: &[u8]) -> Option<bool> {
+    fn check(&self, path: &str, wanted: blake3::Hash) -> Option<bool> {
         let stamp = self.stat.stamp(path)?;
         if self.intact(path, stamp) {
             // Unchanged since stackc wrote it: right if it is what we want now, else stale.
-            (stamp.hash == *blake3::hash(wanted).as_bytes()).then_some(true)
+            (stamp.hash == *wanted.as_bytes()).then_some(true)
         } else {
             // Changed since stackc wrote it: edited by hand (or removed).
             Some(false)
@@ -715,13 +760,33 @@ pub fn run(
     progress: &AtomicUsize,
 ) -> Result<Outcome, Diagnostics> {
     let started = std::time::Instant::now();
-    let engine = Engine::new(stack)?.counting(progress);
-    let plan = engine.plan(request)?;
+    // The write edge, opened (and cleared of a killed build's temp files) before planning,
+    // which may stage files in it; `--check` writes nothing and has none.
+    let tree = if request.check {
+        None
+    } else {
+        Some(emit::open_tree(&stack.root)?)
+    };
+    let planned = Engine::new(stack).and_then(|engine| {
+        engine
+            .counting(progress)
+            .staging(tree.as_ref())
+            .plan(request)
+    });
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e) => {
+            if let Some(tree) = tree {
+                emit::abandon(tree);
+            }
+            return Err(e);
+        }
+    };
     phase(started, "plan");
-    if request.check {
+    let Some(tree) = tree else {
         return Ok(Outcome::Checked(plan));
-    }
-    let (applied, apply_notes) = emit::apply(&plan)?;
+    };
+    let (applied, apply_notes) = emit::apply(&plan, tree)?;
     phase(started, "apply");
     let notes = plan.notes.iter().cloned().chain(apply_notes).collect();
     Ok(Outcome::Applied {
@@ -764,7 +829,7 @@ fn refuse_links(root: &Path, plan: &EnvPlan) -> Result<(), Diagnostics> {
     let touched = plan
         .files
         .iter()
-        .filter(|(_, c)| matches!(c, Content::Bytes(_)))
+        .filter(|(_, c)| !matches!(c, Content::Kept(_)))
         .map(|(p, _)| p);
     // Hashed: the links found are sorted below, so the order of the candidates is free.
     let mut folders: FxHashSet<&str> = FxHashSet::default();
@@ -780,7 +845,7 @@ fn refuse_links(root: &Path, plan: &EnvPlan) -> Result<(), Diagnostics> {
     let files = plan
         .files
         .iter()
-        .filter(|(_, c)| matches!(c, Content::Bytes(_)))
+        .filter(|(_, c)| !matches!(c, Content::Kept(_)))
         .map(|(p, _)| p.as_str())
         .chain(plan.changes.extra.iter().map(String::as_str))
         .chain(std::iter::once(emit::INDEX_FILE));

@@ -1,8 +1,12 @@
 //! A build's plan and the one function that carries it out. Planning (`build::Engine::plan`)
 //! reads the stack, the caches and `out/` and decides everything: the wanted files of each
 //! environment and how they differ from disk, the secret stores to rewrite, the caches to
-//! save and what to tell the user. [`apply`] then does all the writing, and nothing else
-//! writes: so a build that fails anywhere in planning changes no file at all.
+//! save and what to tell the user. [`apply`] then does all the writing to the stack, and
+//! nothing else does: so a build that fails anywhere in planning changes no file at all. The
+//! one write planning makes is to the build's own staging folder (`.stackc-cache/staging/`):
+//! a cold environment's rendered files go there as temp files as soon as they are rendered
+//! ([`Content::Staged`]), so that their bytes are not held until apply; [`apply`] renames
+//! them into place, and a failed plan removes them ([`abandon`]).
 //!
 //! Writing goes through [`crate::fs::Tree`] (folder handles opened without following links,
 //! temp files in a staging folder, renames into place): stores first, then each
@@ -66,9 +70,22 @@ pub struct Applied {
 /// Carries out a plan: the only function of a build that writes. Returns what it did per
 /// environment, and notes (caches that could not be saved cost only speed, so they are
 /// warnings, not errors).
-pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
-    let tree = Tree::open(&plan.root)?;
-    tree.clear_staging()?;
+pub fn apply(plan: &Plan, tree: Tree) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
+    match apply_to(plan, &tree) {
+        Ok(done) => {
+            tree.finish()?;
+            Ok(done)
+        }
+        Err(e) => {
+            // What was staged and not committed goes; what was committed stays (the next
+            // build, planned against it, finishes the job).
+            abandon(tree);
+            Err(e)
+        }
+    }
+}
+
+fn apply_to(plan: &Plan, tree: &Tree) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
     let mut inputs = plan.inputs.clone();
     for store in &plan.stores {
         let rel = store.path.strip_prefix(&plan.root).unwrap_or(&store.path);
@@ -80,7 +97,7 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
     }
     let mut applied = Vec::new();
     for env in &plan.envs {
-        let mut done = apply_env(&tree, env)?;
+        let mut done = apply_env(tree, env)?;
         let (written, pruned) = super::roots::apply(&env.roots)?;
         done.written.extend(written);
         done.pruned.extend(pruned);
@@ -116,8 +133,7 @@ pub fn apply(plan: &Plan) -> Result<(Vec<Applied>, Vec<String>), Diagnostics> {
         .iter()
         .zip(&plan.envs)
         .map(|((name, head), env)| (name.as_str(), vec![head.as_slice(), &env.units_section]));
-    notes.extend(write_caches(&tree, others.chain(envs)));
-    tree.finish()?;
+    notes.extend(write_caches(tree, others.chain(envs)));
     Ok((applied, notes))
 }
 
@@ -152,8 +168,28 @@ pub fn save_caches(root: &Path, caches: &[(String, Vec<u8>)]) {
     }
 }
 
-/// A file's name in its folder, and its bytes.
-type NamedBytes<'a> = (&'a str, &'a [u8]);
+/// A build's write edge, opened for planning: the stack root with its staging folder, cleared
+/// of what a killed build left there. Planning may stage files in it ([`Content::Staged`]);
+/// [`apply`] commits them, and a plan that fails hands it to [`abandon`].
+pub fn open_tree(root: &Path) -> Result<Tree, Diagnostics> {
+    let tree = Tree::open(root)?;
+    tree.clear_staging()?;
+    Ok(tree)
+}
+
+/// Removes what a failed plan staged, and the staging folder: nothing is left of the build.
+pub fn abandon(tree: Tree) {
+    let _ = tree.finish();
+}
+
+/// Where a file's new bytes are: in memory, or staged as a temp file.
+enum Source<'a> {
+    Bytes(&'a [u8]),
+    Staged(&'a str),
+}
+
+/// A file's name in its folder, and its new bytes.
+type NamedBytes<'a> = (&'a str, Source<'a>);
 
 /// Writes one environment's missing and stale files, prunes its extra ones and rewrites its
 /// index.
@@ -164,13 +200,13 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
     // One folder handle per folder, opened once for all its files; folders in parallel.
     let mut by_folder: BTreeMap<&str, Vec<NamedBytes<'_>>> = BTreeMap::new();
     for path in &to_write {
-        if let Some(Content::Bytes(bytes)) = env.files.get(path.as_str()) {
-            let (folder, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-            by_folder
-                .entry(folder)
-                .or_default()
-                .push((name, bytes.as_slice()));
-        }
+        let source = match env.files.get(path.as_str()) {
+            Some(Content::Bytes(bytes)) => Source::Bytes(bytes.as_slice()),
+            Some(Content::Staged { temp, .. }) => Source::Staged(temp),
+            _ => continue,
+        };
+        let (folder, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+        by_folder.entry(folder).or_default().push((name, source));
     }
     let folders: Vec<(&str, Vec<NamedBytes<'_>>)> = by_folder.into_iter().collect();
     let errors: Vec<FsError> = folders
@@ -178,8 +214,11 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
         .filter_map(|(folder, files)| {
             let write = || -> Result<(), FsError> {
                 let dir = tree.subdir(&env_dir, folder)?;
-                for (name, bytes) in files {
-                    tree.write(&dir, name, bytes)?;
+                for (name, source) in files {
+                    match source {
+                        Source::Bytes(bytes) => tree.write(&dir, name, bytes)?,
+                        Source::Staged(temp) => tree.commit(temp, &dir, name)?,
+                    }
                 }
                 Ok(())
             };
@@ -356,7 +395,7 @@ mod tests {
             "a/b",
         ]
         .into_iter()
-        .map(|p| (p.to_string(), Content::Bytes(Vec::new())))
+        .map(|p| (p.to_string(), Content::bytes(Vec::new())))
         .collect();
         let section = StatSection {
             stamps: stamps.clone(),

@@ -6,9 +6,9 @@ mod apply;
 pub mod roots;
 mod write;
 
-pub use crate::layout::{Content, Files, INDEX_FILE};
+pub use crate::layout::{Content, Files, Hashed, INDEX_FILE};
 pub use absent::Absent;
-pub use apply::{apply, save_caches, Applied, EnvPlan, Plan};
+pub use apply::{abandon, apply, open_tree, save_caches, Applied, EnvPlan, Plan};
 pub use write::{
     compare, index_bytes, load_index, read_index, EnvChanges, Index, NoMemory, WrittenBefore,
 };

@@ -226,7 +226,7 @@ pub fn plan(stack: &Stack, env: &str, roots: Vec<RootFiles>) -> Result<Vec<RootP
             let extra: Files = changes
                 .extra
                 .iter()
-                .map(|p| (p.clone(), Content::Bytes(Vec::new())))
+                .map(|p| (p.clone(), Content::bytes(Vec::new())))
                 .collect();
             refuse_links(&root, env, declared, &extra)?;
         }
@@ -281,7 +281,10 @@ pub fn apply(plans: &[RootPlan]) -> Result<(Vec<String>, Vec<String>), Diagnosti
         for path in changes.missing.iter().chain(&changes.stale) {
             if let Some(Content::Bytes(bytes)) = plan.files.get(path.as_str()) {
                 let (folder, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-                by_folder.entry(folder).or_default().push((name, bytes));
+                by_folder
+                    .entry(folder)
+                    .or_default()
+                    .push((name, bytes.as_slice()));
                 written.push(format!("{}/{path}", plan.shown));
             }
         }

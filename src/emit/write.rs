@@ -43,10 +43,9 @@ pub trait WrittenBefore: Sync {
     /// `Some(true)` when the file at `path` is unchanged since stackc wrote `wanted` there,
     /// `Some(false)` when stackc wrote it and it has changed since, `None` when unknown.
     /// Only `Some(true)` saves a read: a change in stat data alone never makes a file
-    /// "edited" (a `cp -a` or a `git pull` changes stat data, not content). The bytes, not
-    /// their hash: a memory that knows nothing of `path` need not hash them (with no cache,
-    /// as on a fresh clone's `build --check`, that is every file).
-    fn check(&self, path: &str, wanted: &[u8]) -> Option<bool>;
+    /// "edited" (a `cp -a` or a `git pull` changes stat data, not content). `wanted` is the
+    /// wanted bytes' hash (taken once, when they were made).
+    fn check(&self, path: &str, wanted: blake3::Hash) -> Option<bool>;
 
     /// The index on disk, when this memory vouches that it is still the one stackc wrote and
     /// knows what it lists: then it need not be read and parsed (at 10,000 services it is a
@@ -60,7 +59,7 @@ pub trait WrittenBefore: Sync {
 pub struct NoMemory;
 
 impl WrittenBefore for NoMemory {
-    fn check(&self, _: &str, _: &[u8]) -> Option<bool> {
+    fn check(&self, _: &str, _: blake3::Hash) -> Option<bool> {
         None
     }
 }
@@ -79,7 +78,7 @@ pub fn compare(
     memory: &dyn WrittenBefore,
 ) -> Result<EnvChanges, Diagnostics> {
     use rayon::prelude::*;
-    let index_current = memory.check(INDEX_FILE, index) == Some(true);
+    let index_current = memory.check(INDEX_FILE, blake3::hash(index)) == Some(true);
     // `vouched`: the old index is known from memory, and its bytes on disk are not `index`.
     let (old_index, vouched) = if index_current {
         (None, false)
@@ -93,28 +92,33 @@ pub fn compare(
         None => Some(wanted.hash()),
     };
     // What memory cannot vouch for is read, except below a folder that does not exist.
-    let unknown: Vec<(&String, &Content, &Vec<u8>)> = files
+    let unknown: Vec<(&String, &Content)> = files
         .par_iter()
-        .filter_map(|(path, content)| match content {
+        .filter(|(path, content)| match content {
             // The caller verified it against the cache's stat data.
-            Content::Kept(_) => None,
-            Content::Bytes(bytes) => {
-                (memory.check(path, bytes) != Some(true)).then_some((path, content, bytes))
+            Content::Kept(_) => false,
+            Content::Bytes(_) | Content::Staged { .. } => {
+                memory.check(path, content.hash()) != Some(true)
             }
         })
         .collect();
     let folders = unknown
         .iter()
-        .filter_map(|(path, _, _)| path.rsplit_once('/').map(|(folder, _)| folder));
+        .filter_map(|(path, _)| path.rsplit_once('/').map(|(folder, _)| folder));
     let absent = super::absent::Absent::find(dir, folders);
     let results: Vec<(&String, FileState)> = unknown
         .into_par_iter()
-        .filter_map(|(path, content, bytes)| {
+        .filter_map(|(path, content)| {
             if absent.covers(path) {
                 return Some((path, FileState::Missing));
             }
+            // Staged bytes are on disk already, as their hash here.
+            let is_wanted = |current: &[u8]| match content {
+                Content::Bytes(bytes) => current == bytes.as_slice(),
+                _ => blake3::hash(current) == content.hash(),
+            };
             let state = match std::fs::read(dir.join(path)) {
-                Ok(current) if current == *bytes => return None,
+                Ok(current) if is_wanted(&current) => return None,
                 Ok(current) => match recorded(path, content) {
                     Some(recorded) if recorded != blake3::hash(&current) => FileState::Edited,
                     // What stackc wrote, only outdated (or no record to tell by).
@@ -321,7 +325,7 @@ mod tests {
     #[test]
     fn index_bytes_round_trip() {
         let files: Files = [
-            ("b/two.yaml".to_string(), Content::Bytes(b"two\n".to_vec())),
+            ("b/two.yaml".to_string(), Content::bytes(b"two\n".to_vec())),
             (
                 "a/one.yaml".to_string(),
                 Content::Kept(blake3::hash(b"one\n")),
@@ -348,13 +352,13 @@ mod tests {
             ("edited.yaml", "old\n"),
         ]
         .into_iter()
-        .map(|(p, b)| (p.to_string(), Content::Bytes(b.as_bytes().to_vec())))
+        .map(|(p, b)| (p.to_string(), Content::bytes(b.as_bytes().to_vec())))
         .collect();
         for (path, content) in &old {
             let Content::Bytes(bytes) = content else {
                 unreachable!()
             };
-            std::fs::write(dir.path().join(path), bytes).unwrap();
+            std::fs::write(dir.path().join(path), bytes.as_slice()).unwrap();
         }
         std::fs::write(dir.path().join(INDEX_FILE), index_bytes(&old)).unwrap();
         std::fs::write(dir.path().join("edited.yaml"), "by hand\n").unwrap();
@@ -365,7 +369,7 @@ mod tests {
             ("missing.yaml", "new\n"),
         ]
         .into_iter()
-        .map(|(p, b)| (p.to_string(), Content::Bytes(b.as_bytes().to_vec())))
+        .map(|(p, b)| (p.to_string(), Content::bytes(b.as_bytes().to_vec())))
         .collect();
         let changes =
             compare("dev", dir.path(), &wanted, &index_bytes(&wanted), &NoMemory).unwrap();

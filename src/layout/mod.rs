@@ -21,7 +21,7 @@ pub use paths::{
 pub use placement::{layer_plan, namespace_homes};
 pub use roots::RootFiles;
 pub use scope::{check_scope, is_cluster_scoped, ScopeCheck, ScopeError, CLUSTER_SCOPED};
-pub use tree::{kustomization, unit_kustomizations, Content, Files};
+pub use tree::{kustomization, unit_kustomizations, Content, Files, Hashed};
 
 use crate::model::gitops::FluxSettings;
 use crate::model::{Model, Stack};
@@ -239,18 +239,18 @@ impl<'s> Layout<'s> {
             }
             files.insert(
                 path,
-                Content::Bytes(crate::yaml::to_yaml(&object).into_bytes()),
+                Content::bytes(crate::yaml::to_yaml(&object).into_bytes()),
             );
         }
         for (path, bytes) in input.secrets {
-            files.insert(path, Content::Bytes(bytes));
+            files.insert(path, Content::bytes(bytes));
         }
         let layers: Vec<&str> = self.layers.iter().map(|(l, _)| *l).collect();
         // One per folder; the top level's and flux-system's are set below, in layer order.
         tree::add_kustomizations(&mut files, &layers);
         files.insert(
             KUSTOMIZATION.into(),
-            Content::Bytes(kustomization(layers.iter().copied())),
+            Content::bytes(kustomization(layers.iter().copied())),
         );
         if self.engines.flux {
             if input.flux_bootstrapped {
@@ -258,7 +258,7 @@ impl<'s> Layout<'s> {
             }
             files.insert(
                 format!("{FLUX_DIR}/{KUSTOMIZATION}"),
-                Content::Bytes(kustomization(flux_files.iter().map(String::as_str))),
+                Content::bytes(kustomization(flux_files.iter().map(String::as_str))),
             );
         }
         // Argo CD's Applications in layer order; not part of the environment's own
@@ -266,7 +266,7 @@ impl<'s> Layout<'s> {
         if self.engines.argocd {
             files.insert(
                 format!("{ARGOCD_DIR}/{KUSTOMIZATION}"),
-                Content::Bytes(kustomization(argo_files.iter().map(String::as_str))),
+                Content::bytes(kustomization(argo_files.iter().map(String::as_str))),
             );
         }
         files

@@ -46,7 +46,7 @@ impl Layout<'_> {
             let layers: Vec<&str> = order.iter().copied().filter(|l| mine.contains(l)).collect();
             own.insert(
                 KUSTOMIZATION.into(),
-                Content::Bytes(kustomization(layers.iter().copied())),
+                Content::bytes(kustomization(layers.iter().copied())),
             );
             for dir in [FLUX_DIR, ARGOCD_DIR] {
                 relist(dir, files, &mut own);
@@ -64,7 +64,7 @@ impl Layout<'_> {
             .collect();
         files.insert(
             KUSTOMIZATION.into(),
-            Content::Bytes(kustomization(left.iter().copied())),
+            Content::bytes(kustomization(left.iter().copied())),
         );
         roots
     }
@@ -94,18 +94,19 @@ fn relist(dir: &str, stack: &mut Files, own: &mut Files) {
     let Some(Content::Bytes(bytes)) = stack.get(&list) else {
         return;
     };
-    let entries: Vec<String> = crate::yaml::parse_documents(&String::from_utf8_lossy(bytes))
-        .ok()
-        .and_then(|docs| docs.into_iter().next())
-        .and_then(|doc| match doc.get_path("resources") {
-            Some(crate::value::Value::List(l)) => Some(
-                l.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let entries: Vec<String> =
+        crate::yaml::parse_documents(&String::from_utf8_lossy(bytes.as_slice()))
+            .ok()
+            .and_then(|docs| docs.into_iter().next())
+            .and_then(|doc| match doc.get_path("resources") {
+                Some(crate::value::Value::List(l)) => Some(
+                    l.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .unwrap_or_default();
     let holds = |files: &Files, entry: &str| {
         let path = format!("{dir}/{entry}");
         let folder = format!("{path}/");
@@ -119,7 +120,7 @@ fn relist(dir: &str, stack: &mut Files, own: &mut Files) {
     if !theirs.is_empty() {
         own.insert(
             list.clone(),
-            Content::Bytes(kustomization(theirs.into_iter())),
+            Content::bytes(kustomization(theirs.into_iter())),
         );
     }
     let ours: Vec<&str> = entries
@@ -127,5 +128,5 @@ fn relist(dir: &str, stack: &mut Files, own: &mut Files) {
         .map(String::as_str)
         .filter(|e| holds(stack, e) || !holds(own, e))
         .collect();
-    stack.insert(list, Content::Bytes(kustomization(ours.into_iter())));
+    stack.insert(list, Content::bytes(kustomization(ours.into_iter())));
 }

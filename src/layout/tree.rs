@@ -11,19 +11,53 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A file's wanted content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
-    /// Bytes rendered by this build.
-    Bytes(Vec<u8>),
+    /// Bytes made by this build, with their hash.
+    Bytes(Hashed),
+    /// Bytes made by this build and already written to the temp file `temp` of the build's
+    /// staging folder (a cold build's rendered files: held in memory until apply, they were
+    /// most of its peak), with their hash. Applying renames the file into place.
+    Staged { temp: String, hash: blake3::Hash },
     /// Kept from the last build: the file on disk was verified to hold bytes with this hash.
     Kept(blake3::Hash),
 }
 
 impl Content {
+    /// New bytes, hashed once here.
+    pub fn bytes(bytes: Vec<u8>) -> Content {
+        Content::Bytes(Hashed::new(bytes))
+    }
+
     /// The hash of the content.
     pub fn hash(&self) -> blake3::Hash {
         match self {
-            Content::Bytes(bytes) => blake3::hash(bytes),
-            Content::Kept(hash) => *hash,
+            Content::Bytes(bytes) => bytes.hash(),
+            Content::Staged { hash, .. } | Content::Kept(hash) => *hash,
         }
+    }
+}
+
+/// Bytes and their blake3 hash, taken once. The index, the comparison with out/ and the
+/// next cache's stamps each need a rendered file's hash: hashed on each use, every rendered
+/// byte went through blake3 three or four times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    bytes: Vec<u8>,
+    hash: blake3::Hash,
+}
+
+impl Hashed {
+    /// `bytes`, hashed.
+    pub fn new(bytes: Vec<u8>) -> Hashed {
+        let hash = blake3::hash(&bytes);
+        Hashed { bytes, hash }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn hash(&self) -> blake3::Hash {
+        self.hash
     }
 }
 
@@ -111,7 +145,7 @@ pub(super) fn add_kustomizations(files: &mut Files, layers: &[&str]) {
                 sort_entries(&mut entries);
                 (
                     format!("{folder}/{KUSTOMIZATION}"),
-                    Content::Bytes(kustomization(entries.into_iter())),
+                    Content::bytes(kustomization(entries.into_iter())),
                 )
             })
             .collect()
@@ -165,14 +199,14 @@ mod tests {
             "apps/ab/z/d.yaml",
             "data/a/x/e.yaml",
         ] {
-            files.insert(path.into(), Content::Bytes(b"x".to_vec()));
+            files.insert(path.into(), Content::bytes(b"x".to_vec()));
         }
         add_kustomizations(&mut files, &["apps", "data"]);
         let listed = |folder: &str| -> Vec<String> {
             let Content::Bytes(bytes) = &files[&format!("{folder}/kustomization.yaml")] else {
                 unreachable!("made by add_kustomizations")
             };
-            String::from_utf8(bytes.clone())
+            String::from_utf8(bytes.as_slice().to_vec())
                 .unwrap()
                 .lines()
                 .filter_map(|l| l.trim_start().strip_prefix("- "))
@@ -191,23 +225,23 @@ mod tests {
     #[test]
     fn folders_with_a_kustomization_are_left_alone() {
         let mut files = Files::new();
-        files.insert("apps/web/w/a.yaml".into(), Content::Bytes(b"x".to_vec()));
+        files.insert("apps/web/w/a.yaml".into(), Content::bytes(b"x".to_vec()));
         files.insert(
             "apps/web/w/kustomization.yaml".into(),
-            Content::Bytes(b"mine".to_vec()),
+            Content::bytes(b"mine".to_vec()),
         );
         files.insert(
             "apps/web/namespace.yaml".into(),
-            Content::Bytes(b"n".to_vec()),
+            Content::bytes(b"n".to_vec()),
         );
         add_kustomizations(&mut files, &["apps", "empty"]);
         assert_eq!(
             files["apps/web/w/kustomization.yaml"],
-            Content::Bytes(b"mine".to_vec())
+            Content::bytes(b"mine".to_vec())
         );
         let web = match &files["apps/web/kustomization.yaml"] {
-            Content::Bytes(b) => String::from_utf8(b.clone()).unwrap(),
-            Content::Kept(_) => unreachable!(),
+            Content::Bytes(b) => String::from_utf8(b.as_slice().to_vec()).unwrap(),
+            Content::Kept(_) | Content::Staged { .. } => unreachable!(),
         };
         assert!(web.find("namespace.yaml").unwrap() < web.find("- w").unwrap());
         assert!(files.contains_key("empty/kustomization.yaml"));

@@ -317,3 +317,54 @@ fn after_ten_kills_at_random_moments_the_next_build_is_clean() {
     // Every file of a clean out/ is in place, and nothing more.
     assert_eq!(tree(&t.path().join("out")).len(), expected.len());
 }
+
+/// A cold build writes each rendered file to a temp file of its staging folder as soon as the
+/// unit renders (so the bytes are not held until apply). When the plan fails after that (here
+/// one object from two services, found only once every unit has rendered), the build leaves
+/// nothing: no out/, no temp file, no staging folder, the stack as it was.
+#[test]
+fn a_cold_build_that_fails_after_staging_its_files_leaves_nothing_behind() {
+    let t = Test::basic();
+    // A second service whose manifest is the first one's Service: a clash between units.
+    t.write(
+        "manifests/web-service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: web\nspec:\n  ports:\n    - port: 81\n",
+    );
+    let stack = t.read("stacks.kdl");
+    t.write(
+        "stacks.kdl",
+        &format!(
+            "{stack}\nservice \"copy\" layer=\"apps\" namespace=\"web\" {{\n    manifests \"manifests/web-service.yaml\"\n}}\n"
+        ),
+    );
+    let before = snapshot(t.path());
+    t.run(&["build"])
+        .status(2)
+        .stderr_has(&["Service web/web is rendered twice in environment"]);
+    assert_no_temp_files(t.path());
+    assert!(!t.path().join("out").exists());
+    assert_eq!(snapshot(t.path()), before);
+    // Without the clash, the same cold build stages, commits and cleans up.
+    t.write("stacks.kdl", &stack);
+    t.run(&["build"]).success();
+    assert_no_temp_files(t.path());
+    t.run(&["build", "--check"]).success();
+}
+
+/// A cold environment is staged while the others, already built, are planned as usual; a
+/// template change then rewrites only what changed, and every file is as a clean build's.
+#[test]
+fn a_cold_environment_beside_built_ones_builds_like_a_clean_build() {
+    let services: Vec<gen_stack::Service> = (0..30).map(gen_stack::service).collect();
+    let clean = Test::new();
+    gen_stack::stackc(clean.path(), &services).unwrap();
+    clean.run(&["build"]).success();
+    let t = Test::new();
+    gen_stack::stackc(t.path(), &services).unwrap();
+    t.run(&["build"]).success();
+    std::fs::remove_dir_all(t.path().join("out/staging")).unwrap();
+    t.run(&["build"]).success();
+    assert_no_temp_files(t.path());
+    assert_eq!(t.tree("out"), clean.tree("out"));
+    t.run(&["build", "--check"]).success();
+}
