@@ -215,8 +215,29 @@ impl EnvCache {
             .unwrap_or_default()
     }
 
+    /// The header and the stat section of an environment's cache, not its units section
+    /// (two thirds of the file): what the no-op check reads. Its [`EnvCache::units`] is
+    /// `None`; [`EnvCache::with_units`] reads the rest.
+    pub fn load_stat(cache_dir: &Path, env: &str) -> EnvCache {
+        read_head(&cache_dir.join(cache_file_name(env)))
+            .and_then(|bytes| EnvCache::from_sections(bytes, 1))
+            .unwrap_or_default()
+    }
+
+    /// The whole cache this [`EnvCache::load_stat`] read the head of: `None` when the file
+    /// no longer begins with that head.
+    pub fn with_units(&self, cache_dir: &Path, env: &str) -> Option<EnvCache> {
+        let full = EnvCache::load(cache_dir, env);
+        (!self.bytes.is_empty() && full.bytes.starts_with(&self.bytes)).then_some(full)
+    }
+
     /// A cache from a file's bytes: `None` when the header is not this stackc's.
     pub fn from_bytes(bytes: Vec<u8>) -> Option<EnvCache> {
+        EnvCache::from_sections(bytes, 2)
+    }
+
+    /// A cache from the first `count` sections of a file (its bytes end with the last).
+    fn from_sections(bytes: Vec<u8>, count: usize) -> Option<EnvCache> {
         let newline = bytes.iter().position(|b| *b == b'\n')?;
         let header = std::str::from_utf8(&bytes[..newline]).ok()?;
         let mut parts = header.split(' ');
@@ -227,7 +248,7 @@ impl EnvCache {
         if !ok {
             return None;
         }
-        let sections = section::split(&bytes, newline + 1, 2)?;
+        let sections = section::split(&bytes, newline + 1, count)?;
         Some(EnvCache {
             bytes,
             sections,
@@ -259,6 +280,36 @@ impl EnvCache {
         }
         section::decode_verified(&self.bytes, range)
     }
+}
+
+/// The bytes of a cache file up to the end of its first section (the header line, then the
+/// stat section): `None` when the file is shorter than its frames say, or is not a cache.
+fn read_head(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    // The header line is a few dozen bytes; a stat section, kilobytes to megabytes.
+    const FIRST: usize = 4096;
+    let file = std::fs::File::open(path).ok()?;
+    let size = file.metadata().ok()?.len();
+    let mut bytes = Vec::with_capacity(FIRST);
+    let mut file = file.take(FIRST as u64);
+    file.read_to_end(&mut bytes).ok()?;
+    let at = bytes.iter().position(|b| *b == b'\n')? + 1;
+    let len = section::body_len(bytes.get(at..at + section::FRAME)?)?;
+    // Bounded by the file's size: a damaged length never makes a large allocation.
+    let end = u64::try_from(at + section::FRAME).ok()?.checked_add(len)?;
+    if end > size {
+        return None;
+    }
+    let end = usize::try_from(end).ok()?;
+    if end <= bytes.len() {
+        bytes.truncate(end);
+        return Some(bytes);
+    }
+    // Read into the spare capacity (not zeroed first): exactly the rest of the section.
+    bytes.reserve_exact(end - bytes.len());
+    let rest = u64::try_from(end - bytes.len()).ok()?;
+    file.into_inner().take(rest).read_to_end(&mut bytes).ok()?;
+    (bytes.len() == end).then_some(bytes)
 }
 
 /// A cache file's bytes: the header line naming the format and the stackc version, then the
@@ -587,13 +638,14 @@ pub fn up_to_date(
     let current: Option<Vec<(usize, Option<CacheFile>)>> = envs
         .par_iter()
         .map(|env| {
-            let cache = EnvCache::load(cache_dir, env);
-            let stat = cache.stat()?;
+            let head = EnvCache::load_stat(cache_dir, env);
+            let stat = head.stat()?;
             if !stat.is_current(root, &out.join(env)) {
                 return None;
             }
             let units = stat.units;
             let refreshed = if stat.settles_by(checked_at) {
+                let cache = head.with_units(cache_dir, env)?;
                 let units_framed = cache.units_framed()?;
                 let stat = StatSection {
                     saved_at_ns: checked_at,
@@ -765,5 +817,59 @@ mod tests {
         // A damaged units section still leaves the stat section usable, and is not trusted.
         let cache = EnvCache::from_bytes(flipped).unwrap();
         assert!(cache.units().is_none());
+    }
+
+    #[test]
+    fn the_stat_section_alone_is_read_as_the_whole_file_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // A stat section longer than the first read, and one shorter.
+        for stamps in [1, 2_000] {
+            let stat = StatSection {
+                saved_at_ns: 7,
+                units: 1,
+                stamps: (0..stamps)
+                    .map(|i| {
+                        let stamp = Stamp {
+                            size: i,
+                            mtime_ns: 2,
+                            inode: 3,
+                            hash: [4; 32],
+                        };
+                        (Cow::Owned(format!("apps/web/{i:05}.yaml")), stamp)
+                    })
+                    .collect(),
+                ..StatSection::default()
+            };
+            let full = EnvCache::from_bytes(sample()).unwrap();
+            let units = full.units_framed().unwrap();
+            let bytes = encode(&stat, units);
+            std::fs::write(dir.path().join("dev.cache"), &bytes).unwrap();
+            let head = EnvCache::load_stat(dir.path(), "dev");
+            let read = head.stat().unwrap();
+            assert_eq!(read.stamps, stat.stamps);
+            assert_eq!(read.saved_at_ns, 7);
+            assert!(head.units().is_none(), "the units section is not read");
+            let whole = head.with_units(dir.path(), "dev").unwrap();
+            assert_eq!(
+                whole.units().unwrap().unit("web").unwrap().key,
+                Some([2; 32])
+            );
+            // The file changed under it: the rest is not spliced onto the old head.
+            let mut other = bytes.clone();
+            let header = other.iter().position(|b| *b == b'\n').unwrap() + 1;
+            other[header + 30] ^= 1;
+            std::fs::write(dir.path().join("dev.cache"), &other).unwrap();
+            assert!(head.with_units(dir.path(), "dev").is_none());
+        }
+        // A length past the file's end, a huge one, a truncated file: nothing read or allocated.
+        let bytes = sample();
+        let header = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
+        let mut huge = bytes.clone();
+        huge[header + 16..header + 24].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+        for damaged in [huge, bytes[..header + 10].to_vec(), b"no newline".to_vec()] {
+            std::fs::write(dir.path().join("dev.cache"), &damaged).unwrap();
+            assert!(EnvCache::load_stat(dir.path(), "dev").stat().is_none());
+        }
+        assert!(EnvCache::load_stat(dir.path(), "missing").stat().is_none());
     }
 }

@@ -13,6 +13,14 @@ use std::ops::Range;
 
 const HASH: usize = 16;
 const LEN: usize = 8;
+/// The bytes of a frame before its body.
+pub(super) const FRAME: usize = HASH + LEN;
+
+/// The body length a frame's first [`FRAME`] bytes give; `None` when they are too few.
+pub(super) fn body_len(frame: &[u8]) -> Option<u64> {
+    let len_bytes: [u8; LEN] = frame.get(HASH..FRAME)?.try_into().ok()?;
+    Some(u64::from_le_bytes(len_bytes))
+}
 
 /// The ranges of `count` framed sections starting at `at` (the whole section, frame
 /// included); `None` when the bytes are too short or have anything after the last section.
