@@ -368,3 +368,19 @@ fn a_cold_environment_beside_built_ones_builds_like_a_clean_build() {
     assert_eq!(t.tree("out"), clean.tree("out"));
     t.run(&["build", "--check"]).success();
 }
+
+/// A cold build stages its files while planning: a link planted where the staging folder
+/// goes is refused before anything is staged, and the folder it points to gets nothing.
+#[test]
+fn a_linked_staging_folder_is_refused_before_a_cold_build_stages_a_file() {
+    let t = Test::basic();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join(".stackc-cache")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), t.path().join(".stackc-cache/staging")).unwrap();
+    assert_refused(&t.run(&["build"]), ".stackc-cache/staging");
+    assert!(
+        snapshot_all(outside.path()).keys().all(|k| k == "/"),
+        "outside changed"
+    );
+    assert!(!t.path().join("out").exists());
+}
