@@ -40,6 +40,9 @@ pub struct Engine<'s> {
     service_sources: BTreeMap<String, Hash32>,
     /// Counts units planned, for a progress line (see [`run`]).
     progress: Option<&'s AtomicUsize>,
+    /// The layers written to output roots (`gitops { output }`), not to out/: the cache's
+    /// stamps describe out/ only, so no file of theirs is ever kept by its stamp.
+    root_layers: BTreeSet<String>,
     /// Where a cold environment's rendered files are staged as soon as they are rendered
     /// (see [`Engine::staging`]).
     stage: Option<&'s crate::fs::Tree>,
@@ -139,6 +142,13 @@ impl<'s> Engine<'s> {
             .map(|(name, hash)| (name, *hash.as_bytes()))
             .collect(),
             progress: None,
+            root_layers: stack
+                .model
+                .gitops
+                .outputs
+                .iter()
+                .flat_map(|o| o.layers.iter().map(|l| l.as_str().to_string()))
+                .collect(),
             stage: None,
         })
     }
@@ -507,7 +517,7 @@ impl<'s> Engine<'s> {
         let source = self.source_key(&env.name, name);
         let mut record = old.unit(name);
         if let Some(kept) =
-            record.take_if(|r| r.source == source && Self::files_intact(r, stat, dir))
+            record.take_if(|r| r.source == source && self.files_intact(r, stat, dir))
         {
             return Ok(UnitOutcome::Kept(kept));
         }
@@ -534,7 +544,7 @@ impl<'s> Engine<'s> {
             patches: crate::value::Tagged(&patches),
         });
         if let Some(kept) =
-            record.take_if(|r| key.is_some() && r.key == key && Self::files_intact(r, stat, dir))
+            record.take_if(|r| key.is_some() && r.key == key && self.files_intact(r, stat, dir))
         {
             return Ok(UnitOutcome::Kept(kept.with_source(source)));
         }
@@ -570,7 +580,7 @@ impl<'s> Engine<'s> {
             .into_iter()
             .map(|(path, bytes)| {
                 let hash = bytes.hash();
-                let content = if memory.check(&path, hash) == Some(true) {
+                let content = if !self.in_root(&path) && memory.check(&path, hash) == Some(true) {
                     // On disk already, as stackc wrote it: nothing to hold or write.
                     Content::Kept(hash)
                 } else if let Some(tree) = stage {
@@ -674,9 +684,18 @@ impl<'s> Engine<'s> {
         errors.into_result((objects, mapped))
     }
 
-    /// Whether every file a unit wrote last time is still on disk exactly as written.
-    fn files_intact(record: &UnitRecord<'_>, stat: &StatSection<'_>, dir: &StatDir) -> bool {
-        stat.all_intact(dir, &record.files)
+    /// Whether every file a unit wrote last time is still on disk exactly as written, in
+    /// out/ (where the stamps are), and is still to be there: a file that now goes to an
+    /// output root (one declared since) is not in that root yet.
+    fn files_intact(&self, record: &UnitRecord<'_>, stat: &StatSection<'_>, dir: &StatDir) -> bool {
+        !record.files.iter().any(|(path, _)| self.in_root(path))
+            && stat.all_intact(dir, &record.files)
+    }
+
+    /// Whether the unit file at `path` (relative to the environment) goes to an output root.
+    fn in_root(&self, path: &str) -> bool {
+        let layer = path.split_once('/').map_or(path, |(layer, _)| layer);
+        self.root_layers.contains(layer)
     }
 }
 

@@ -334,3 +334,35 @@ fn a_hand_edit_in_a_root_is_seen_by_check_and_restored_by_build() {
         .success()
         .stderr_has(&["0 files written, 0 pruned"]);
 }
+
+/// Output roots declared on a stack already built into out/ alone: every file of their
+/// layers moves to the roots (kept units included: their files in out/ are intact, but a
+/// root has none of them yet), and out/ keeps only the rest.
+#[test]
+fn roots_declared_after_a_build_get_every_file_of_their_layers() {
+    let r = repos("");
+    r.stack.run(&["build"]).success();
+    assert!(r
+        .stack
+        .path()
+        .join("out/dev/infrastructure/proxy/proxy")
+        .is_dir());
+    let text = r.stack.read("stacks.kdl");
+    r.stack.write("stacks.kdl", &format!("{text}{OUTPUTS}"));
+    r.stack.run(&["build"]).success();
+    r.stack.run(&["build", "--check"]).success();
+    let infra = tree(&r.infra.join("dev/infrastructure/proxy/proxy"));
+    assert!(
+        infra.keys().any(|k| k.starts_with("deployment-")),
+        "{infra:?}"
+    );
+    assert!(r.apps.join("clusters/dev/apps/web").is_dir());
+    let left = tree(&r.stack.path().join("out/dev"));
+    assert!(
+        !left.keys().any(|k| k.starts_with("infrastructure/")),
+        "{:?}",
+        left.keys().collect::<Vec<_>>()
+    );
+    kustomize(&r.infra.join("dev"));
+    kustomize(&r.apps.join("clusters/dev"));
+}
