@@ -239,6 +239,14 @@ fn push_float(out: &mut String, f: f64) {
 /// Whether a string must be quoted so that no YAML 1.1 or 1.2 reader takes it for anything
 /// but this string.
 pub fn needs_quotes(s: &str) -> bool {
+    // Most keys and values are words (`apiVersion`, `app.kubernetes.io/name`, `web-1`): a
+    // letter, then letters, digits and `-_./`. None of those can be an indicator, a comment,
+    // a number or a date, so only the reserved words need the full test's answer.
+    let bytes = s.as_bytes();
+    if bytes.first().is_some_and(u8::is_ascii_alphabetic) && bytes.iter().all(|&b| WORD[b as usize])
+    {
+        return is_reserved_word(s);
+    }
     let Some(first) = s.chars().next() else {
         return true;
     };
@@ -295,6 +303,19 @@ pub fn needs_quotes(s: &str) -> bool {
     }
     is_reserved_word(s) || looks_numeric(s) || looks_like_date(s)
 }
+
+/// The bytes of a word that needs no quotes whatever their order (after a first letter).
+static WORD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c: u8 = 0;
+    loop {
+        table[c as usize] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/');
+        if c == u8::MAX {
+            break table;
+        }
+        c += 1;
+    }
+};
 
 fn is_reserved_word(s: &str) -> bool {
     s.len() <= 5

@@ -49,6 +49,17 @@ fn scalars_are_quoted_and_formatted_as_before() {
             "a\u{7f}",
             ".5",
             "1.",
+            // Words, which take the fast path: reserved or not.
+            "Y",
+            "NULL",
+            "oFf",
+            "yes/",
+            "e1",
+            "x.",
+            "web-1",
+            "app.kubernetes.io/name",
+            "a_b",
+            "ON.",
         ]
         .map(ToString::to_string),
     );
