@@ -145,8 +145,9 @@ pub(super) fn document_spans(text: &str) -> Vec<(usize, usize)> {
         }
     };
     // Only lines that start with `---` can cut, so the search is for those three bytes (a
-    // match cannot span a line break, so none hides one at a line's start).
-    for (at, _) in text.match_indices("---") {
+    // match cannot span a line break, so none hides one at a line's start). memchr's
+    // vectorized search: std's `match_indices` was 3% of a fresh `build --check`.
+    for at in memchr::memmem::find_iter(text.as_bytes(), b"---") {
         if at > 0 && text.as_bytes()[at - 1] != b'\n' {
             continue;
         }
