@@ -304,7 +304,7 @@ pub fn needs_quotes(s: &str) -> bool {
     is_reserved_word(s) || looks_numeric(s) || looks_like_date(s)
 }
 
-/// The bytes of a word that needs no quotes whatever their order (after a first letter).
+/// The bytes a word may hold after its first letter ([`needs_quotes`]'s fast path).
 static WORD: [bool; 256] = {
     let mut table = [false; 256];
     let mut c: u8 = 0;

@@ -26,6 +26,36 @@ fn random_values_are_emitted_as_before() {
     );
 }
 
+/// Every string of up to four bytes over letters (reserved-word ones among them), digits,
+/// the word bytes `-_./` and bytes that end a word (`:`, space, `#`, `+`, `~`, a control and a
+/// non-ASCII letter): the word fast path and the full test decide alike on both sides of
+/// its edge.
+#[test]
+fn short_strings_are_quoted_as_before() {
+    let alphabet = [
+        "y", "N", "o", "f", "e", "0", "9", "-", "_", ".", "/", ":", " ", "#", "+", "~", "\t",
+        "\u{e9}",
+    ];
+    let mut strings = vec![String::new()];
+    let mut last = vec![String::new()];
+    for _ in 0..4 {
+        last = last
+            .iter()
+            .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+            .collect();
+        strings.extend(last.iter().cloned());
+    }
+    assert_eq!(
+        strings.len(),
+        1 + 18 + 18 * 18 + 18 * 18 * 18 + 18 * 18 * 18 * 18
+    );
+    for s in &strings {
+        assert_eq!(needs_quotes(s), reference::needs_quotes(s), "{s:?}");
+    }
+    // Both answers occur on the fast path's side of the edge.
+    assert!(needs_quotes("off") && needs_quotes("y") && !needs_quotes("of") && !needs_quotes("y0"));
+}
+
 #[test]
 fn scalars_are_quoted_and_formatted_as_before() {
     let mut strings: Vec<String> = STRINGS.iter().map(ToString::to_string).collect();
