@@ -52,8 +52,12 @@ enum UnitOutcome<'c> {
     /// Decoded from the old units section, its strings borrowed from it (most units of an
     /// edit); while unchanged it still holds its stored bytes, copied into the next cache.
     Kept(UnitRecord<'c>),
-    /// Rendered by this build: its record and its files.
-    Rendered(UnitRecord<'static>, Vec<(String, Content)>),
+    /// Rendered by this build: its record, its files and its facts for the gate.
+    Rendered(
+        UnitRecord<'static>,
+        Vec<(String, Content)>,
+        Vec<RenderedObject>,
+    ),
 }
 
 /// Every unit's record by service name, as the next units section will hold them.
@@ -337,6 +341,8 @@ impl<'s> Engine<'s> {
         // per insert. (Two units writing one path are refused below, whichever wins here.)
         let mut object_files: Vec<(String, Content)> = Vec::new();
         let mut records: Vec<(Cow<'_, str>, UnitRecord<'_>)> = Vec::with_capacity(services.len());
+        // The facts of the units rendered now, by service, handed to the gate as values.
+        let mut fresh: BTreeMap<&str, Vec<RenderedObject>> = BTreeMap::new();
         let (mut rendered, mut skipped) = (0, 0);
         for (service, outcome) in services.iter().zip(outcomes) {
             let record = match outcome {
@@ -354,9 +360,10 @@ impl<'s> Engine<'s> {
                     );
                     record
                 }
-                Ok(UnitOutcome::Rendered(record, files)) => {
+                Ok(UnitOutcome::Rendered(record, files, facts)) => {
                     rendered += 1;
                     object_files.extend(files);
+                    fresh.insert(service.name.as_str(), facts);
                     record
                 }
             };
@@ -387,6 +394,7 @@ impl<'s> Engine<'s> {
                 service,
                 rules: &r.check_rules,
                 facts: &r.check_facts,
+                fresh: fresh.get(service.as_ref()).map(Vec::as_slice),
             })
             .collect();
         let gated = crate::check::gate::gate(
@@ -576,6 +584,7 @@ impl<'s> Engine<'s> {
             memo.rules,
             Cow::Owned(memo.facts),
         );
+        let facts = memo.fresh;
         let files = files
             .into_iter()
             .map(|(path, bytes)| {
@@ -593,7 +602,7 @@ impl<'s> Engine<'s> {
                 Ok((path, content))
             })
             .collect::<Result<_, crate::fs::FsError>>()?;
-        Ok(UnitOutcome::Rendered(record, files))
+        Ok(UnitOutcome::Rendered(record, files, facts))
     }
 
     /// The first half of every unit, shared by [`Engine::plan`] and [`Engine::objects`]: the
