@@ -337,9 +337,8 @@ impl<'s> Engine<'s> {
             })
             .collect();
         let mut errors = Diagnostics::new();
-        // Collected, then built in one go: a BTreeMap built from a sorted run costs no search
-        // per insert. (Two units writing one path are refused below, whichever wins here.)
-        let mut object_files: Vec<(String, Content)> = Vec::new();
+        // Each unit's files, sorted within the unit (as its record keeps them).
+        let mut unit_files: Vec<Vec<(String, Content)>> = Vec::with_capacity(services.len());
         let mut records: Vec<(Cow<'_, str>, UnitRecord<'_>)> = Vec::with_capacity(services.len());
         // The facts of the units rendered now, by service, handed to the gate as values.
         let mut fresh: BTreeMap<&str, Vec<RenderedObject>> = BTreeMap::new();
@@ -352,24 +351,31 @@ impl<'s> Engine<'s> {
                 }
                 Ok(UnitOutcome::Kept(record)) => {
                     skipped += 1;
-                    object_files.extend(
+                    unit_files.push(
                         record
                             .files
                             .iter()
-                            .map(|(path, hash)| (path.to_string(), Content::Kept((*hash).into()))),
+                            .map(|(path, hash)| (path.to_string(), Content::Kept((*hash).into())))
+                            .collect(),
                     );
                     record
                 }
                 Ok(UnitOutcome::Rendered(record, files, facts)) => {
                     rendered += 1;
-                    object_files.extend(files);
+                    unit_files.push(files);
                     fresh.insert(service.name.as_str(), facts);
                     record
                 }
             };
             records.push((Cow::Borrowed(service.name.as_str()), record));
         }
-        let object_files: BTreeMap<String, Content> = object_files.into_iter().collect();
+        // Built in one go: a BTreeMap built from a sorted run costs no search per insert. A
+        // unit's files share its folder, so with the units ordered by their first file the
+        // files are already one sorted run, which the map's sort only walks through (sorting
+        // 50,000 paths of units in declaration order was a thirteenth of an edit at N =
+        // 10,000). Two units writing one path are refused below, whichever wins here.
+        unit_files.sort_by(|a, b| a.first().map(|f| &f.0).cmp(&b.first().map(|f| &f.0)));
+        let object_files: BTreeMap<String, Content> = unit_files.into_iter().flatten().collect();
         self.check_clashes(env, &records, &mut errors)?;
         // Services are unique by name; sorted, the section is searched by name.
         records.sort_by(|a, b| a.0.cmp(&b.0));
