@@ -60,6 +60,14 @@ enum UnitOutcome<'c> {
     ),
 }
 
+/// The last build's cache of an environment, decoded: what planning it reads.
+struct OldCache<'c> {
+    stat: &'c StatSection<'c>,
+    units: &'c UnitsSection<'c>,
+    /// The file's bytes, which the next units section takes kept records from.
+    bytes: &'c [u8],
+}
+
 /// Every unit's record by service name, as the next units section will hold them.
 type Records<'c> = [(Cow<'c, str>, UnitRecord<'c>)];
 
@@ -300,7 +308,12 @@ impl<'s> Engine<'s> {
         let planned = {
             let stat = cache.stat().unwrap_or_default();
             let old = cache.units().unwrap_or_default();
-            self.plan_files(env, &stat, &old, dir, secrets, sealing)?
+            let old = OldCache {
+                stat: &stat,
+                units: &old,
+                bytes: cache.bytes(),
+            };
+            self.plan_files(env, &old, dir, secrets, sealing)?
         };
         Ok(EnvPlan {
             old_cache: cache,
@@ -313,12 +326,12 @@ impl<'s> Engine<'s> {
     fn plan_files(
         &self,
         env: &ResolvedEnvironment,
-        stat: &StatSection<'_>,
-        old: &UnitsSection<'_>,
+        old_cache: &OldCache<'_>,
         dir: &Path,
         secrets: Vec<(String, Vec<u8>)>,
         sealing: &mut crate::seal::environment::Sealed,
     ) -> Result<EnvPlan, Diagnostics> {
+        let (stat, old) = (old_cache.stat, old_cache.units);
         let services = &self.stack.model.services;
         let stat_dir = StatDir::open(dir);
         let memory = OutMemory::new(&stat_dir, stat);
@@ -450,7 +463,7 @@ impl<'s> Engine<'s> {
                 changes.edited.push(path.clone());
             }
         }
-        let units = cache::encode_units(&records, gated.memo.as_ref());
+        let units = cache::encode_units(&records, gated.memo.as_ref(), old_cache.bytes);
         Ok(EnvPlan {
             env: env.name.clone(),
             files,

@@ -18,11 +18,13 @@ mod borrow;
 mod inputs;
 mod key;
 mod section;
+mod units;
 
 pub use inputs::InputStamps;
 pub use key::{
     global_source, source_key, unit_key, GlobalSource, Hash32, SourceKey, TemplateDeps, UnitKey,
 };
+pub use units::{encode_units, EncodedUnits};
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -266,6 +268,12 @@ impl EnvCache {
         self.section(1)
     }
 
+    /// The file's bytes, which a next units section borrows its kept entries from
+    /// ([`encode_units`]).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// The units section's bytes as framed in the file (checksum and length included), for
     /// a cache saved again with a new stat section and the same units.
     fn units_framed(&self) -> Option<&[u8]> {
@@ -332,44 +340,6 @@ pub fn encode_head(stat: &StatSection<'_>) -> Vec<u8> {
         return Vec::new();
     }
     section::end(&mut bytes, section_at);
-    bytes
-}
-
-/// The units section, framed (hash and length), ready for [`encode`]: the records by unit
-/// name, sorted by name. A record still holding the bytes it was read from is copied as
-/// they are; the others are encoded.
-pub fn encode_units(
-    units: &[(Cow<'_, str>, UnitRecord<'_>)],
-    check_env: Option<&Hash32>,
-) -> Vec<u8> {
-    // The bytes `UnitsSection` decodes (postcard): the count, then each name and record as
-    // length-prefixed bytes, then the optional digest.
-    let size: usize = units
-        .iter()
-        .map(|(name, record)| name.len() + record.stored.map_or(256, <[u8]>::len) + 8)
-        .sum();
-    let mut bytes = Vec::with_capacity(size + 64);
-    let start = section::begin(&mut bytes);
-    let mut scratch = Vec::new();
-    push_varint(&mut bytes, units.len());
-    for (name, record) in units {
-        push_varint(&mut bytes, name.len());
-        bytes.extend_from_slice(name.as_bytes());
-        let stored = match record.stored {
-            Some(stored) => stored,
-            None => {
-                scratch.clear();
-                // Plain structs, vectors and strings always serialize; if not, the unit has
-                // no record (and is rendered next time).
-                section::append(&mut scratch, record);
-                &scratch
-            }
-        };
-        push_varint(&mut bytes, stored.len());
-        bytes.extend_from_slice(stored);
-    }
-    section::append(&mut bytes, &check_env);
-    section::end(&mut bytes, start);
     bytes
 }
 
@@ -702,7 +672,10 @@ mod tests {
                 stored: None,
             },
         )];
-        encode(&stat, &encode_units(&units, Some(&[5; 32])))
+        encode(
+            &stat,
+            &encode_units(&units, Some(&[5; 32]), &[]).to_vec(&[]),
+        )
     }
 
     #[test]
@@ -715,13 +688,15 @@ mod tests {
         assert!(units.unit("api").is_none());
         // Copied as stored: the same section, byte for byte, as the one it came from.
         let kept = vec![(Cow::Borrowed("web"), web.clone())];
-        let section = encode_units(&kept, units.check_env.as_ref());
+        let section =
+            encode_units(&kept, units.check_env.as_ref(), cache.bytes()).to_vec(cache.bytes());
         assert!(bytes.ends_with(&section));
         // Encoded anew, with what the record now says (stored bytes dropped with the change).
         let changed = vec![(Cow::Borrowed("web"), web.clone().with_source([9; 32]))];
         assert!(changed[0].1.stored.is_none());
         let stat = cache.stat().unwrap();
-        let again = EnvCache::from_bytes(encode(&stat, &encode_units(&changed, None))).unwrap();
+        let again = encode_units(&changed, None, cache.bytes()).to_vec(cache.bytes());
+        let again = EnvCache::from_bytes(encode(&stat, &again)).unwrap();
         let units = again.units().unwrap();
         let web_again = units.unit("web").unwrap();
         assert_eq!(web_again.source, [9; 32]);
@@ -735,7 +710,8 @@ mod tests {
                 ..web.clone()
             },
         )];
-        let broken = EnvCache::from_bytes(encode(&stat, &encode_units(&broken, None))).unwrap();
+        let broken = encode_units(&broken, None, cache.bytes()).to_vec(cache.bytes());
+        let broken = EnvCache::from_bytes(encode(&stat, &broken)).unwrap();
         assert!(broken.units().unwrap().unit("web").is_none());
     }
 

@@ -85,9 +85,48 @@ pub(super) fn begin(out: &mut Vec<u8>) -> usize {
     start
 }
 
+/// The frame of a section whose body is `pieces`, one after another (a body never held in
+/// one buffer: see `units`); the same frame [`end`] writes for those bytes.
+pub(super) fn frame_of(pieces: &[&[u8]]) -> [u8; FRAME] {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut len = 0_u64;
+    for piece in pieces {
+        hasher.update(piece);
+        len += piece.len() as u64;
+    }
+    let mut frame = [0; FRAME];
+    frame[..HASH].copy_from_slice(&hasher.digest128().to_le_bytes());
+    frame[HASH..].copy_from_slice(&len.to_le_bytes());
+    frame
+}
+
 /// Fills in the frame of the section [`begin`] started at `start`.
 pub(super) fn end(out: &mut [u8], start: usize) {
     let (frame, body) = out[start..].split_at_mut(HASH + LEN);
     frame[..HASH].copy_from_slice(&checksum(body));
     frame[HASH..].copy_from_slice(&(body.len() as u64).to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_in_pieces_has_the_frame_of_the_body_in_one() {
+        let body: Vec<u8> = (0..5000_u32).map(|i| (i % 251) as u8).collect();
+        let mut whole = Vec::new();
+        let start = begin(&mut whole);
+        whole.extend_from_slice(&body);
+        end(&mut whole, start);
+        for cuts in [&[][..], &[0][..], &[1, 2, 3000][..], &[4999, 5000][..]] {
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            for &cut in cuts {
+                pieces.push(&body[at..cut]);
+                at = cut;
+            }
+            pieces.push(&body[at..]);
+            assert_eq!(frame_of(&pieces)[..], whole[..FRAME], "{cuts:?}");
+        }
+    }
 }

@@ -37,8 +37,8 @@ pub struct EnvPlan {
     pub unit_count: usize,
     /// The index (`.stackc-files`) for `files`.
     pub index: Vec<u8>,
-    /// The next cache's units section (unit records), already encoded.
-    pub units_section: Vec<u8>,
+    /// The next cache's units section (unit records), already encoded against `old_cache`.
+    pub units_section: crate::cache::EncodedUnits,
     /// The cache this environment was planned against (its stamps are reused).
     pub old_cache: EnvCache,
     /// The environment's folders in other output roots (`gitops { output ... }`).
@@ -129,10 +129,11 @@ fn apply_to(plan: &Plan, tree: &Tree) -> Result<(Vec<Applied>, Vec<String>), Dia
         .caches
         .iter()
         .map(|(name, bytes)| (name.as_str(), vec![bytes.as_slice()]));
-    let envs = heads
-        .iter()
-        .zip(&plan.envs)
-        .map(|((name, head), env)| (name.as_str(), vec![head.as_slice(), &env.units_section]));
+    let envs = heads.iter().zip(&plan.envs).map(|((name, head), env)| {
+        let mut pieces = vec![head.as_slice()];
+        pieces.extend(env.units_section.pieces(env.old_cache.bytes()));
+        (name.as_str(), pieces)
+    });
     notes.extend(write_caches(tree, others.chain(envs)));
     Ok((applied, notes))
 }
