@@ -52,12 +52,8 @@ enum UnitOutcome<'c> {
     /// Decoded from the old units section, its strings borrowed from it (most units of an
     /// edit); while unchanged it still holds its stored bytes, copied into the next cache.
     Kept(UnitRecord<'c>),
-    /// Rendered by this build: its record, its files and its facts for the gate.
-    Rendered(
-        UnitRecord<'static>,
-        Vec<(String, Content)>,
-        Vec<RenderedObject>,
-    ),
+    /// Rendered by this build: its record and its files.
+    Rendered(UnitRecord<'static>, Vec<(String, Content)>),
 }
 
 /// The last build's cache of an environment, decoded: what planning it reads.
@@ -353,8 +349,6 @@ impl<'s> Engine<'s> {
         // Each unit's files, sorted within the unit (as its record keeps them).
         let mut unit_files: Vec<Vec<(String, Content)>> = Vec::with_capacity(services.len());
         let mut records: Vec<(Cow<'_, str>, UnitRecord<'_>)> = Vec::with_capacity(services.len());
-        // The facts of the units rendered now, by service, handed to the gate as values.
-        let mut fresh: BTreeMap<&str, Vec<RenderedObject>> = BTreeMap::new();
         let (mut rendered, mut skipped) = (0, 0);
         for (service, outcome) in services.iter().zip(outcomes) {
             let record = match outcome {
@@ -373,10 +367,9 @@ impl<'s> Engine<'s> {
                     );
                     record
                 }
-                Ok(UnitOutcome::Rendered(record, files, facts)) => {
+                Ok(UnitOutcome::Rendered(record, files)) => {
                     rendered += 1;
                     unit_files.push(files);
-                    fresh.insert(service.name.as_str(), facts);
                     record
                 }
             };
@@ -413,7 +406,6 @@ impl<'s> Engine<'s> {
                 service,
                 rules: &r.check_rules,
                 facts: &r.check_facts,
-                fresh: fresh.get(service.as_ref()).map(Vec::as_slice),
             })
             .collect();
         let gated = crate::check::gate::gate(
@@ -603,7 +595,6 @@ impl<'s> Engine<'s> {
             memo.rules,
             Cow::Owned(memo.facts),
         );
-        let facts = memo.fresh;
         let files = files
             .into_iter()
             .map(|(path, bytes)| {
@@ -621,7 +612,7 @@ impl<'s> Engine<'s> {
                 Ok((path, content))
             })
             .collect::<Result<_, crate::fs::FsError>>()?;
-        Ok(UnitOutcome::Rendered(record, files, facts))
+        Ok(UnitOutcome::Rendered(record, files))
     }
 
     /// The first half of every unit, shared by [`Engine::plan`] and [`Engine::objects`]: the

@@ -84,30 +84,10 @@ struct Encoded<'a> {
     body: &'a Value,
 }
 
-/// The facts of `objects` as [`decode`] reads them back from [`encode`]'s text: cut down by
-/// [`of`], with every float JSON cannot hold (NaN, infinities) as `null`. A build hands
-/// these to the environment's rules for the units it renders, instead of decoding the text
-/// it just encoded (at N = 1,000 decoding was a twentieth of a cold build).
-pub fn of_all(objects: &[RenderedObject]) -> Vec<RenderedObject> {
-    let mut facts: Vec<RenderedObject> = objects.iter().filter_map(of).collect();
-    for fact in &mut facts {
-        null_non_finite(&mut fact.body);
-    }
-    facts
-}
-
-fn null_non_finite(value: &mut Value) {
-    match value {
-        Value::Float(f) if !f.is_finite() => *value = Value::Null,
-        Value::List(items) => items.iter_mut().for_each(null_non_finite),
-        Value::Map(entries) => entries.values_mut().for_each(null_non_finite),
-        _ => {}
-    }
-}
-
-/// `facts` (from [`of_all`]) as the text a cache record keeps (written straight from the
+/// The facts of `objects`, as the text a cache record keeps (written straight from the
 /// values, with no JSON tree built in between).
-pub fn encode(facts: &[RenderedObject]) -> String {
+pub fn encode(objects: &[RenderedObject]) -> String {
+    let facts: Vec<RenderedObject> = objects.iter().filter_map(of).collect();
     let list: Vec<Encoded<'_>> = facts
         .iter()
         .map(|o| Encoded {
@@ -257,8 +237,7 @@ mod tests {
             facts.body.get_path("spec.rules"),
             object.body.get_path("spec.rules")
         );
-        assert_eq!(of_all(std::slice::from_ref(&object)), vec![facts.clone()]);
-        assert_eq!(decode(&encode(std::slice::from_ref(&facts))), vec![facts]);
+        assert_eq!(decode(&encode(std::slice::from_ref(&object))), vec![facts]);
     }
 
     /// The decoder before it read values directly: through `serde_json::Value`.
@@ -314,35 +293,8 @@ mod tests {
                 origin: None,
             })
             .collect();
-        let text = encode(&of_all(&objects));
+        let text = encode(&objects);
         assert_eq!(decode(&text).len(), 2);
         assert_eq!(decode(&text), decode_through_json(&text));
-        assert_eq!(decode(&text), of_all(&objects));
-    }
-
-    /// What a build hands the rules for a unit it renders is what it would decode from the
-    /// unit's record: floats JSON cannot hold become `null`, everything else is as it was.
-    #[test]
-    fn fresh_facts_are_the_decoded_facts() {
-        let docs = crate::yaml::parse_documents(
-            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: web\n  annotations: {a: \"1\", b: .nan, c: -.inf, d: 2.5, e: 1.0, f: -0.0, g: null, h: [1, .inf, {i: .NaN}]}\nspec:\n  rules: [{host: \"\\u00e9.org\", http: {paths: [{path: /, backend: {service: {port: {number: 80}}}}]}}]\n  tls: [{hosts: [x.org], secretName: x}]\n---\napiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: ca\nspec: {ca: {secretName: ca}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n  namespace: web\ndata: {a: b}\n",
-        )
-        .unwrap();
-        let objects: Vec<RenderedObject> = docs
-            .into_iter()
-            .map(|body| RenderedObject {
-                id: ObjectId::of(&body).unwrap(),
-                body,
-                service: Some("web".into()),
-                path: "apps/web/web/x.yaml".into(),
-                origin: None,
-            })
-            .collect();
-        let fresh = of_all(&objects);
-        assert_eq!(fresh.len(), 2, "the ConfigMap has no facts");
-        let annotations = fresh[0].body.get_path("metadata.annotations").unwrap();
-        assert_eq!(annotations.get_path("b"), Some(&Value::Null));
-        assert_eq!(annotations.get_path("d"), Some(&Value::Float(2.5)));
-        assert_eq!(decode(&encode(&fresh)), fresh);
     }
 }

@@ -24,14 +24,12 @@ pub fn enabled() -> bool {
 }
 
 /// What a unit's cache record keeps for the rules.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UnitMemo {
     /// Ids of the unit-scope rules with findings, before allows.
     pub rules: Vec<String>,
     /// The facts of the unit's objects ([`super::facts::encode`]).
     pub facts: String,
-    /// The same facts as values ([`super::facts::of_all`]), for the gate of this build.
-    pub fresh: Vec<RenderedObject>,
 }
 
 /// One unit of an environment as the gate sees it: its service and what its record keeps.
@@ -41,8 +39,6 @@ pub struct GateUnit<'a> {
     pub rules: &'a [String],
     /// [`UnitMemo::facts`].
     pub facts: &'a str,
-    /// [`UnitMemo::fresh`], for a unit rendered by this build: its facts need no decoding.
-    pub fresh: Option<&'a [RenderedObject]>,
 }
 
 /// Runs the unit-scope rules on one freshly rendered unit.
@@ -55,11 +51,9 @@ pub fn unit_memo(
     let findings = unit_findings(stack, env, service, objects);
     let mut rules: Vec<String> = findings.iter().map(|f| f.rule.to_string()).collect();
     rules.dedup();
-    let fresh = super::facts::of_all(objects);
     UnitMemo {
         rules,
-        facts: super::facts::encode(&fresh),
-        fresh,
+        facts: super::facts::encode(objects),
     }
 }
 
@@ -151,10 +145,7 @@ pub fn gate(
         // resolved so that they point at the settings that caused them.
         let facts: Vec<RenderedObject> = units
             .iter()
-            .flat_map(|u| match u.fresh {
-                Some(fresh) => fresh.to_vec(),
-                None => super::facts::decode(u.facts),
-            })
+            .flat_map(|u| super::facts::decode(u.facts))
             .collect();
         let mut scoped = environment_findings(stack, env, &[], &facts);
         if !scoped.is_empty() {
