@@ -81,6 +81,47 @@ fn changing_one_service_rewrites_only_its_files_in_the_affected_environment() {
         .contains("replicas: 7"));
 }
 
+/// Each build after an edit writes the units section from the last one (kept units' entries
+/// are ranges of the old cache file): edit after edit, only the edited unit renders, and the
+/// tree is the one a cold build of the final stack writes.
+#[test]
+fn edit_after_edit_renders_only_the_edited_unit_and_ends_where_a_cold_build_does() {
+    let t = two_services();
+    t.run(&["build"]).success();
+    let edits = [
+        (
+            "template=\"worker\"",
+            "template=\"worker\" {\n    env \"production\" { replicas 7 }\n}",
+            "1 units rendered, 3 skipped",
+        ),
+        ("replicas 7", "replicas 8", "1 units rendered, 3 skipped"),
+        // web's image: its unit in both environments.
+        (
+            "tag=\"1.27\"",
+            "tag=\"1.28\"",
+            "2 units rendered, 2 skipped",
+        ),
+        ("replicas 8", "replicas 9", "1 units rendered, 3 skipped"),
+    ];
+    for (from, to, rendered) in edits {
+        settle();
+        t.edit("stacks.kdl", from, to);
+        t.run(&["build"]).success().stderr_has(&[rendered]);
+    }
+    settle();
+    t.run(&["build"])
+        .success()
+        .stderr_has(&["0 units rendered"]);
+    t.run(&["build", "--check"]).success();
+    let production = crate::harness::kustomize(&t, "out/production");
+    assert!(production.contains("replicas: 9"), "{production}");
+    assert!(production.contains("nginx:1.28"), "{production}");
+    let cold = two_services();
+    cold.write("stacks.kdl", &t.read("stacks.kdl"));
+    cold.run(&["build"]).success();
+    assert_eq!(cold.tree("out"), t.tree("out"));
+}
+
 #[test]
 fn changing_a_template_rerenders_exactly_the_units_that_read_it() {
     let t = two_services();
