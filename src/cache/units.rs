@@ -82,12 +82,12 @@ pub fn encode_units(
         old_len: old.len(),
         ..EncodedUnits::default()
     };
-    let mut frame = Vec::new();
-    section::begin(&mut frame);
-    out.push_own(&frame);
+    // Room for the frame, filled in at the end.
+    out.push_own(&[0; section::FRAME]);
     let mut scratch = Vec::new();
     push_varint(&mut scratch, units.len());
     out.push_own(&scratch);
+    let mut encoded = Vec::new();
     for (name, record) in units {
         if let Some(range) = record
             .stored
@@ -96,25 +96,19 @@ pub fn encode_units(
             out.extend(Piece::Old(range));
             continue;
         }
-        scratch.clear();
-        push_varint(&mut scratch, name.len());
-        scratch.extend_from_slice(name.as_bytes());
-        let at = scratch.len();
-        let stored = match record.stored {
-            Some(stored) => {
-                scratch.extend_from_slice(stored);
-                stored.len()
-            }
-            // Plain structs, vectors and strings always serialize; if not, the unit has no
-            // record (and is rendered next time).
+        let record_bytes = match record.stored {
+            Some(stored) => stored,
             None => {
-                section::append(&mut scratch, record);
-                scratch.len() - at
+                encoded.clear();
+                // Plain structs, vectors and strings always serialize; if not, the unit has
+                // no record (and is rendered next time).
+                section::append(&mut encoded, record);
+                &encoded
             }
         };
-        let mut length = Vec::new();
-        push_varint(&mut length, stored);
-        scratch.splice(at..at, length);
+        scratch.clear();
+        push_entry_head(&mut scratch, name, record_bytes.len());
+        scratch.extend_from_slice(record_bytes);
         out.push_own(&scratch);
     }
     scratch.clear();
@@ -130,6 +124,14 @@ pub fn encode_units(
     out
 }
 
+/// What precedes a unit's record in the section: the name's length, the name, the record's
+/// length.
+fn push_entry_head(out: &mut Vec<u8>, name: &str, record_len: usize) {
+    push_varint(out, name.len());
+    out.extend_from_slice(name.as_bytes());
+    push_varint(out, record_len);
+}
+
 /// Where in `old` the entry of unit `name` lies whose record bytes are `stored` (a slice of
 /// `old`): the name's length, the name, the record's length, the record. `None` unless
 /// those bytes are exactly what the entry would be encoded as.
@@ -137,9 +139,7 @@ fn old_entry(old: &[u8], name: &str, stored: &[u8]) -> Option<Range<usize>> {
     let at = stored.as_ptr().addr().checked_sub(old.as_ptr().addr())?;
     let end = at.checked_add(stored.len())?;
     let mut prefix = Vec::with_capacity(name.len() + 20);
-    push_varint(&mut prefix, name.len());
-    prefix.extend_from_slice(name.as_bytes());
-    push_varint(&mut prefix, stored.len());
+    push_entry_head(&mut prefix, name, stored.len());
     let start = at.checked_sub(prefix.len())?;
     (end <= old.len() && old.get(start..at)? == prefix.as_slice()).then_some(start..end)
 }
