@@ -287,3 +287,54 @@ pub fn watch(report: fn(&OverBudget)) {
         WATCHING.store(true, Ordering::SeqCst);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A byte that differs from its neighbours, to tell moved contents from garbage.
+    fn pattern(i: usize) -> u8 {
+        u8::try_from(i % 251).unwrap_or_default()
+    }
+
+    /// Every layout the fast path takes, and those it leaves to the aligned entry points, get
+    /// a block of their alignment; growing and shrinking keeps the contents and the alignment.
+    #[test]
+    #[allow(unsafe_code)]
+    fn every_block_meets_its_layout_through_either_path() {
+        let sizes = [
+            1, 2, 3, 7, 8, 9, 12, 15, 16, 17, 24, 31, 40, 100, 1024, 1025, 4097, 70_000,
+        ];
+        for align in [1, 2, 4, 8, 16, 32, 64, 4096] {
+            for size in sizes {
+                let layout = Layout::from_size_align(size, align).unwrap();
+                // SAFETY: a non-zero size; every block is freed with its own layout.
+                unsafe {
+                    let zeroed = BACKING.alloc_zeroed(layout);
+                    assert!(!zeroed.is_null());
+                    assert_eq!(zeroed.addr() % align, 0, "zeroed {size} align {align}");
+                    assert!(std::slice::from_raw_parts(zeroed, size)
+                        .iter()
+                        .all(|b| *b == 0));
+                    BACKING.dealloc(zeroed, layout);
+
+                    for new_size in [size * 3, size.div_ceil(2)] {
+                        let ptr = BACKING.alloc(layout);
+                        assert!(!ptr.is_null());
+                        assert_eq!(ptr.addr() % align, 0, "alloc {size} align {align}");
+                        for i in 0..size {
+                            ptr.add(i).write(pattern(i));
+                        }
+                        let moved = BACKING.realloc(ptr, layout, new_size);
+                        assert!(!moved.is_null());
+                        assert_eq!(moved.addr() % align, 0, "realloc {size} -> {new_size}");
+                        for i in 0..size.min(new_size) {
+                            assert_eq!(moved.add(i).read(), pattern(i), "byte {i}");
+                        }
+                        BACKING.dealloc(moved, Layout::from_size_align(new_size, align).unwrap());
+                    }
+                }
+            }
+        }
+    }
+}
