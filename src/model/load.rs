@@ -60,8 +60,13 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         .into());
     };
     let stack_id = sources.add("stacks.kdl", &text);
-    // Before any parser recurses into it.
-    super::limits::check_structure(&sources, stack_id)?;
+    // Both are flat scans of the whole file, on the critical path before the parallel
+    // parse: run side by side. The structure check still comes before any parser recurses.
+    let (structure, runs) = rayon::join(
+        || super::limits::check_structure(&sources, stack_id),
+        || super::runs::runs(&sources, stack_id),
+    );
+    structure?;
 
     let overlay_files = read_overlays(root, &mut sources, &mut errors);
     let mut templates = read_templates(root, &mut sources, &mut errors);
@@ -74,7 +79,7 @@ pub fn load(root: &Path) -> Result<Stack, Diagnostics> {
         .unwrap_or_default();
     errors.extend(builtin_parser.errors);
 
-    let Some(items) = parse_stack(&sources, stack_id, &mut errors) else {
+    let Some(items) = parse_stack(&sources, stack_id, runs, &mut errors) else {
         return Err(errors);
     };
     let mut parser = Parser::new(&sources, stack_id);
@@ -182,10 +187,15 @@ type ParsedRun = (Vec<Item>, Diagnostics);
 /// Parses `stacks.kdl` run by run, in parallel. Returns the declarations in file order, or
 /// `None` after reporting syntax errors. (Our parser reads ~80 MB/s, so no run is cached:
 /// loading a cache of parsed runs cost more than parsing them again.)
-fn parse_stack(sources: &Sources, file: FileId, errors: &mut Diagnostics) -> Option<Vec<Item>> {
+fn parse_stack(
+    sources: &Sources,
+    file: FileId,
+    runs: Result<Vec<std::ops::Range<usize>>, Diagnostics>,
+    errors: &mut Diagnostics,
+) -> Option<Vec<Item>> {
     use rayon::prelude::*;
     let text = &sources.file(file).text;
-    let ranges = match super::runs::runs(sources, file) {
+    let ranges = match runs {
         Ok(ranges) => ranges,
         Err(e) => {
             errors.extend(e);
