@@ -1,16 +1,25 @@
 //! The API schemas compiled into stackc (`schemas/*.json`, written by
 //! `scripts/regenerate-schemas`): one document per Kubernetes version for the built-in
-//! kinds, one for the CRD kinds. A kind's validator is compiled the first time an object of
-//! it is checked, once per process, from only the definitions it reaches.
+//! kinds, one for the CRD kinds. The first few objects of a kind a process checks are
+//! checked with the kind's schema cut down to their own fields ([`prune`](super::prune)):
+//! an edit re-renders a few objects, and compiling a Deployment's whole schema cost more
+//! than the rest of checking them. Past those, the kind's whole validator is compiled,
+//! once per process, from only the definitions it reaches.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// The Kubernetes versions stackc has schemas for, oldest first.
 pub const VERSIONS: &[&str] = &["1.33", "1.34", "1.35", "1.36", "1.37"];
+
+/// How many objects of a kind a process checks with cut schemas before it compiles the
+/// kind's whole schema (a cut costs a small part of a whole compile, and a build that checks
+/// more objects than this checks many more).
+const CUT_PER_KIND: usize = 8;
 
 /// The version checked when the stack does not say (`policy kubernetes="..."`): the newest.
 pub const DEFAULT_VERSION: &str = "1.37";
@@ -33,6 +42,10 @@ pub struct Catalog {
     kinds: BTreeMap<String, String>,
     defs: BTreeMap<&'static str, &'static RawValue>,
     validators: BTreeMap<String, OnceLock<Result<jsonschema::Validator, String>>>,
+    /// How many objects of each kind were checked with a cut schema.
+    cuts: BTreeMap<String, AtomicUsize>,
+    /// The definitions cuts have reached, parsed once.
+    parsed: BTreeMap<&'static str, OnceLock<Option<Value>>>,
     /// Where the document came from, for messages (`k8s-openapi 0.29 (Kubernetes 1.37)`).
     pub source: String,
 }
@@ -50,14 +63,29 @@ struct Document {
 
 /// What the schemas know about a kind.
 pub enum Lookup<'c> {
-    /// A schema for exactly this apiVersion and kind.
-    Known(&'c Catalog, &'c jsonschema::Validator),
+    /// A schema for exactly this apiVersion and kind, in this catalog.
+    Known(&'c Catalog),
     /// The kind is known under other apiVersions only (a removed or mistyped version).
     OtherVersions(Vec<String>),
     /// No schema: a kind stackc has no schema for is not checked.
     Unknown,
-    /// The embedded schema did not compile: a bug in stackc, reported as such.
-    Broken(String),
+}
+
+/// The validator one object is checked with: its kind's whole one, or one cut to it.
+pub enum Checker<'c> {
+    Whole(&'c jsonschema::Validator),
+    Cut(jsonschema::Validator),
+}
+
+impl std::ops::Deref for Checker<'_> {
+    type Target = jsonschema::Validator;
+
+    fn deref(&self) -> &jsonschema::Validator {
+        match self {
+            Checker::Whole(validator) => validator,
+            Checker::Cut(validator) => validator,
+        }
+    }
 }
 
 impl Catalog {
@@ -74,10 +102,22 @@ impl Catalog {
             .keys()
             .map(|k| (k.clone(), OnceLock::new()))
             .collect();
+        let cuts = doc
+            .kinds
+            .keys()
+            .map(|k| (k.clone(), AtomicUsize::new(0)))
+            .collect();
+        let parsed = doc
+            .defs
+            .keys()
+            .map(|name| (*name, OnceLock::new()))
+            .collect();
         Catalog {
             kinds: doc.kinds,
             defs: doc.defs,
             validators,
+            cuts,
+            parsed,
             source: doc.source,
         }
     }
@@ -87,9 +127,41 @@ impl Catalog {
         serde_json::from_str(self.defs.get(name)?.get()).ok()
     }
 
+    /// The definition `name`, parsed the first time it is asked for.
+    fn parsed_def(&self, name: &str) -> Option<&Value> {
+        self.parsed
+            .get(name)?
+            .get_or_init(|| self.def(name))
+            .as_ref()
+    }
+
     fn validator(&self, key: &str) -> Option<&Result<jsonschema::Validator, String>> {
         let def = self.kinds.get(key)?;
         Some(self.validators.get(key)?.get_or_init(|| self.compile(def)))
+    }
+
+    /// The validator to check `instance`, an object of kind `key`, with: the kind's whole
+    /// one once it is compiled or the kind's cuts are used up, else one cut to `instance`
+    /// (the same errors for it). `Err`: the embedded schema does not compile, a bug.
+    pub fn checker(&self, key: &str, instance: &Value) -> Result<Checker<'_>, String> {
+        let compiled = self.validators.get(key).and_then(OnceLock::get);
+        let cut_allowed = compiled.is_none()
+            && self
+                .cuts
+                .get(key)
+                .is_some_and(|n| n.fetch_add(1, Ordering::Relaxed) < CUT_PER_KIND);
+        if let Some(def) = self.kinds.get(key).filter(|_| cut_allowed) {
+            let cut = super::prune::prune(&|name| self.parsed_def(name), def, instance)
+                .and_then(|schema| build(&schema).ok());
+            if let Some(validator) = cut {
+                return Ok(Checker::Cut(validator));
+            }
+        }
+        match self.validator(key) {
+            Some(Ok(validator)) => Ok(Checker::Whole(validator)),
+            Some(Err(message)) => Err(message.clone()),
+            None => Err(format!("no schema for {key}")),
+        }
     }
 
     /// A schema of `def` with the definitions it reaches, and its validator.
@@ -115,11 +187,7 @@ impl Catalog {
             "$ref": format!("#/$defs/{def}"),
             "$defs": defs,
         });
-        jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .should_validate_formats(false)
-            .build(&schema)
-            .map_err(|e| e.to_string())
+        build(&schema)
     }
 
     /// The schema of the property `name` of the object schema at `path` under the kind's
@@ -164,6 +232,16 @@ impl Catalog {
         }
         schema
     }
+}
+
+/// A validator of `schema`, as every schema here is compiled: draft 2020-12, formats not
+/// checked.
+fn build(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(false)
+        .build(schema)
+        .map_err(|e| e.to_string())
 }
 
 /// Every `#/$defs/NAME` that `schema` refers to.
@@ -212,12 +290,8 @@ pub fn lookup(version: &str, api_version: &str, kind: &str) -> Lookup<'static> {
             .into_iter()
             .chain(std::iter::once_with(crds))
     };
-    for catalog in catalogs() {
-        match catalog.validator(&key) {
-            Some(Ok(validator)) => return Lookup::Known(catalog, validator),
-            Some(Err(message)) => return Lookup::Broken(message.clone()),
-            None => {}
-        }
+    if let Some(catalog) = catalogs().find(|c| c.kinds.contains_key(&key)) {
+        return Lookup::Known(catalog);
     }
     let catalogs: Vec<&'static Catalog> = catalogs().collect();
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
@@ -274,6 +348,118 @@ mod tests {
         assert!(crds
             .kinds
             .contains_key("kustomize.toolkit.fluxcd.io/v1/Kustomization"));
+    }
+
+    /// Each error as the findings read it: where, and what.
+    fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+        validator
+            .iter_errors(instance)
+            .map(|e| format!("{} {e}", e.instance_path()))
+            .collect()
+    }
+
+    #[test]
+    fn a_cut_schema_finds_what_the_whole_one_finds_in_real_kinds() {
+        let catalog = builtin(DEFAULT_VERSION).expect("the default version");
+        let container = serde_json::json!({
+            "name": "web", "image": "nginx:1", "imagePullPolicy": "IfNotPresent",
+            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+            "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 10},
+            "resources": {"limits": {"cpu": "500m"}, "requests": {"memory": "128Mi"}},
+            "env": [{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+        });
+        let mut broken = container.clone();
+        broken["imagePullPolicy"] = serde_json::json!(3);
+        broken["readinessProbe"]["httpGet"]["prot"] = serde_json::json!(1);
+        broken["env"][0]["valueFrom"] = serde_json::json!({"secretKeyRef": {"key": 1}});
+        broken.as_object_mut().unwrap().remove("name");
+        let deployment = |containers: Value, replicas: Value| {
+            serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "labels": {"app": "web"}, "annotations": {"a": "b"}},
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "strategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+                    "template": {
+                        "metadata": {"labels": {"app": "web"}},
+                        "spec": {"containers": containers, "affinity": {"podAntiAffinity": {}}},
+                    },
+                },
+            })
+        };
+        let cases = [
+            (
+                "apps/v1/Deployment",
+                deployment(serde_json::json!([container]), 2.into()),
+            ),
+            (
+                "apps/v1/Deployment",
+                deployment(serde_json::json!([container, broken]), "two".into()),
+            ),
+            (
+                "apps/v1/Deployment",
+                serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"templat": {}}}),
+            ),
+            (
+                "v1/Service",
+                serde_json::json!({"spec": {"ports": [{"port": "x", "targetPort": "http"}], "type": 1}}),
+            ),
+            (
+                "v1/ConfigMap",
+                serde_json::json!({"metadata": {"name": "c"}, "data": {"a": "b", "c": 1}}),
+            ),
+        ];
+        for (key, instance) in &cases {
+            let Some(Ok(whole)) = catalog.validator(key) else {
+                panic!("{key} compiles");
+            };
+            let schema = super::super::prune::prune(
+                &|n| catalog.parsed_def(n),
+                &catalog.kinds[*key],
+                instance,
+            )
+            .expect("the cut succeeds");
+            let cut = build(&schema).expect("the cut compiles");
+            assert_eq!(
+                errors(&cut, instance),
+                errors(whole, instance),
+                "{key} {instance}"
+            );
+            assert_eq!(cut.is_valid(instance), whole.is_valid(instance));
+        }
+        // The broken Deployment has errors to agree on.
+        assert!(!errors(
+            catalog
+                .validator("apps/v1/Deployment")
+                .unwrap()
+                .as_ref()
+                .unwrap(),
+            &cases[1].1
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_kind_is_checked_with_cuts_and_then_with_its_whole_validator() {
+        // A catalog of its own: other tests compile the shared ones' validators.
+        let catalog = Catalog::parse(CRDS);
+        let key = "source.toolkit.fluxcd.io/v1/GitRepository";
+        let instance = serde_json::json!({"spec": {"url": 1}});
+        for _ in 0..CUT_PER_KIND {
+            assert!(matches!(
+                catalog.checker(key, &instance),
+                Ok(Checker::Cut(_))
+            ));
+        }
+        assert!(matches!(
+            catalog.checker(key, &instance),
+            Ok(Checker::Whole(_))
+        ));
+        assert!(matches!(
+            catalog.checker(key, &instance),
+            Ok(Checker::Whole(_))
+        ));
     }
 
     #[test]

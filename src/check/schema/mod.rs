@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod generated;
 pub(crate) mod locate;
+mod prune;
 
 use crate::check::context::{object_label, setting, setting_value};
 use crate::check::{Context, EnvCheck, Finding};
@@ -70,19 +71,9 @@ pub(crate) fn check_object(
         finding.span = locate(path);
         finding
     };
-    let validator = match catalog::lookup(version, &id.api_version, &id.kind) {
-        Lookup::Known(catalog, validator) => (catalog, validator),
+    let catalog = match catalog::lookup(version, &id.api_version, &id.kind) {
+        Lookup::Known(catalog) => catalog,
         Lookup::Unknown => return Vec::new(),
-        Lookup::Broken(message) => {
-            return vec![new(
-                format!(
-                    "the schema of {} {} does not compile: {message}",
-                    id.api_version, id.kind
-                ),
-                &[],
-            )
-            .help("this is a bug in stackc; please report it")]
-        }
         Lookup::OtherVersions(served) => {
             return vec![new(
                 format!(
@@ -94,18 +85,30 @@ pub(crate) fn check_object(
             .help(format!("use `apiVersion: {}`", served.join("` or `")))];
         }
     };
-    let (catalog, validator) = validator;
     let mut body = json_of(&object.body);
     // A SOPS-encrypted document carries its `sops` block at the top; Flux decrypts it away
     // before the API server sees the object.
     if let serde_json::Value::Object(map) = &mut body {
         map.remove("sops");
     }
+    let key = catalog::key(&id.api_version, &id.kind);
+    let validator = match catalog.checker(&key, &body) {
+        Ok(validator) => validator,
+        Err(message) => {
+            return vec![new(
+                format!(
+                    "the schema of {} {} does not compile: {message}",
+                    id.api_version, id.kind
+                ),
+                &[],
+            )
+            .help("this is a bug in stackc; please report it")]
+        }
+    };
     // Most objects are valid: a yes or no walk first, and the errors only when it says no.
     if validator.is_valid(&body) {
         return Vec::new();
     }
-    let key = catalog::key(&id.api_version, &id.kind);
     let mut out = Vec::new();
     for error in validator.iter_errors(&body).take(MAX_PER_OBJECT) {
         let path: Vec<String> = error
