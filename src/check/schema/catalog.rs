@@ -19,7 +19,7 @@ pub const VERSIONS: &[&str] = &["1.33", "1.34", "1.35", "1.36", "1.37"];
 /// How many objects of a kind a process checks with cut schemas before it compiles the
 /// kind's whole schema (a cut costs a small part of a whole compile, and a build that checks
 /// more objects than this checks many more).
-const CUT_PER_KIND: usize = 8;
+const CUT_PER_KIND: usize = 4;
 
 /// The version checked when the stack does not say (`policy kubernetes="..."`): the newest.
 pub const DEFAULT_VERSION: &str = "1.37";
@@ -63,8 +63,8 @@ struct Document {
 
 /// What the schemas know about a kind.
 pub enum Lookup<'c> {
-    /// A schema for exactly this apiVersion and kind, in this catalog.
-    Known(&'c Catalog),
+    /// A schema for exactly this apiVersion and kind, in this catalog, under this key.
+    Known(&'c Catalog, String),
     /// The kind is known under other apiVersions only (a removed or mistyped version).
     OtherVersions(Vec<String>),
     /// No schema: a kind stackc has no schema for is not checked.
@@ -144,12 +144,18 @@ impl Catalog {
     /// one once it is compiled or the kind's cuts are used up, else one cut to `instance`
     /// (the same errors for it). `Err`: the embedded schema does not compile, a bug.
     pub fn checker(&self, key: &str, instance: &Value) -> Result<Checker<'_>, String> {
-        let compiled = self.validators.get(key).and_then(OnceLock::get);
-        let cut_allowed = compiled.is_none()
-            && self
-                .cuts
-                .get(key)
-                .is_some_and(|n| n.fetch_add(1, Ordering::Relaxed) < CUT_PER_KIND);
+        let slot = self
+            .validators
+            .get(key)
+            .ok_or_else(|| format!("no schema for {key}"))?;
+        // Once compiled (a cold build's many objects), the whole validator, at no more cost.
+        if let Some(compiled) = slot.get() {
+            return compiled.as_ref().map(Checker::Whole).map_err(Clone::clone);
+        }
+        let cut_allowed = self
+            .cuts
+            .get(key)
+            .is_some_and(|n| n.fetch_add(1, Ordering::Relaxed) < CUT_PER_KIND);
         if let Some(def) = self.kinds.get(key).filter(|_| cut_allowed) {
             let cut = super::prune::prune(&|name| self.parsed_def(name), def, instance)
                 .and_then(|schema| build(&schema).ok());
@@ -291,7 +297,7 @@ pub fn lookup(version: &str, api_version: &str, kind: &str) -> Lookup<'static> {
             .chain(std::iter::once_with(crds))
     };
     if let Some(catalog) = catalogs().find(|c| c.kinds.contains_key(&key)) {
-        return Lookup::Known(catalog);
+        return Lookup::Known(catalog, key);
     }
     let catalogs: Vec<&'static Catalog> = catalogs().collect();
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);

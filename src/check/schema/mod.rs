@@ -71,8 +71,8 @@ pub(crate) fn check_object(
         finding.span = locate(path);
         finding
     };
-    let catalog = match catalog::lookup(version, &id.api_version, &id.kind) {
-        Lookup::Known(catalog) => catalog,
+    let (catalog, key) = match catalog::lookup(version, &id.api_version, &id.kind) {
+        Lookup::Known(catalog, key) => (catalog, key),
         Lookup::Unknown => return Vec::new(),
         Lookup::OtherVersions(served) => {
             return vec![new(
@@ -91,7 +91,6 @@ pub(crate) fn check_object(
     if let serde_json::Value::Object(map) = &mut body {
         map.remove("sops");
     }
-    let key = catalog::key(&id.api_version, &id.kind);
     let validator = match catalog.checker(&key, &body) {
         Ok(validator) => validator,
         Err(message) => {
