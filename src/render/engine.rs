@@ -21,7 +21,13 @@ pub fn environment(templates: &BTreeMap<String, TemplateFile>) -> Environment<'s
             .map(|(name, file)| (name.clone(), file.text.clone()))
             .collect(),
     );
-    env.set_loader(move |name| Ok(sources.get(name).map(ToString::to_string)));
+    env.set_loader(move |name| {
+        Ok(match name.strip_prefix(super::interpolate::PREFIX) {
+            // A setting string is its own source: compiled the first time a unit renders it.
+            Some(text) => Some(text.to_string()),
+            None => sources.get(name).map(ToString::to_string),
+        })
+    });
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_keep_trailing_newline(true);

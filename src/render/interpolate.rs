@@ -1,15 +1,15 @@
-//! `{{ }}` in settings (`host="{{ service.name }}.{{ environment.domain }}"`): every such
-//! string of the model is compiled once, when the renderer is made, instead of once per unit
-//! that uses it (most strings are written once in `defaults` or repeated by every service, so
-//! one compile serves hundreds of units).
+//! `{{ }}` in settings (`host="{{ service.name }}.{{ environment.domain }}"`): each such
+//! string is a template of its own, named [`name`]`(text)`, that the environment's loader
+//! compiles the first time a unit renders it and keeps, instead of once per unit that uses
+//! it (most strings are written once in `defaults` or repeated by every service, so one
+//! compile serves hundreds of units). Compiling on first use, not when the renderer is
+//! made, keeps an edit that renders one unit from walking every service's settings.
 
-use crate::model::{Model, Tracked, TrackedValue};
 use crate::value::Value;
 use minijinja::Environment;
-use std::collections::BTreeSet;
 
 /// Template names no file under `templates/` can have (a file name holds no NUL).
-const PREFIX: &str = "\u{0}settings:";
+pub(super) const PREFIX: &str = "\u{0}settings:";
 
 /// Whether a setting string is a template.
 pub fn is_template(text: &str) -> bool {
@@ -21,41 +21,10 @@ pub fn name(text: &str) -> String {
     format!("{PREFIX}{text}")
 }
 
-/// Adds every template string of the model's settings to `env`, compiled. A string that does
-/// not compile is left out: rendering it then goes through `render_str`, which reports the
-/// error exactly as before, per unit.
-pub fn register(env: &mut Environment<'static>, model: &Model) {
-    let mut found = BTreeSet::new();
-    let mut layers = vec![&model.builtin, &model.defaults];
-    for e in &model.environments {
-        layers.push(&e.settings);
-        if let Some(overlay) = &e.overlay {
-            layers.push(&overlay.settings);
-            layers.extend(overlay.services.iter().map(|o| &o.settings));
-        }
-    }
-    for s in &model.services {
-        layers.push(&s.settings);
-        layers.extend(s.env_blocks.iter().map(|b| &b.settings));
-    }
-    for layer in layers {
-        for tree in layer.values() {
-            collect(tree, &mut found);
-        }
-    }
-    add(env, found);
-}
-
-fn add(env: &mut Environment<'static>, strings: BTreeSet<String>) {
-    for text in strings {
-        // A compile error is reported when a unit renders the string.
-        let _ = env.add_template_owned(name(&text), text);
-    }
-}
-
-/// Renders the setting string `text` over `base`: through its compiled template when
-/// [`register`] added one (`template_base`, `base` as a template value, is converted on
-/// first use and kept for the unit's other strings), else through `render_str`.
+/// Renders the setting string `text` over `base`: through its compiled template
+/// (`template_base`, `base` as a template value, is converted on first use and kept for the
+/// unit's other strings), or, when it does not compile, through `render_str`, which reports
+/// the error as it reports any other, per unit.
 pub fn render(
     env: &Environment<'static>,
     text: &str,
@@ -71,19 +40,6 @@ pub fn render(
     }
 }
 
-fn collect(tree: &Tracked, found: &mut BTreeSet<String>) {
-    match &tree.value {
-        TrackedValue::Scalar(Value::String(s)) if is_template(s) => {
-            if !found.contains(s) {
-                found.insert(s.clone());
-            }
-        }
-        TrackedValue::Scalar(_) => {}
-        TrackedValue::List(items) => items.iter().for_each(|t| collect(t, found)),
-        TrackedValue::Map(entries) => entries.values().for_each(|t| collect(t, found)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,7 +47,7 @@ mod tests {
 
     /// Compiled once or per call, a string renders the same text or fails the same way.
     #[test]
-    fn registered_strings_render_as_render_str_does() {
+    fn compiled_strings_render_as_render_str_does() {
         let strings = [
             "{{ service.name }}.{{ environment.domain }}",
             "{% if environment.wave > 0 %}late{% else %}early{% endif %}",
@@ -109,11 +65,7 @@ mod tests {
             ),
         ]);
         let plain = super::super::engine::environment(&std::collections::BTreeMap::new());
-        let mut compiled = super::super::engine::environment(&std::collections::BTreeMap::new());
-        add(
-            &mut compiled,
-            strings.iter().map(ToString::to_string).collect(),
-        );
+        let compiled = super::super::engine::environment(&std::collections::BTreeMap::new());
         let mut template_base = None;
         for text in strings {
             assert!(is_template(text));

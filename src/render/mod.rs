@@ -44,8 +44,7 @@ pub struct Renderer<'s> {
 impl<'s> Renderer<'s> {
     /// A renderer over the stack's templates.
     pub fn new(stack: &'s Stack) -> Self {
-        let mut env = engine::environment(&stack.templates);
-        interpolate::register(&mut env, &stack.model);
+        let env = engine::environment(&stack.templates);
         Renderer {
             stack,
             env,
