@@ -145,6 +145,62 @@ fn a_wrong_type_and_a_missing_required_field_in_a_template() {
     assert_eq!(found.len(), 2, "{messages:#?}");
 }
 
+/// One process checks a kind's first few objects with schemas cut to their fields and the
+/// rest with the kind's whole schema: twelve services with the same mistakes get the same
+/// findings, whichever way each was checked.
+#[test]
+fn every_object_of_a_kind_gets_the_same_findings_cut_or_whole() {
+    use std::fmt::Write as _;
+    let mut stack = STACK.split("service \"web\"").next().unwrap().to_string();
+    for i in 0..12 {
+        writeln!(
+            stack,
+            "service \"web{i:02}\" layer=\"apps\" namespace=\"web{i:02}\" template=\"web\" {{\n    image \"nginx\" tag=\"1.27.3\"\n    port 80\n}}"
+        )
+        .unwrap();
+    }
+    let template = DEPLOYMENT
+        .replace("  replicas: 1", "  replica: \"1\"")
+        .replace(
+            "          ports:",
+            "          imagePullPolicy: 3\n          readinessProbe: {httpGet: {prot: 1, port: 80}}\n          ports:",
+        )
+        .replace("            - containerPort: {{ service.port }}", "            - containerPort: http");
+    let t = Test::new()
+        .file("stacks.kdl", &stack)
+        .file("templates/web/deployment.yaml.j2", &template);
+    let (code, found) = schema_findings(&t);
+    assert_eq!(code, 1);
+    let mut by_service = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for f in &found {
+        let object = f["object"].as_str().unwrap();
+        let service = object.rsplit('/').next().unwrap().to_string();
+        by_service.entry(service.clone()).or_default().push(format!(
+            "{} | {} | {}",
+            f["message"].as_str().unwrap().replace(&service, "SERVICE"),
+            f["help"],
+            f["line"]
+        ));
+    }
+    assert_eq!(by_service.len(), 12, "{found:#?}");
+    let first = by_service.values().next().unwrap().clone();
+    assert_eq!(first.len(), 4, "{first:#?}");
+    for (service, findings) in &by_service {
+        assert_eq!(findings, &first, "{service}");
+    }
+    for wanted in [
+        "unknown field `spec.replica`",
+        "field `spec.template.spec.containers[0].imagePullPolicy` is a number",
+        "unknown field `spec.template.spec.containers[0].readinessProbe.httpGet.prot`",
+        "field `spec.template.spec.containers[0].ports[0].containerPort` is a string",
+    ] {
+        assert!(
+            first.iter().any(|f| f.starts_with(wanted)),
+            "{wanted}: {first:#?}"
+        );
+    }
+}
+
 #[test]
 fn a_plain_manifest_is_checked_and_an_allow_switches_the_rule_off() {
     let manifest = "apiVersion: v1\nkind: Service\nmetadata:\n  name: extra\n  namespace: web\nspec:\n  ports:\n    - port: \"80\"\n      protocl: TCP\n";
