@@ -396,6 +396,22 @@ fn build_refuses_bad_interpolation_in_settings() {
     );
 }
 
+/// A setting string that does not compile as a template (the loader gives up on it, and
+/// it renders through `render_str`) is refused like one that fails to render, at its span.
+#[test]
+fn build_refuses_a_setting_string_that_is_not_a_template() {
+    let err = refused(
+        |t| stack(t, "tag=\"1.27\"", "tag=\"{{ environment.domain\""),
+        &[
+            "stackc::render::interpolation",
+            "image.tag",
+            "syntax error",
+            "in this value",
+        ],
+    );
+    assert!(err.contains("stacks.kdl:"), "{err}");
+}
+
 #[test]
 fn build_refuses_unknown_environment_on_the_command_line() {
     let t = Test::basic();
