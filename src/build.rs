@@ -797,7 +797,6 @@ pub fn run(
     request: &Request<'_>,
     progress: &AtomicUsize,
 ) -> Result<Outcome, Diagnostics> {
-    let started = std::time::Instant::now();
     // The write edge, opened (and cleared of a killed build's temp files) before planning,
     // which may stage files in it; `--check` writes nothing and has none.
     let tree = if request.check {
@@ -820,12 +819,12 @@ pub fn run(
             return Err(e);
         }
     };
-    phase(started, "plan");
+    phase("plan");
     let Some(tree) = tree else {
         return Ok(Outcome::Checked(plan));
     };
     let (applied, apply_notes) = emit::apply(&plan, tree)?;
-    phase(started, "apply");
+    phase("apply");
     let notes = plan.notes.iter().cloned().chain(apply_notes).collect();
     Ok(Outcome::Applied {
         plan,
@@ -834,8 +833,11 @@ pub fn run(
     })
 }
 
-/// With `STACKC_TIMINGS` set, the time since the start at the end of each phase.
-fn phase(started: std::time::Instant, name: &str) {
+/// With `STACKC_TIMINGS` set, prints the time since the command started (the first call)
+/// at the end of a phase.
+pub fn phase(name: &str) {
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let started = STARTED.get_or_init(std::time::Instant::now);
     if std::env::var_os("STACKC_TIMINGS").is_some() {
         eprintln!(
             "[{:>7.1} ms] {name}",

@@ -86,7 +86,9 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         }
         return Ok(ExitCode::SUCCESS);
     }
+    crate::build::phase("no-op check");
     let session = Session::open_lazy(global)?;
+    crate::build::phase("load");
     let environments = session.select_environments(&args.environments)?;
     let request = Request {
         resolved: &session.resolved,
