@@ -33,7 +33,8 @@ struct Pending {
 
 /// An open `{`: the nodes read inside it so far and the node it belongs to.
 struct Frame {
-    nodes: Vec<Node>,
+    /// Where the block's nodes begin on the shared node stack.
+    first: usize,
     open: usize,
     owner: Pending,
     /// A slashdashed block (`/- { ... }`): read, checked, dropped.
@@ -68,7 +69,10 @@ pub(super) fn parse(text: &str) -> Result<Document, SyntaxError> {
 
 /// The whole document: a loop over node starts and `}`s, with the open blocks on `frames`.
 fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
-    let mut top: Vec<Node> = Vec::new();
+    // Every finished node waits on one stack, the top level's first, then each open block's;
+    // a closing `}` moves its block's nodes off in one exact allocation. (A vector per block,
+    // grown node by node, was the parser's most frequent reallocation.)
+    let mut stack: Vec<Node> = Vec::new();
     let mut frames: Vec<Frame> = Vec::new();
     // Whether reading stopped early (an error that swallowed the rest, or too many errors).
     let mut stopped = false;
@@ -96,12 +100,13 @@ fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
                 let mut owner = frame.owner;
                 owner.end = p.pos;
                 if frame.discard {
+                    stack.truncate(frame.first);
                     if owner.phase == Phase::Entries {
                         owner.phase = Phase::SlashdashedChildren;
                     }
                 } else {
                     owner.node.children = Some(Document {
-                        nodes: frame.nodes,
+                        nodes: stack.drain(frame.first..).collect(),
                         span: span(frame.open, p.pos),
                     });
                     owner.phase = Phase::Children;
@@ -143,10 +148,7 @@ fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
                 p.node_terminator();
                 if !pending.discard {
                     pending.node.span = span(pending.start, pending.end);
-                    match frames.last_mut() {
-                        Some(frame) => frame.nodes.push(pending.node),
-                        None => top.push(pending.node),
-                    }
+                    stack.push(pending.node);
                 }
             }
             Ok(Tail::Open { discard }) => {
@@ -164,7 +166,7 @@ fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
                 }
                 p.pos += 1;
                 frames.push(Frame {
-                    nodes: Vec::new(),
+                    first: stack.len(),
                     open,
                     owner: pending,
                     discard,
@@ -196,6 +198,13 @@ fn nodes(p: &mut Cursor<'_>) -> Vec<Node> {
             );
         }
     }
+    // The nodes of unclosed blocks are dropped, as their blocks are.
+    if let Some(outermost) = frames.first() {
+        stack.truncate(outermost.first);
+    }
+    // An exact allocation: the stack's spare room is not kept for the life of the tree.
+    let mut top = Vec::with_capacity(stack.len());
+    top.append(&mut stack);
     top
 }
 
