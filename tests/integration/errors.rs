@@ -412,6 +412,39 @@ fn build_refuses_a_setting_string_that_is_not_a_template() {
     assert!(err.contains("stacks.kdl:"), "{err}");
 }
 
+/// A free-form value node is either values or properties and children, and a block is either
+/// `-` items or named entries: each mix is refused at the node that mixes them.
+#[test]
+fn build_refuses_a_setting_that_mixes_shapes() {
+    let err = refused(
+        |t| {
+            stack(
+                t,
+                "labels { team \"core\" }",
+                "labels { team \"core\" }\n        ports 80 { http 8080 }",
+            );
+        },
+        &[
+            "stackc::model::unexpected",
+            "`ports` takes either values (`key 1 2`) or properties and children",
+        ],
+    );
+    assert!(err.contains("stacks.kdl:"), "{err}");
+    refused(
+        |t| {
+            stack(
+                t,
+                "labels { team \"core\" }",
+                "labels { team \"core\" }\n        hosts {\n            - \"a\"\n            b \"x\"\n        }",
+            );
+        },
+        &[
+            "stackc::model::unexpected",
+            "`hosts` takes either `-` list items or named entries, not both",
+        ],
+    );
+}
+
 #[test]
 fn build_refuses_unknown_environment_on_the_command_line() {
     let t = Test::basic();
