@@ -441,7 +441,7 @@ impl<'s> Engine<'s> {
             },
         );
         let roots = emit::roots::plan(self.stack, &env.name, layout.split_outputs(&mut files))?;
-        let index = emit::index_bytes(&files);
+        let index = emit::index_file(&files);
         let mut changes = emit::compare(&env.name, dir, &files, &index, &memory)?;
         // Sealed Secrets that changed but cannot be resealed without an identity are stale;
         // those whose bytes are not what stackc recorded were edited by hand.

@@ -17,7 +17,7 @@ use super::write::EnvChanges;
 use crate::cache::{EnvCache, InputStamps, Stamp, StatSection};
 use crate::diagnostics::Diagnostics;
 use crate::fs::{DirHandle, FsError, Tree};
-use crate::layout::{Content, Files, INDEX_FILE};
+use crate::layout::{Content, Files, Hashed, INDEX_FILE};
 use crate::seal::environment::StoreUpdate;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -35,8 +35,8 @@ pub struct EnvPlan {
     pub skipped: usize,
     /// How many render units the environment has.
     pub unit_count: usize,
-    /// The index (`.stackc-files`) for `files`.
-    pub index: Vec<u8>,
+    /// The index (`.stackc-files`) for `files`, hashed.
+    pub index: Hashed,
     /// The next cache's units section (unit records), already encoded against `old_cache`.
     pub units_section: crate::cache::EncodedUnits,
     /// The cache this environment was planned against (its stamps are reused).
@@ -261,7 +261,12 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
         // trust it. Any later write gives it the time of that write, which is not this one.
         let backdated = crate::cache::now_ns() / 1_000_000_000 - 2;
         let backdated = i64::try_from(backdated).unwrap_or_default();
-        tree.write_pieces(&env_dir, INDEX_FILE, &[&env.index], Some(backdated))?;
+        tree.write_pieces(
+            &env_dir,
+            INDEX_FILE,
+            &[env.index.as_slice()],
+            Some(backdated),
+        )?;
     }
     Ok(Applied {
         env: env.env.clone(),
@@ -353,7 +358,7 @@ fn next_cache_head(
     // not read back: a write by anyone else since gives the file a time within a tick of
     // this save, and the next build checks such a stamp by content.)
     let mut stamps_are_index = false;
-    if let Some(stamp) = Stamp::take(&dir.join(INDEX_FILE), blake3::hash(&env.index)) {
+    if let Some(stamp) = Stamp::take(&dir.join(INDEX_FILE), env.index.hash()) {
         // One more than collected: without this, the push doubles the vector.
         stamps.reserve_exact(1);
         stamps.push((Cow::Borrowed(INDEX_FILE), stamp));

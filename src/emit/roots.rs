@@ -6,7 +6,7 @@
 //! index says stackc wrote. Where a root may be is checked first: declared roots may lie
 //! outside the stack folder (the point of the feature), but not on the stack's own files.
 
-use super::write::{compare, index_bytes, EnvChanges, NoMemory};
+use super::write::{compare, index_bytes, index_file, EnvChanges, NoMemory};
 use crate::diagnostics::Diagnostics;
 use crate::fs::{FsError, Tree};
 use crate::layout::{Content, Files, RootFiles, INDEX_FILE};
@@ -220,8 +220,13 @@ pub fn plan(stack: &Stack, env: &str, roots: Vec<RootFiles>) -> Result<Vec<RootP
         let declared = split.path.trim_end_matches('/');
         refuse_links(&root, env, declared, &split.files)?;
         let dir = root.join(env);
-        let index = index_bytes(&split.files);
-        let changes = compare(env, &dir, &split.files, &index, &NoMemory)?;
+        let changes = compare(
+            env,
+            &dir,
+            &split.files,
+            &index_file(&split.files),
+            &NoMemory,
+        )?;
         if !changes.extra.is_empty() {
             let extra: Files = changes
                 .extra
