@@ -31,7 +31,8 @@ struct Pending {
     glue_ok: bool,
 }
 
-/// An open `{`: the nodes read inside it so far and the node it belongs to.
+/// An open `{`: where the nodes read inside it begin on the node stack, and the node it
+/// belongs to.
 struct Frame {
     /// Where the block's nodes begin on the shared node stack.
     first: usize,
