@@ -9,7 +9,7 @@
 //! `build --check` is the same plan, unapplied (and stages nothing).
 
 use crate::cache::{
-    self, EnvCache, Hash32, InputStamps, StatDir, StatSection, TemplateDeps, UnitRecord,
+    self, EnvCache, Hash32, InputStamps, Stamp, StatDir, StatSection, TemplateDeps, UnitRecord,
     UnitsSection,
 };
 use crate::diagnostics::Diagnostics;
@@ -51,7 +51,8 @@ pub struct Engine<'s> {
 enum UnitOutcome<'c> {
     /// Decoded from the old units section, its strings borrowed from it (most units of an
     /// edit); while unchanged it still holds its stored bytes, copied into the next cache.
-    Kept(UnitRecord<'c>),
+    /// With the stamps that verified its files, in the order of its record's files.
+    Kept(UnitRecord<'c>, Vec<Stamp>),
     /// Rendered by this build: its record and its files.
     Rendered(UnitRecord<'static>, Vec<(String, Content)>),
 }
@@ -356,13 +357,14 @@ impl<'s> Engine<'s> {
                     errors.extend(e);
                     continue;
                 }
-                Ok(UnitOutcome::Kept(record)) => {
+                Ok(UnitOutcome::Kept(record, stamps)) => {
                     skipped += 1;
                     unit_files.push(
                         record
                             .files
                             .iter()
-                            .map(|(path, hash)| (path.to_string(), Content::Kept((*hash).into())))
+                            .zip(stamps)
+                            .map(|((path, _), stamp)| (path.to_string(), Content::Kept(stamp)))
                             .collect(),
                     );
                     record
@@ -534,12 +536,13 @@ impl<'s> Engine<'s> {
     ) -> Result<UnitOutcome<'c>, Diagnostics> {
         let (stat, dir) = (memory.stat, memory.dir);
         let source = self.source_key(&env.name, name);
-        let mut record = old.unit(name);
-        if let Some(kept) =
-            record.take_if(|r| r.source == source && self.files_intact(r, stat, dir))
-        {
-            return Ok(UnitOutcome::Kept(kept));
-        }
+        let record = match old.unit(name) {
+            Some(r) if r.source == source => match self.intact_stamps(&r, stat, dir) {
+                Some(stamps) => return Ok(UnitOutcome::Kept(r, stamps)),
+                None => Some(r),
+            },
+            other => other,
+        };
         let (service, ctx) = self.resolve_unit(env, name)?;
         let service = &service;
         let entries = service
@@ -562,10 +565,10 @@ impl<'s> Engine<'s> {
             manifests,
             patches: crate::value::Tagged(&patches),
         });
-        if let Some(kept) =
-            record.take_if(|r| key.is_some() && r.key == key && self.files_intact(r, stat, dir))
-        {
-            return Ok(UnitOutcome::Kept(kept.with_source(source)));
+        if let Some(r) = record.filter(|r| key.is_some() && r.key == key) {
+            if let Some(stamps) = self.intact_stamps(&r, stat, dir) {
+                return Ok(UnitOutcome::Kept(r.with_source(source), stamps));
+            }
         }
         let objects = self.renderer.render_with_context(env, service, &ctx)?;
         let mut files: Vec<(String, Hashed)> = objects
@@ -599,9 +602,12 @@ impl<'s> Engine<'s> {
             .into_iter()
             .map(|(path, bytes)| {
                 let hash = bytes.hash();
-                let content = if !self.in_root(&path) && memory.check(&path, hash) == Some(true) {
+                let kept = (!self.in_root(&path))
+                    .then(|| memory.kept(&path, hash))
+                    .flatten();
+                let content = if let Some(stamp) = kept {
                     // On disk already, as stackc wrote it: nothing to hold or write.
-                    Content::Kept(hash)
+                    Content::Kept(stamp)
                 } else if let Some(tree) = stage {
                     let target = format!("out/{}/{path}", env.name);
                     let temp = tree.stage(&target, bytes.as_slice())?;
@@ -706,9 +712,16 @@ impl<'s> Engine<'s> {
     /// Whether every file a unit wrote last time is still on disk exactly as written, in
     /// out/ (where the stamps are), and is still to be there: a file that now goes to an
     /// output root (one declared since) is not in that root yet.
-    fn files_intact(&self, record: &UnitRecord<'_>, stat: &StatSection<'_>, dir: &StatDir) -> bool {
-        !record.files.iter().any(|(path, _)| self.in_root(path))
-            && stat.all_intact(dir, &record.files)
+    fn intact_stamps(
+        &self,
+        record: &UnitRecord<'_>,
+        stat: &StatSection<'_>,
+        dir: &StatDir,
+    ) -> Option<Vec<Stamp>> {
+        if record.files.iter().any(|(path, _)| self.in_root(path)) {
+            return None;
+        }
+        stat.intact_stamps(dir, &record.files)
     }
 
     /// Whether the unit file at `path` (relative to the environment) goes to an output root.
@@ -735,6 +748,13 @@ impl<'a> OutMemory<'a> {
             stat,
             index_intact: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The stamp of the file at `path` when it is on disk unchanged since stackc wrote
+    /// `wanted` there (what [`WrittenBefore::check`] calls `Some(true)`).
+    fn kept(&self, path: &str, wanted: blake3::Hash) -> Option<Stamp> {
+        let stamp = self.stat.stamp(path)?;
+        (stamp.hash == *wanted.as_bytes() && self.intact(path, stamp)).then_some(*stamp)
     }
 
     fn intact(&self, path: &str, stamp: &crate::cache::Stamp) -> bool {

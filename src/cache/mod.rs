@@ -112,29 +112,35 @@ impl StatSection<'_> {
             || self.inputs.files.values().any(settles)
     }
 
-    /// Whether every one of `files` is in the cache and still on disk (in `dir`) as
-    /// recorded, with its hash. A unit's files share a folder, so
+    /// The stamps of `files` when every one is in the cache and still on disk (in `dir`) as
+    /// recorded, with its hash; `None` at the first that is not. A unit's files share a folder, so
     /// sorted they are neighbours among the stamps too: each is looked for right after the
     /// one before it, and searched for only when it is not there (one search per unit, not
     /// one per file, among the 40,000 stamps of a large environment).
-    pub fn all_intact(&self, dir: &StatDir, files: &[(Cow<'_, str>, Hash32)]) -> bool {
+    pub fn intact_stamps(
+        &self,
+        dir: &StatDir,
+        files: &[(Cow<'_, str>, Hash32)],
+    ) -> Option<Vec<Stamp>> {
         let mut next = None;
-        files.iter().all(|(path, hash)| {
-            let path = path.as_ref();
-            let at = next
-                .filter(|&i: &usize| self.stamps.get(i).is_some_and(|(p, _)| p == path))
-                .or_else(|| {
-                    self.stamps
-                        .binary_search_by(|(p, _)| p.as_ref().cmp(path))
-                        .ok()
-                });
-            let Some(at) = at else {
-                return false;
-            };
-            next = Some(at + 1);
-            let stamp = &self.stamps[at].1;
-            stamp.hash == *hash && stamp.verify_in(dir, path, self.saved_at_ns)
-        })
+        files
+            .iter()
+            .map(|(path, hash)| {
+                let path = path.as_ref();
+                let at = next
+                    .filter(|&i: &usize| self.stamps.get(i).is_some_and(|(p, _)| p == path))
+                    .or_else(|| {
+                        self.stamps
+                            .binary_search_by(|(p, _)| p.as_ref().cmp(path))
+                            .ok()
+                    });
+                let at = at?;
+                next = Some(at + 1);
+                let stamp = self.stamps[at].1;
+                (stamp.hash == *hash && stamp.verify_in(dir, path, self.saved_at_ns))
+                    .then_some(stamp)
+            })
+            .collect()
     }
 }
 
@@ -845,6 +851,56 @@ mod tests {
         // A damaged units section still leaves the stat section usable, and is not trusted.
         let cache = EnvCache::from_bytes(flipped).unwrap();
         assert!(cache.units().is_none());
+    }
+
+    /// A kept unit's files carry the stamps that verified them into the plan (and from there
+    /// into the next cache): every one in the record's order, or none at all.
+    #[test]
+    fn intact_stamps_are_the_stamps_of_every_file_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["a/one.yaml", "a/two.yaml", "b/three.yaml"];
+        std::fs::create_dir_all(dir.path().join("a")).unwrap();
+        std::fs::create_dir_all(dir.path().join("b")).unwrap();
+        let mut stamps = Vec::new();
+        for name in names {
+            let bytes = name.as_bytes();
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+            let stamp = Stamp::take(&dir.path().join(name), blake3::hash(bytes)).unwrap();
+            stamps.push((Cow::Borrowed(name), stamp));
+        }
+        // Saved well after the writes: no stamp is racy.
+        let stat = StatSection {
+            saved_at_ns: now_ns() + 10_000_000_000,
+            stamps: stamps.clone(),
+            ..StatSection::default()
+        };
+        let stat_dir = StatDir::open(dir.path());
+        let files = |names: &[&'static str]| -> Vec<(Cow<'static, str>, Hash32)> {
+            names
+                .iter()
+                .map(|n| (Cow::Borrowed(*n), *blake3::hash(n.as_bytes()).as_bytes()))
+                .collect()
+        };
+        let wanted: Vec<Stamp> = stamps.iter().map(|(_, s)| *s).collect();
+        assert_eq!(
+            stat.intact_stamps(&stat_dir, &files(&names)),
+            Some(wanted.clone())
+        );
+        // Out of the stamps' order (each is searched for), and a subset.
+        assert_eq!(
+            stat.intact_stamps(&stat_dir, &files(&["b/three.yaml", "a/one.yaml"])),
+            Some(vec![wanted[2], wanted[0]])
+        );
+        // Unknown to the cache, wanted with another hash, or changed on disk: none.
+        assert_eq!(
+            stat.intact_stamps(&stat_dir, &files(&["a/one.yaml", "c.yaml"])),
+            None
+        );
+        let mut other = files(&names);
+        other[1].1 = [9; 32];
+        assert_eq!(stat.intact_stamps(&stat_dir, &other), None);
+        std::fs::write(dir.path().join("a/two.yaml"), "changed, and longer").unwrap();
+        assert_eq!(stat.intact_stamps(&stat_dir, &files(&names)), None);
     }
 
     #[test]

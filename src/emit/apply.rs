@@ -303,26 +303,6 @@ fn remove_empty_parents<'a>(
     }
 }
 
-/// Each file with its stamp in `stamps` (sorted by path, as the stat section keeps them).
-/// Both are sorted by path, so one merge pairs them, where a binary search per file (15,000
-/// per environment) cost more than the rest of saving the cache.
-fn with_old_stamps<'f, 's>(
-    files: &'f Files,
-    stamps: &'s [(Cow<'_, str>, Stamp)],
-) -> Vec<(&'f String, &'f Content, Option<&'s Stamp>)> {
-    let mut old = stamps.iter().peekable();
-    files
-        .iter()
-        .map(|(path, content)| {
-            while old.next_if(|(p, _)| p.as_ref() < path.as_str()).is_some() {}
-            let stamp = old
-                .next_if(|(p, _)| p.as_ref() == path.as_str())
-                .map(|(_, s)| s);
-            (path, content, stamp)
-        })
-        .collect()
-}
-
 /// The cache file after `env` was applied to `dir`: the planned units section, and stamps
 /// for every file (fresh ones only for files written or not verified by stat).
 fn next_cache_head(
@@ -332,23 +312,17 @@ fn next_cache_head(
     inputs: &InputStamps,
     saved_at_ns: i128,
 ) -> Vec<u8> {
-    let old = env.old_cache.stat().unwrap_or_default();
     // Looked up once per file (all of them in a cold build), never iterated.
     let written: HashSet<&str> = written.iter().map(String::as_str).collect();
-    let paired = with_old_stamps(&env.files, &old.stamps);
-    let mut stamps: Vec<(Cow<'_, str>, Stamp)> = paired
+    let mut stamps: Vec<(Cow<'_, str>, Stamp)> = env
+        .files
         .par_iter()
-        .filter_map(|&(path, content, old_stamp)| {
-            let hash = content.hash();
-            let reusable = old_stamp.filter(|s| {
-                !written.contains(path.as_str())
-                    && s.hash == *hash.as_bytes()
-                    && (matches!(content, Content::Kept(_))
-                        || s.matches(&dir.join(path), old.saved_at_ns))
-            });
-            let stamp = match reusable {
-                Some(stamp) => *stamp,
-                None => Stamp::take(&dir.join(path), hash)?,
+        .filter_map(|(path, content)| {
+            // A kept file carries the stamp that verified it in the plan; any other file
+            // (rendered, generated, or written now) is stat'ed afresh.
+            let stamp = match content {
+                Content::Kept(stamp) if !written.contains(path.as_str()) => *stamp,
+                _ => Stamp::take(&dir.join(path), content.hash())?,
             };
             Some((Cow::Borrowed(path.as_str()), stamp))
         })
@@ -373,45 +347,4 @@ fn next_cache_head(
         stamps,
         stamps_are_index,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn files_pair_with_the_stamps_a_search_finds() {
-        let stamp = |n: u64| Stamp {
-            size: n,
-            mtime_ns: 0,
-            inode: n,
-            hash: [0; 32],
-        };
-        let stamps: Vec<(Cow<'_, str>, Stamp)> = ["a/x.yaml", "a/z.yaml", "b.yaml", "c/d/e.yaml"]
-            .into_iter()
-            .zip(1..)
-            .map(|(p, n)| (Cow::Borrowed(p), stamp(n)))
-            .collect();
-        let files: Files = [
-            "a/x.yaml",
-            "a/y.yaml",
-            "b.yaml",
-            "c/d/e.yaml",
-            "z.yaml",
-            "a/b",
-        ]
-        .into_iter()
-        .map(|p| (p.to_string(), Content::bytes(Vec::new())))
-        .collect();
-        let section = StatSection {
-            stamps: stamps.clone(),
-            ..StatSection::default()
-        };
-        for (path, _, found) in with_old_stamps(&files, &stamps) {
-            assert_eq!(found, section.stamp(path), "{path}");
-        }
-        assert!(with_old_stamps(&files, &[])
-            .iter()
-            .all(|(_, _, s)| s.is_none()));
-    }
 }

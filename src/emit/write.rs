@@ -334,7 +334,12 @@ mod tests {
             ("b/two.yaml".to_string(), Content::bytes(b"two\n".to_vec())),
             (
                 "a/one.yaml".to_string(),
-                Content::Kept(blake3::hash(b"one\n")),
+                Content::Kept(crate::cache::Stamp {
+                    size: 4,
+                    mtime_ns: 0,
+                    inode: 1,
+                    hash: *blake3::hash(b"one\n").as_bytes(),
+                }),
             ),
         ]
         .into_iter()

@@ -4,6 +4,7 @@
 //! function of that unit's files alone ([`unit_kustomizations`]), so a kept unit keeps it.
 
 use super::paths::KUSTOMIZATION;
+use crate::cache::Stamp;
 use crate::value::{map, Value};
 use rustc_hash::FxHashSet;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,8 +18,10 @@ pub enum Content {
     /// staging folder (a cold build's rendered files: held in memory until apply, they were
     /// most of its peak), with their hash. Applying renames the file into place.
     Staged { temp: String, hash: blake3::Hash },
-    /// Kept from the last build: the file on disk was verified to hold bytes with this hash.
-    Kept(blake3::Hash),
+    /// Kept from the last build: the file on disk was verified by its stamp in the last
+    /// cache to hold bytes with the stamp's hash. The next cache keeps the stamp as it is
+    /// (so applying needs no second decode of the old cache's stamps).
+    Kept(Stamp),
 }
 
 impl Content {
@@ -31,7 +34,8 @@ impl Content {
     pub fn hash(&self) -> blake3::Hash {
         match self {
             Content::Bytes(bytes) => bytes.hash(),
-            Content::Staged { hash, .. } | Content::Kept(hash) => *hash,
+            Content::Staged { hash, .. } => *hash,
+            Content::Kept(stamp) => stamp.hash.into(),
         }
     }
 }
