@@ -709,9 +709,9 @@ impl<'s> Engine<'s> {
         errors.into_result((objects, mapped))
     }
 
-    /// Whether every file a unit wrote last time is still on disk exactly as written, in
-    /// out/ (where the stamps are), and is still to be there: a file that now goes to an
-    /// output root (one declared since) is not in that root yet.
+    /// The stamps of the files a unit wrote last time, when every one is still on disk
+    /// exactly as written, in out/ (where the stamps are), and is still to be there (a file
+    /// that now goes to an output root, one declared since, is not in that root yet).
     fn intact_stamps(
         &self,
         record: &UnitRecord<'_>,
@@ -839,31 +839,18 @@ pub fn run(
             return Err(e);
         }
     };
-    phase("plan");
+    crate::timings::phase("plan");
     let Some(tree) = tree else {
         return Ok(Outcome::Checked(plan));
     };
     let (applied, apply_notes) = emit::apply(&plan, tree)?;
-    phase("apply");
+    crate::timings::phase("apply");
     let notes = plan.notes.iter().cloned().chain(apply_notes).collect();
     Ok(Outcome::Applied {
         plan,
         applied,
         notes,
     })
-}
-
-/// With `STACKC_TIMINGS` set, prints the time since the command started (the first call)
-/// at the end of a phase.
-pub fn phase(name: &str) {
-    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let started = STARTED.get_or_init(std::time::Instant::now);
-    if std::env::var_os("STACKC_TIMINGS").is_some() {
-        eprintln!(
-            "[{:>7.1} ms] {name}",
-            started.elapsed().as_secs_f64() * 1000.0
-        );
-    }
 }
 
 /// What to plan: the resolved environments, the selection, where identities are, and

@@ -26,6 +26,7 @@ pub mod render;
 pub mod resolve;
 pub mod seal;
 pub mod source;
+pub mod timings;
 pub mod value;
 pub mod yaml;
 

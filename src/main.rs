@@ -5,7 +5,7 @@
 static ALLOCATOR: stackc::memory::Counting = stackc::memory::Counting;
 
 fn main() {
-    stackc::build::phase("start");
+    stackc::timings::phase("start");
     stackc::memory::watch(|over| {
         eprintln!(
             "{:?}",
@@ -28,6 +28,6 @@ fn end(code: std::process::ExitCode) -> ! {
     // As on Rust's own exit path, a stream that cannot be flushed (a closed pipe) is ignored.
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    stackc::build::phase("exit");
+    stackc::timings::phase("exit");
     stackc::memory::exit(status)
 }

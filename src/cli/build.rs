@@ -86,9 +86,9 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode, Diagnostic
         }
         return Ok(ExitCode::SUCCESS);
     }
-    crate::build::phase("no-op check");
+    crate::timings::phase("no-op check");
     let session = Session::open_lazy(global)?;
-    crate::build::phase("load");
+    crate::timings::phase("load");
     let environments = session.select_environments(&args.environments)?;
     let request = Request {
         resolved: &session.resolved,

@@ -6,10 +6,10 @@
 //! index says stackc wrote. Where a root may be is checked first: declared roots may lie
 //! outside the stack folder (the point of the feature), but not on the stack's own files.
 
-use super::write::{compare, index_bytes, index_file, EnvChanges, NoMemory};
+use super::write::{compare, index_file, EnvChanges, NoMemory};
 use crate::diagnostics::Diagnostics;
 use crate::fs::{FsError, Tree};
-use crate::layout::{Content, Files, RootFiles, INDEX_FILE};
+use crate::layout::{Content, Files, Hashed, RootFiles, INDEX_FILE};
 use crate::model::Stack;
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +43,8 @@ pub struct RootPlan {
     pub shown: String,
     pub env: String,
     pub files: Files,
+    /// The root's index (`.stackc-files`) for `files`, made once for the plan and the write.
+    pub index: Hashed,
     pub changes: EnvChanges,
 }
 
@@ -220,13 +222,8 @@ pub fn plan(stack: &Stack, env: &str, roots: Vec<RootFiles>) -> Result<Vec<RootP
         let declared = split.path.trim_end_matches('/');
         refuse_links(&root, env, declared, &split.files)?;
         let dir = root.join(env);
-        let changes = compare(
-            env,
-            &dir,
-            &split.files,
-            &index_file(&split.files),
-            &NoMemory,
-        )?;
+        let index = index_file(&split.files);
+        let changes = compare(env, &dir, &split.files, &index, &NoMemory)?;
         if !changes.extra.is_empty() {
             let extra: Files = changes
                 .extra
@@ -241,6 +238,7 @@ pub fn plan(stack: &Stack, env: &str, roots: Vec<RootFiles>) -> Result<Vec<RootP
             shown,
             env: env.to_string(),
             files: split.files,
+            index,
             changes,
         });
     }
@@ -321,7 +319,7 @@ pub fn apply(plans: &[RootPlan]) -> Result<(Vec<String>, Vec<String>), Diagnosti
                 tree.remove_empty_dir(&dir, name);
             }
         }
-        tree.write(&env_dir, INDEX_FILE, &index_bytes(&plan.files))?;
+        tree.write(&env_dir, INDEX_FILE, plan.index.as_slice())?;
         tree.clear_staging()?;
         tree.remove_empty_dir(tree.root(), ROOT_STAGING);
     }

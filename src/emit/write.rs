@@ -282,7 +282,7 @@ pub fn index_file(files: &Files) -> Hashed {
 }
 
 /// The index file's bytes for a set of files: one `<blake3 hex> <path>` line per file.
-pub fn index_bytes(files: &Files) -> Vec<u8> {
+fn index_bytes(files: &Files) -> Vec<u8> {
     const HEADER: &str =
         "# Files written by stackc, with the blake3 hash of each; it prunes only these, and\n\
          # `stackc build --check` reports any that no longer has its hash. Do not edit.\n";
