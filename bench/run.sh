@@ -21,12 +21,15 @@
 #                      N=1000) and extrapolate to N with a power law fitted to the last two
 #        CSV=file      where the medians go (default: bench/results.csv, appended)
 #        KEEP=1        keep the temporary directories
+#        PROFILE=dist  the cargo profile to measure (dist: what `cargo install --profile dist`
+#                      builds, fat LTO; release: what `cargo run --release` builds)
 set -euo pipefail
 
 read -r -a NS <<<"${*:-${N:-1000}}"
 RUNS=${RUNS:-5}
 PEER_RUNS=${PEER_RUNS:-3}
 PEERS=${PEERS:-1}
+PROFILE=${PROFILE:-dist}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 CSV=${CSV:-$REPO/bench/results.csv}
@@ -37,10 +40,10 @@ if ! /usr/bin/time -f %M true >/dev/null 2>&1; then
     exit 2
 fi
 
-echo "building stackc and gen_stack (release)..." >&2
-(cd "$REPO" && cargo build --quiet --release --bin stackc --example gen_stack)
-STACKC=$TARGET/release/stackc
-GEN=$TARGET/release/examples/gen_stack
+echo "building stackc and gen_stack (profile $PROFILE)..." >&2
+(cd "$REPO" && cargo build --quiet --profile "$PROFILE" --bin stackc --example gen_stack)
+STACKC=$TARGET/$PROFILE/stackc
+GEN=$TARGET/$PROFILE/examples/gen_stack
 
 place_dir() {
     case $1 in
