@@ -228,14 +228,18 @@ fn json_of(value: &Value) -> serde_json::Value {
         Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
         Value::String(s) => Json::String(s.clone()),
         Value::List(items) => Json::Array(items.iter().map(json_of).collect()),
-        Value::Map(entries) => Json::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k, json_of(v)))
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), v))
-                .collect(),
-        ),
+        Value::Map(entries) => {
+            // Sized up front: collected from a filtered iterator, the map would grow (and
+            // rehash every key with std's SipHash) as it filled.
+            let mut object = serde_json::Map::with_capacity(entries.len());
+            for (k, v) in entries {
+                let v = json_of(v);
+                if !v.is_null() {
+                    object.insert(k.clone(), v);
+                }
+            }
+            Json::Object(object)
+        }
     }
 }
 
