@@ -8,10 +8,37 @@ use indexmap::IndexMap;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-/// The hasher of every map of values and of settings: keyed at random per process, as std's
-/// `SipHash` is, and several times faster on the short keys these maps hold (`SipHash` was a
+/// The hasher of every map of values and of settings: ahash, keyed at random per process as
+/// std's `SipHash` is (keys come from user files: a fixed key would let them be chosen to
+/// collide), and several times faster on the short keys these maps hold (`SipHash` was a
 /// fourteenth of a cold build: every rendered document is parsed into these maps).
-pub type MapHasher = ahash::RandomState;
+///
+/// One key for the whole process, not one per map: `ahash::RandomState` is 32 bytes, and a
+/// stack of 10,000 services holds several hundred thousand maps (a tenth of the settings
+/// model's memory was their hashers' keys), each a field wider in every value that nests it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MapHasher;
+
+impl MapHasher {
+    fn keys() -> &'static ahash::RandomState {
+        static KEYS: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+        KEYS.get_or_init(ahash::RandomState::new)
+    }
+}
+
+impl std::hash::BuildHasher for MapHasher {
+    type Hasher = ahash::AHasher;
+
+    #[inline]
+    fn build_hasher(&self) -> ahash::AHasher {
+        Self::keys().build_hasher()
+    }
+
+    #[inline]
+    fn hash_one<T: std::hash::Hash>(&self, x: T) -> u64 {
+        Self::keys().hash_one(x)
+    }
+}
 
 /// An ordered map of string keys, as YAML and KDL documents write them.
 pub type Map = IndexMap<String, Value, MapHasher>;

@@ -147,10 +147,8 @@ impl Reader<'_> {
             }
             MAP => {
                 let n = self.len()?;
-                let mut map = Map::with_capacity_and_hasher(
-                    n.min(self.bytes.len()),
-                    crate::value::MapHasher::default(),
-                );
+                let mut map =
+                    Map::with_capacity_and_hasher(n.min(self.bytes.len()), crate::value::MapHasher);
                 for _ in 0..n {
                     let key = self.string()?;
                     let item = self.value()?;

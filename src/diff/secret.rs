@@ -36,7 +36,7 @@ pub(crate) fn redact(body: &Value, secret: bool) -> Value {
     let Value::Map(map) = body else {
         return redact_ciphertext(body);
     };
-    let mut out = Map::with_capacity_and_hasher(map.len(), crate::value::MapHasher::default());
+    let mut out = Map::with_capacity_and_hasher(map.len(), crate::value::MapHasher);
     for (key, value) in map {
         match key.as_str() {
             "sops" => {}

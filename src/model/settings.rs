@@ -298,7 +298,7 @@ impl Parser<'_> {
 
     fn free_entries(&mut self, node: &KdlNode) -> TrackedMap {
         let mut entries: TrackedMap =
-            IndexMap::with_capacity_and_hasher(node.iter_children().len(), MapHasher::default());
+            IndexMap::with_capacity_and_hasher(node.iter_children().len(), MapHasher);
         for child in node.iter_children() {
             let key = child.name().value().to_string();
             let value = self.free_value(child);

@@ -112,7 +112,7 @@ fn plain(value: &minijinja::Value, check: &mut bool) -> Result<Value, Error> {
                             if pairs.iter().all(|(k, _)| k.as_str().is_some()) {
                                 let mut map = crate::value::Map::with_capacity_and_hasher(
                                     pairs.len(),
-                                    crate::value::MapHasher::default(),
+                                    crate::value::MapHasher,
                                 );
                                 for (k, v) in &pairs {
                                     let key = k.as_str().unwrap_or_default().to_string();

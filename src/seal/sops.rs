@@ -462,8 +462,7 @@ impl EncryptWalk<'_> {
         let encrypts = self.rule.encrypts(&at.keys());
         match node {
             Node::Map(map) => {
-                let mut out =
-                    Map::with_capacity_and_hasher(map.len(), crate::value::MapHasher::default());
+                let mut out = Map::with_capacity_and_hasher(map.len(), crate::value::MapHasher);
                 for (key, child) in map {
                     out.insert(
                         key.clone(),

@@ -158,10 +158,8 @@ impl<'a> Parser<'a> {
             let value = self.value(indent, rest, true)?;
             self.entries.push((key, value));
         }
-        let mut map = Map::with_capacity_and_hasher(
-            self.entries.len() - start,
-            crate::value::MapHasher::default(),
-        );
+        let mut map =
+            Map::with_capacity_and_hasher(self.entries.len() - start, crate::value::MapHasher);
         for (key, value) in self.entries.drain(start..) {
             // A duplicate is an error, which is the full loader's to report.
             if map.insert(key, value).is_some() {
