@@ -135,8 +135,8 @@ impl Parser<'_> {
             "resources" => self
                 .only_args(node, 0, &["cpu", "memory", "cpu-limit", "memory-limit"])
                 .map(|()| {
-                    let mut requests = IndexMap::default();
-                    let mut limits = IndexMap::default();
+                    let mut requests = IndexMap::with_capacity_and_hasher(2, MapHasher);
+                    let mut limits = IndexMap::with_capacity_and_hasher(2, MapHasher);
                     for (prop, is_limit, key) in [
                         ("cpu", false, "cpu"),
                         ("memory", false, "memory"),
@@ -151,7 +151,7 @@ impl Parser<'_> {
                             );
                         }
                     }
-                    let mut entries = IndexMap::default();
+                    let mut entries = IndexMap::with_capacity_and_hasher(2, MapHasher);
                     if !requests.is_empty() {
                         entries.insert("requests".to_string(), Tracked::map(requests, span));
                     }
@@ -238,7 +238,7 @@ impl Parser<'_> {
     ) -> Option<Tracked> {
         let names: Vec<&str> = props.iter().map(|(p, _)| *p).collect();
         self.only_args(node, usize::from(arg.is_some()), &names)?;
-        let mut entries = IndexMap::default();
+        let mut entries = IndexMap::with_capacity_and_hasher(node.entries().len(), MapHasher);
         // The argument is optional, so a higher layer can override just `tag=` or `version=`.
         let has_arg = node.entries().iter().any(|e| e.name().is_none());
         if let (Some(arg_name), true) = (arg, has_arg) {
@@ -361,8 +361,13 @@ impl Parser<'_> {
         }
         match arg_count {
             0 if !has_props && node.children().is_none() => Tracked::scalar(Value::Null, span),
+            // Without properties the children are the whole map: built once, at its size.
+            0 if !has_props => Tracked::map(self.free_entries(node), span),
             0 => {
-                let mut entries = IndexMap::default();
+                let mut entries: TrackedMap = IndexMap::with_capacity_and_hasher(
+                    node.entries().len() + children.len(),
+                    MapHasher,
+                );
                 for prop in props() {
                     let key = prop
                         .name()
