@@ -5,6 +5,7 @@
 static ALLOCATOR: stackc::memory::Counting = stackc::memory::Counting;
 
 fn main() {
+    stackc::memory::tune();
     stackc::timings::phase("start");
     stackc::memory::watch(|over| {
         eprintln!(
