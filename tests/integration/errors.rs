@@ -123,6 +123,44 @@ fn build_refuses_duplicate_names_pointing_at_both() {
     }
 }
 
+/// A free-form map is built from its properties and its children: a key written twice,
+/// among the children or as a property and a child, points at both; distinct keys in both
+/// places make one map, properties first.
+#[test]
+fn build_refuses_a_value_key_written_twice_pointing_at_both() {
+    for labels in [
+        "labels { team \"core\"; team \"edge\" }",
+        "labels team=\"core\" { team \"edge\" }",
+    ] {
+        let err = refused(
+            |t| stack(t, "labels { team \"core\" }", labels),
+            &["stackc::model::duplicate", "value `team` is declared twice"],
+        );
+        assert!(
+            err.contains("first declared here") && err.contains("declared again here"),
+            "{labels}: {err}"
+        );
+    }
+    let t = Test::basic();
+    t.edit(
+        "stacks.kdl",
+        "labels { team \"core\" }",
+        "labels team=\"core\" { tier \"web\" }",
+    );
+    t.run(&["build"]).success();
+    let deployment = t
+        .tree("out/dev")
+        .into_values()
+        .map(|bytes| String::from_utf8(bytes).unwrap())
+        .find(|text| text.contains("kind: Deployment"))
+        .expect("a Deployment in out/dev");
+    let (team, tier) = (
+        deployment.find("team: core").expect("the property's label"),
+        deployment.find("tier: web").expect("the child's label"),
+    );
+    assert!(team < tier, "{deployment}");
+}
+
 #[test]
 fn build_refuses_unknown_references() {
     refused(
