@@ -227,3 +227,44 @@ fn out_files_are_0644_under_any_umask() {
         assert!(files > 5, "umask {umask}: only {files} files");
     }
 }
+
+/// `STACKC_TIMINGS=1` names each phase of a build in order, with the time since the start
+/// and the resident memory then (what docs/benchmark.md reads an edit's phases from), and
+/// prints nothing of the kind without it.
+#[test]
+fn timings_name_each_phase_with_its_time_and_resident_memory() {
+    let t = Test::basic();
+    let run = t.run_with(&["build"], None, &[("STACKC_TIMINGS", "1")]);
+    run.success();
+    let phases: Vec<(f64, String, u64)> = run
+        .stderr()
+        .lines()
+        .filter_map(|line| {
+            let (ms, rest) = line.strip_prefix('[')?.split_once(" ms] ")?;
+            let (name, mib) = rest.strip_suffix(" MiB resident)")?.rsplit_once(" (")?;
+            Some((ms.trim().parse().ok()?, name.to_string(), mib.parse().ok()?))
+        })
+        .collect();
+    let names: Vec<&str> = phases.iter().map(|(_, name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["start", "no-op check", "load", "plan", "apply", "exit"],
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        phases.windows(2).all(|w| w[0].0 <= w[1].0),
+        "times go forward: {phases:?}"
+    );
+    assert!(
+        phases.iter().all(|(_, _, mib)| *mib > 0),
+        "a process is resident: {phases:?}"
+    );
+    let quiet = t.run(&["build"]);
+    quiet.success();
+    assert!(
+        !quiet.stderr().contains("MiB resident"),
+        "{}",
+        quiet.stderr()
+    );
+}
