@@ -9,6 +9,9 @@
 //! ([`watch`], started by `main`) and parks its own. The watcher prints a diagnostic
 //! naming the scope and exits with code 2. Rendering happens before anything is written, so
 //! out/ is left as it was. Without a watcher (library use, unit tests) nothing is enforced.
+//!
+//! Underneath is mimalloc ([`Backing`]), with one option of stackc's own ([`tune`]): how soon
+//! freed memory goes back to the OS.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;

@@ -530,7 +530,7 @@ impl<'a> Parser<'a> {
         extra: &[&str],
     ) -> (Settings, Vec<&'n KdlNode>) {
         // Sized once: a service's settings map is one of the model's largest parts, and
-        // growing it by doubling left a third of it empty.
+        // grown by doubling it kept room for 7 entries to hold 4 or 5.
         let mut settings =
             Settings::with_capacity_and_hasher(node.iter_children().len(), crate::value::MapHasher);
         let mut others = Vec::new();
