@@ -3,7 +3,7 @@
 //! in parallel (rayon), seal the Secrets, lay out each environment's files and compare them
 //! with `out/`. [`Engine::plan`] turns all of it into an [`emit::Plan`]: apart from reading
 //! the stack, the stores, the caches and `out/` (and staging a cold environment's rendered
-//! files as temp files in the build's staging folder, see [`Engine::staging`]), it is pure,
+//! files in a temp folder of the build's staging folder, see [`Engine::staging`]), it is pure,
 //! and it refuses a symbolic link on any path the plan would write. Writing the stack is
 //! `emit::apply`'s job alone, so a build that fails in any environment changes no file, and
 //! `build --check` is the same plan, unapplied (and stages nothing).
@@ -172,9 +172,10 @@ impl<'s> Engine<'s> {
     }
 
     /// The same engine, staging the rendered files of an environment that has no folder in
-    /// out/ yet (a cold build) in `tree`'s staging folder as each unit renders, instead of
-    /// holding their bytes until apply: at N = 10,000 they are 114 MB. Nothing in out/ is
-    /// touched; a plan that fails leaves the temp files to [`emit::abandon`]. Not with
+    /// out/ yet (a cold build) as each unit renders, instead of holding their bytes until
+    /// apply (at N = 10,000 they are 114 MB): at their own paths in a temp folder of `tree`'s
+    /// staging folder, which apply renames into place as the environment's folder. Nothing
+    /// in out/ is touched; a plan that fails leaves the temp folder to [`emit::abandon`]. Not with
     /// output roots (`gitops { output }`): their files are renamed into other folders,
     /// perhaps on other file systems.
     #[must_use]
@@ -332,10 +333,17 @@ impl<'s> Engine<'s> {
         let services = &self.stack.model.services;
         let stat_dir = StatDir::open(dir);
         let memory = OutMemory::new(&stat_dir, stat);
-        // Staged only when the environment's folder is not there: then every file is new.
-        let stage = self.stage.filter(|_| {
-            std::fs::symlink_metadata(dir).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-        });
+        // Staged only when the environment's folder is not there: then every file is new,
+        // and the staged tree becomes the folder.
+        let staged = self
+            .stage
+            .filter(|_| {
+                std::fs::symlink_metadata(dir)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            })
+            .map(|tree| tree.stage_tree(&format!("out/{}", env.name)))
+            .transpose()?;
+        let stage = staged.as_ref();
         let outcomes: Vec<Result<UnitOutcome<'_>, Diagnostics>> = services
             .par_iter()
             .map(|service| {
@@ -469,6 +477,7 @@ impl<'s> Engine<'s> {
             units_section: units,
             old_cache: EnvCache::default(),
             roots,
+            staged: staged.map(|tree| tree.name().to_string()),
         })
     }
 
@@ -532,7 +541,7 @@ impl<'s> Engine<'s> {
         name: &str,
         old: &'c UnitsSection<'c>,
         memory: &OutMemory<'_>,
-        stage: Option<&crate::fs::Tree>,
+        stage: Option<&crate::fs::StagedTree<'_>>,
     ) -> Result<UnitOutcome<'c>, Diagnostics> {
         let (stat, dir) = (memory.stat, memory.dir);
         let source = self.source_key(&env.name, name);
@@ -598,26 +607,40 @@ impl<'s> Engine<'s> {
             memo.rules,
             Cow::Owned(memo.facts),
         );
+        if let Some(tree) = stage {
+            // A cold environment: nothing is on disk to keep; each file goes to its place
+            // in the staged tree, and its stamp is taken as it is written.
+            let named: Vec<(&str, &[u8])> = files
+                .iter()
+                .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
+                .collect();
+            let written = tree.write_files(&named)?;
+            let files = files
+                .into_iter()
+                .zip(written)
+                .map(|((path, bytes), file)| {
+                    let stamp = Stamp {
+                        size: file.size,
+                        mtime_ns: file.mtime_ns,
+                        inode: file.inode,
+                        hash: *bytes.hash().as_bytes(),
+                    };
+                    (path, Content::Staged(stamp))
+                })
+                .collect();
+            return Ok(UnitOutcome::Rendered(record, files));
+        }
         let files = files
             .into_iter()
             .map(|(path, bytes)| {
-                let hash = bytes.hash();
                 let kept = (!self.in_root(&path))
-                    .then(|| memory.kept(&path, hash))
+                    .then(|| memory.kept(&path, bytes.hash()))
                     .flatten();
-                let content = if let Some(stamp) = kept {
-                    // On disk already, as stackc wrote it: nothing to hold or write.
-                    Content::Kept(stamp)
-                } else if let Some(tree) = stage {
-                    let target = format!("out/{}/{path}", env.name);
-                    let temp = tree.stage(&target, bytes.as_slice())?;
-                    Content::Staged { temp, hash }
-                } else {
-                    Content::Bytes(bytes)
-                };
-                Ok((path, content))
+                // On disk already, as stackc wrote it: nothing to hold or write.
+                let content = kept.map_or(Content::Bytes(bytes), Content::Kept);
+                (path, content)
             })
-            .collect::<Result<_, crate::fs::FsError>>()?;
+            .collect();
         Ok(UnitOutcome::Rendered(record, files))
     }
 

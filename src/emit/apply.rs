@@ -4,9 +4,10 @@
 //! save and what to tell the user. [`apply`] then does all the writing to the stack, and
 //! nothing else does: so a build that fails anywhere in planning changes no file at all. The
 //! one write planning makes is to the build's own staging folder (`.stackc-cache/staging/`):
-//! a cold environment's rendered files go there as temp files as soon as they are rendered
-//! ([`Content::Staged`]), so that their bytes are not held until apply; [`apply`] renames
-//! them into place, and a failed plan removes them ([`abandon`]).
+//! a cold environment's rendered files go to their paths in a temp folder there as soon as
+//! they are rendered ([`Content::Staged`]), so that their bytes are not held until apply;
+//! [`apply`] renames that folder into place as the environment's, and a failed plan removes
+//! it ([`abandon`]).
 //!
 //! Writing goes through [`crate::fs::Tree`] (folder handles opened without following links,
 //! temp files in a staging folder, renames into place): stores first, then each
@@ -43,6 +44,9 @@ pub struct EnvPlan {
     pub old_cache: EnvCache,
     /// The environment's folders in other output roots (`gitops { output ... }`).
     pub roots: Vec<super::roots::RootPlan>,
+    /// The temp folder in the staging folder holding the [`Content::Staged`] files at their
+    /// paths, when the environment had no folder in out/ (see [`crate::fs::StagedTree`]).
+    pub staged: Option<String>,
 }
 
 /// Everything a build changes, decided before anything is written.
@@ -183,31 +187,35 @@ pub fn abandon(tree: Tree) {
     let _ = tree.finish();
 }
 
-/// Where a file's new bytes are: in memory, or staged as a temp file.
-enum Source<'a> {
-    Bytes(&'a [u8]),
-    Staged(&'a str),
-}
-
 /// A file's name in its folder, and its new bytes.
-type NamedBytes<'a> = (&'a str, Source<'a>);
+type NamedBytes<'a> = (&'a str, &'a [u8]);
 
 /// Writes one environment's missing and stale files, prunes its extra ones and rewrites its
 /// index.
 fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
     let changes = &env.changes;
+    if let Some(staged) = &env.staged {
+        // The staged tree becomes the environment's folder, with every rendered file in it.
+        let staged_files = env
+            .files
+            .iter()
+            .filter(|(_, content)| matches!(content, Content::Staged(_)))
+            .map(|(path, _)| path.as_str());
+        tree.commit_tree(staged, &tree.dir("out")?, &env.env, staged_files)?;
+    }
     let env_dir = tree.dir(&format!("out/{}", env.env))?;
     let to_write: Vec<&String> = changes.missing.iter().chain(&changes.stale).collect();
     // One folder handle per folder, opened once for all its files; folders in parallel.
     let mut by_folder: BTreeMap<&str, Vec<NamedBytes<'_>>> = BTreeMap::new();
     for path in &to_write {
-        let source = match env.files.get(path.as_str()) {
-            Some(Content::Bytes(bytes)) => Source::Bytes(bytes.as_slice()),
-            Some(Content::Staged { temp, .. }) => Source::Staged(temp),
-            _ => continue,
+        let Some(Content::Bytes(bytes)) = env.files.get(path.as_str()) else {
+            continue;
         };
         let (folder, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-        by_folder.entry(folder).or_default().push((name, source));
+        by_folder
+            .entry(folder)
+            .or_default()
+            .push((name, bytes.as_slice()));
     }
     let folders: Vec<(&str, Vec<NamedBytes<'_>>)> = by_folder.into_iter().collect();
     let errors: Vec<FsError> = folders
@@ -215,11 +223,8 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
         .filter_map(|(folder, files)| {
             let write = || -> Result<(), FsError> {
                 let dir = tree.subdir(&env_dir, folder)?;
-                for (name, source) in files {
-                    match source {
-                        Source::Bytes(bytes) => tree.write(&dir, name, bytes)?,
-                        Source::Staged(temp) => tree.commit(temp, &dir, name)?,
-                    }
+                for (name, bytes) in files {
+                    tree.write(&dir, name, bytes)?;
                 }
                 Ok(())
             };
@@ -318,10 +323,12 @@ fn next_cache_head(
         .files
         .par_iter()
         .filter_map(|(path, content)| {
-            // A kept file carries the stamp that verified it in the plan; any other file
-            // (rendered, generated, or written now) is stat'ed afresh.
+            // A kept file carries the stamp that verified it in the plan, and a staged one
+            // the stamp taken as it was written; any other file (rendered, generated, or
+            // written now) is stat'ed afresh.
             let stamp = match content {
                 Content::Kept(stamp) if !written.contains(path.as_str()) => *stamp,
+                Content::Staged(stamp) => *stamp,
                 _ => Stamp::take(&dir.join(path), content.hash())?,
             };
             Some((Cow::Borrowed(path.as_str()), stamp))

@@ -97,7 +97,7 @@ pub fn compare(
         .filter(|(path, content)| match content {
             // The caller verified it against the cache's stat data.
             Content::Kept(_) => false,
-            Content::Bytes(_) | Content::Staged { .. } => {
+            Content::Bytes(_) | Content::Staged(_) => {
                 memory.check(path, content.hash()) != Some(true)
             }
         })

@@ -14,10 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum Content {
     /// Bytes made by this build, with their hash.
     Bytes(Hashed),
-    /// Bytes made by this build and already written to the temp file `temp` of the build's
-    /// staging folder (a cold build's rendered files: held in memory until apply, they were
-    /// most of its peak), with their hash. Applying renames the file into place.
-    Staged { temp: String, hash: blake3::Hash },
+    /// Bytes made by this build and already written at their path in the environment's
+    /// staged tree (a cold build's rendered files: held in memory until apply, they were
+    /// most of its peak), with the stamp taken as they were written (renaming the tree into
+    /// place keeps it true). Applying moves the whole tree.
+    Staged(Stamp),
     /// Kept from the last build: the file on disk was verified by its stamp in the last
     /// cache to hold bytes with the stamp's hash. The next cache keeps the stamp as it is
     /// (so applying needs no second decode of the old cache's stamps).
@@ -34,8 +35,7 @@ impl Content {
     pub fn hash(&self) -> blake3::Hash {
         match self {
             Content::Bytes(bytes) => bytes.hash(),
-            Content::Staged { hash, .. } => *hash,
-            Content::Kept(stamp) => stamp.hash.into(),
+            Content::Staged(stamp) | Content::Kept(stamp) => stamp.hash.into(),
         }
     }
 }
@@ -245,7 +245,7 @@ mod tests {
         );
         let web = match &files["apps/web/kustomization.yaml"] {
             Content::Bytes(b) => String::from_utf8(b.as_slice().to_vec()).unwrap(),
-            Content::Kept(_) | Content::Staged { .. } => unreachable!(),
+            other => panic!("a generated kustomization is bytes, not {other:?}"),
         };
         assert!(web.find("namespace.yaml").unwrap() < web.find("- w").unwrap());
         assert!(files.contains_key("empty/kustomization.yaml"));

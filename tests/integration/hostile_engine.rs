@@ -263,6 +263,31 @@ fn leftovers_of_a_killed_build_are_removed_and_not_seen_by_check() {
     assert_no_temp_files(t.path());
 }
 
+/// A cold build killed while staging leaves a temp folder of rendered files: the next build
+/// removes it (without following a link planted in it) before it stages its own.
+#[test]
+fn a_staged_tree_left_by_a_killed_cold_build_is_removed_by_the_next_build() {
+    let t = Test::basic();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("victim"), "outside").unwrap();
+    let leftover = t.path().join(".stackc-cache/staging/.stackc-tmp-1-tree-0");
+    std::fs::create_dir_all(leftover.join("apps/web/web")).unwrap();
+    std::fs::write(leftover.join("apps/web/web/service-web.yaml"), "half").unwrap();
+    std::os::unix::fs::symlink(outside.path(), leftover.join("apps/link")).unwrap();
+    t.run(&["build", "--check"]).status(1);
+    assert!(leftover.exists(), "--check wrote something");
+    t.run(&["build"]).success();
+    assert_no_temp_files(t.path());
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("victim")).unwrap(),
+        "outside"
+    );
+    assert!(t
+        .read("out/dev/apps/web/web/service-web.yaml")
+        .contains("kind: Service"));
+    t.run(&["build", "--check"]).success();
+}
+
 /// Ten builds of a generated stack, each killed (SIGKILL) at a seeded random moment, then one more
 /// build: it leaves no temp file anywhere and its `out/` equals a clean build's byte for
 /// byte. The stack has 100 services (x 3 environments, about 1,600 files): a cold debug build
@@ -318,8 +343,8 @@ fn after_ten_kills_at_random_moments_the_next_build_is_clean() {
     assert_eq!(tree(&t.path().join("out")).len(), expected.len());
 }
 
-/// A cold build writes each rendered file to a temp file of its staging folder as soon as the
-/// unit renders (so the bytes are not held until apply). When the plan fails after that (here
+/// A cold build writes each rendered file to its place in a temp folder of its staging folder
+/// as soon as the unit renders (so the bytes are not held until apply). When the plan fails after that (here
 /// one object from two services, found only once every unit has rendered), the build leaves
 /// nothing: no out/, no temp file, no staging folder, the stack as it was.
 #[test]

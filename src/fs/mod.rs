@@ -11,6 +11,10 @@
 //! there; the next build removes them before it writes anything, and removes the folder
 //! when it is done, so `out/` never holds a temp file and `build --check` has none to see.
 
+mod staged;
+
+pub use staged::{StagedTree, WrittenFile};
+
 use crate::diagnostics::IoError;
 use miette::Diagnostic;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -240,17 +244,9 @@ impl Tree {
         self.commit(&temp, dir, name)
     }
 
-    /// The first half of [`Tree::write`]: `bytes` in a new temp file of the staging folder,
-    /// whose name is returned for [`Tree::commit`]. `target` (relative to the root) is the
-    /// file it is for, named in messages. A temp file never committed is removed by
-    /// [`Tree::finish`] (or by the next build's [`Tree::clear_staging`]).
-    pub fn stage(&self, target: &str, bytes: &[u8]) -> Result<String, FsError> {
-        self.stage_pieces(target, &[bytes], None)
-    }
-
     /// The second half of [`Tree::write`]: renames the staged temp file `temp` to `name` in
     /// `dir` (replacing a link, never following it); on failure the temp file is removed.
-    pub fn commit(&self, temp: &str, dir: &DirHandle, name: &str) -> Result<(), FsError> {
+    fn commit(&self, temp: &str, dir: &DirHandle, name: &str) -> Result<(), FsError> {
         let renamed = rustix::fs::renameat(&self.staging.fd, temp, &dir.fd, name)
             .map_err(|e| IoError::new("replace", self.full(&dir.child(name)), e.into()));
         if renamed.is_err() {
@@ -259,6 +255,10 @@ impl Tree {
         Ok(renamed?)
     }
 
+    /// The first half of [`Tree::write_pieces`]: `pieces` in a new temp file of the staging
+    /// folder, whose name is returned for [`Tree::commit`]. `target` (relative to the root)
+    /// is the file it is for, named in messages. A temp file never committed is removed by
+    /// [`Tree::finish`] (or by the next build's [`Tree::clear_staging`]).
     fn stage_pieces(
         &self,
         target: &str,
@@ -364,6 +364,11 @@ impl Tree {
                 continue;
             }
             let name = entry.file_name();
+            // A staged tree (a cold environment's files) goes with everything in it.
+            if staged::is_folder(self.staging.fd.as_fd(), &entry) {
+                staged::remove_tree(self, self.staging.fd.as_fd(), name, 0)?;
+                continue;
+            }
             match rustix::fs::unlinkat(&self.staging.fd, name, AtFlags::empty()) {
                 Ok(()) | Err(rustix::io::Errno::NOENT) => {}
                 Err(e) => {
