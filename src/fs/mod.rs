@@ -7,9 +7,11 @@
 //!
 //! New bytes are written to a temp file in one staging folder that stackc owns
 //! (`.stackc-cache/staging/`, on the same file system as `out/`, so the rename into place is
-//! atomic and a reader never sees half a file). A killed build can leave temp files only
-//! there; the next build removes them before it writes anything, and removes the folder
-//! when it is done, so `out/` never holds a temp file and `build --check` has none to see.
+//! atomic and a reader never sees half a file); a cold environment's files are written at
+//! their paths in one temp folder there, renamed into place whole ([`StagedTree`]). A killed
+//! build can leave temp files and folders only there; the next build removes them before it
+//! writes anything, and removes the folder when it is done, so `out/` never holds a temp
+//! file and `build --check` has none to see.
 
 mod staged;
 
@@ -366,7 +368,7 @@ impl Tree {
             let name = entry.file_name();
             // A staged tree (a cold environment's files) goes with everything in it.
             if staged::is_folder(self.staging.fd.as_fd(), &entry) {
-                staged::remove_tree(self, self.staging.fd.as_fd(), name, 0)?;
+                staged::remove_tree(self, self.staging.fd.as_fd(), "", name, 0)?;
                 continue;
             }
             match rustix::fs::unlinkat(&self.staging.fd, name, AtFlags::empty()) {

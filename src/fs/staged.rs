@@ -125,7 +125,7 @@ impl Tree {
         drop(open);
         let name =
             CString::new(name).map_err(|e| IoError::new("remove", self.full(name), e.into()))?;
-        remove_tree(self, self.staging.fd.as_fd(), &name, 0)
+        remove_tree(self, self.staging.fd.as_fd(), "", &name, 0)
     }
 }
 
@@ -243,17 +243,22 @@ pub(super) fn is_folder(dir: BorrowedFd<'_>, entry: &rustix::fs::DirEntry) -> bo
 }
 
 /// Removes the folder `name` of `parent` and everything in it, following no link (a link is
-/// removed as a file). Gives up past [`MAX_REMOVE_DEPTH`] levels.
+/// removed as a file). `parent` is the folder at `within` in the staging folder (`""` for
+/// the staging folder itself), for messages. Gives up past [`MAX_REMOVE_DEPTH`] levels.
 pub(super) fn remove_tree(
     tree: &Tree,
     parent: BorrowedFd<'_>,
+    within: &str,
     name: &CStr,
     depth: usize,
 ) -> Result<(), FsError> {
-    let shown = || {
-        let name = name.to_string_lossy();
-        tree.full(&format!("{}/{name}", tree.staging.path))
+    let name_shown = name.to_string_lossy();
+    let here = if within.is_empty() {
+        name_shown.into_owned()
+    } else {
+        format!("{within}/{name_shown}")
     };
+    let shown = || tree.full(&format!("{}/{here}", tree.staging.path));
     if depth >= MAX_REMOVE_DEPTH {
         return Err(IoError::new(
             "remove",
@@ -279,7 +284,7 @@ pub(super) fn remove_tree(
     }
     for (entry, is_dir) in entries {
         let removed = if is_dir {
-            remove_tree(tree, fd.as_fd(), &entry, depth + 1)
+            remove_tree(tree, fd.as_fd(), &here, &entry, depth + 1)
         } else {
             match rustix::fs::unlinkat(&fd, entry.as_c_str(), AtFlags::empty()) {
                 Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
@@ -431,6 +436,9 @@ mod tests {
         }
         std::fs::create_dir_all(&deep).unwrap();
         let error = tree.clear_staging().unwrap_err().to_string();
-        assert!(error.contains("folders deep"), "{error}");
+        assert!(error.contains("more than 64 folders deep"), "{error}");
+        // The folder given up on, by its path below the staging folder.
+        let below = format!(".stackc-tmp-1-tree-0{}`", "/d".repeat(MAX_REMOVE_DEPTH));
+        assert!(error.contains(&below), "{error}");
     }
 }

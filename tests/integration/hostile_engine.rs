@@ -288,6 +288,32 @@ fn a_staged_tree_left_by_a_killed_cold_build_is_removed_by_the_next_build() {
     t.run(&["build", "--check"]).success();
 }
 
+/// A leftover temp folder deeper than stackc ever stages is not cleared blindly: the build
+/// stops with a diagnostic naming it, before anything is written.
+#[test]
+fn a_leftover_too_deep_to_clear_stops_the_build_with_out_unchanged() {
+    let t = Test::basic();
+    t.run(&["build"]).success();
+    t.write(
+        "stacks.kdl",
+        &t.read("stacks.kdl").replace("replicas 1", "replicas 2"),
+    );
+    let mut deep = t.path().join(".stackc-cache/staging/.stackc-tmp-1-tree-0");
+    for _ in 0..70 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    let out = t.tree("out");
+    let run = t.run(&["build"]);
+    assert_ne!(run.code(), 0);
+    run.stderr_has(&[
+        "stackc::io",
+        "more than 64 folders deep",
+        ".stackc-tmp-1-tree-0/d/d",
+    ]);
+    assert_eq!(t.tree("out"), out);
+}
+
 /// Ten builds of a generated stack, each killed (SIGKILL) at a seeded random moment, then one more
 /// build: it leaves no temp file anywhere and its `out/` equals a clean build's byte for
 /// byte. The stack has 100 services (x 3 environments, about 1,600 files): a cold debug build
