@@ -203,7 +203,9 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
             .map(|(path, _)| path.as_str());
         tree.commit_tree(staged, &tree.dir("out")?, &env.env, staged_files)?;
     }
-    let env_dir = tree.dir(&format!("out/{}", env.env))?;
+    // Each changed file's folder is opened by path, with the folders above it opened once.
+    let env_folders = tree.folders(tree.dir(&format!("out/{}", env.env))?);
+    let env_dir = env_folders.base();
     let to_write: Vec<&String> = changes.missing.iter().chain(&changes.stale).collect();
     // One folder handle per folder, opened once for all its files; folders in parallel.
     let mut by_folder: BTreeMap<&str, Vec<NamedBytes<'_>>> = BTreeMap::new();
@@ -222,7 +224,7 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
         .par_iter()
         .filter_map(|(folder, files)| {
             let write = || -> Result<(), FsError> {
-                let dir = tree.subdir(&env_dir, folder)?;
+                let dir = env_folders.open(folder)?;
                 for (name, bytes) in files {
                     tree.write(&dir, name, bytes)?;
                 }
@@ -239,7 +241,7 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
     let mut emptied: BTreeSet<&str> = BTreeSet::new();
     for path in &changes.extra {
         let (folder, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-        if let Some(dir) = tree.existing_subdir(&env_dir, folder)? {
+        if let Some(dir) = tree.existing_subdir(env_dir, folder)? {
             tree.remove_file(&dir, name)?;
         }
         if !folder.is_empty() {
@@ -251,7 +253,7 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
     emptied.sort_by_key(|f| std::cmp::Reverse(f.matches('/').count()));
     let mut tried = BTreeSet::new();
     for folder in emptied {
-        remove_empty_parents(tree, &env_dir, folder, &mut tried)?;
+        remove_empty_parents(tree, env_dir, folder, &mut tried)?;
     }
     // The plan compared the index on disk with the wanted one.
     if changes
@@ -267,7 +269,7 @@ fn apply_env(tree: &Tree, env: &EnvPlan) -> Result<Applied, Diagnostics> {
         let backdated = crate::cache::now_ns() / 1_000_000_000 - 2;
         let backdated = i64::try_from(backdated).unwrap_or_default();
         tree.write_pieces(
-            &env_dir,
+            env_dir,
             INDEX_FILE,
             &[env.index.as_slice()],
             Some(backdated),

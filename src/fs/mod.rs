@@ -13,8 +13,10 @@
 //! writes anything, and removes the folder when it is done, so `out/` never holds a temp
 //! file and `build --check` has none to see.
 
+mod folders;
 mod staged;
 
+pub use folders::Folders;
 pub use staged::{StagedTree, WrittenFile};
 
 use crate::diagnostics::IoError;

@@ -8,20 +8,14 @@
 //! The temp folder's name starts like every temp file's, so [`Tree::clear_staging`] removes
 //! a killed build's leftover folder too.
 
-use super::{DirHandle, FsError, Tree, DIR_MODE, FILE_MODE, TEMP_PREFIX};
+use super::{DirHandle, Folders, FsError, Tree, DIR_MODE, FILE_MODE, TEMP_PREFIX};
 use crate::diagnostics::IoError;
-use rustc_hash::FxHashMap;
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use std::ffi::{CStr, CString};
 use std::io::Write as _;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-
-/// The most folders above files a staged tree keeps open (a layer, a layer's namespace):
-/// opened once, they are shared by every unit below them. Past this many, a folder is
-/// opened for each use: a stack with a namespace per service does not run out of handles.
-const MAX_OPEN_PARENTS: usize = 256;
+use std::sync::Arc;
 
 /// How deep [`remove_tree`] goes into a leftover folder before it gives up: stackc's own
 /// layout is a few folders deep, and every level holds a handle open.
@@ -41,9 +35,8 @@ pub struct WrittenFile {
 pub struct StagedTree<'t> {
     tree: &'t Tree,
     name: String,
-    root: DirHandle,
-    /// Folders that hold folders, by path inside the tree (see [`MAX_OPEN_PARENTS`]).
-    parents: Mutex<FxHashMap<String, Arc<DirHandle>>>,
+    /// The temp folder's folders (a layer, a namespace: shared by every unit below it).
+    folders: Folders<'t>,
 }
 
 impl Tree {
@@ -63,8 +56,7 @@ impl Tree {
                     return Ok(StagedTree {
                         tree: self,
                         name,
-                        root,
-                        parents: Mutex::new(FxHashMap::default()),
+                        folders: self.folders(root),
                     });
                 }
                 // A leftover of an earlier process with the same id: take the next name.
@@ -155,7 +147,7 @@ impl StagedTree<'_> {
             let dir = match &open {
                 Some((at, dir)) if *at == folder => Arc::clone(dir),
                 _ => {
-                    let dir = self.folder(folder)?;
+                    let dir = self.folders.open(folder)?;
                     open = Some((folder, Arc::clone(&dir)));
                     dir
                 }
@@ -197,37 +189,6 @@ impl StagedTree<'_> {
             mtime_ns,
             inode: written.st_ino,
         })
-    }
-
-    /// The folder at `rel` inside the tree, created as needed; its parents are opened once
-    /// and kept (up to [`MAX_OPEN_PARENTS`]).
-    fn folder(&self, rel: &str) -> Result<Arc<DirHandle>, FsError> {
-        let Some((parent, name)) = rel.rsplit_once('/') else {
-            if rel.is_empty() {
-                return Ok(Arc::new(self.tree.subdir(&self.root, "")?));
-            }
-            return Ok(Arc::new(self.tree.open_child(&self.root, rel, true)?));
-        };
-        let parent = self.parent(parent)?;
-        Ok(Arc::new(self.tree.open_child(&parent, name, true)?))
-    }
-
-    fn parent(&self, rel: &str) -> Result<Arc<DirHandle>, FsError> {
-        let known = self
-            .parents
-            .lock()
-            .ok()
-            .and_then(|parents| parents.get(rel).cloned());
-        if let Some(dir) = known {
-            return Ok(dir);
-        }
-        let dir = self.folder(rel)?;
-        if let Ok(mut parents) = self.parents.lock() {
-            if parents.len() < MAX_OPEN_PARENTS {
-                parents.insert(rel.to_string(), Arc::clone(&dir));
-            }
-        }
-        Ok(dir)
     }
 }
 
@@ -302,6 +263,7 @@ pub(super) fn remove_tree(
 
 #[cfg(test)]
 mod tests {
+    use super::super::folders::MAX_OPEN_PARENTS;
     use super::super::STAGING;
     use super::*;
     use std::path::Path;
@@ -401,7 +363,7 @@ mod tests {
             .collect();
         let files: Vec<(&str, &[u8])> = paths.iter().map(|p| (p.as_str(), &b"x"[..])).collect();
         assert_eq!(staged.write_files(&files).unwrap().len(), paths.len());
-        assert!(staged.parents.lock().unwrap().len() <= MAX_OPEN_PARENTS);
+        assert!(staged.folders.parents.lock().unwrap().len() <= MAX_OPEN_PARENTS);
         let at = root.path().join(STAGING).join(staged.name());
         assert!(paths.iter().all(|p| at.join(p).is_file()));
     }
