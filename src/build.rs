@@ -774,7 +774,7 @@ impl<'a> OutMemory<'a> {
     }
 
     /// The stamp of the file at `path` when it is on disk unchanged since stackc wrote
-    /// `wanted` there (what [`WrittenBefore::check`] calls `Some(true)`).
+    /// `wanted` there (what [`WrittenBefore::check`] calls [`emit::Written::Wanted`]).
     fn kept(&self, path: &str, wanted: blake3::Hash) -> Option<Stamp> {
         let stamp = self.stat.stamp(path)?;
         (stamp.hash == *wanted.as_bytes() && self.intact(path, stamp)).then_some(*stamp)
@@ -791,15 +791,18 @@ impl<'a> OutMemory<'a> {
 }
 
 impl WrittenBefore for OutMemory<'_> {
-    fn check(&self, path: &str, wanted: blake3::Hash) -> Option<bool> {
+    fn check(&self, path: &str, wanted: blake3::Hash) -> Option<emit::Written> {
         let stamp = self.stat.stamp(path)?;
-        if self.intact(path, stamp) {
-            // Unchanged since stackc wrote it: right if it is what we want now, else stale.
-            (stamp.hash == *wanted.as_bytes()).then_some(true)
-        } else {
-            // Changed since stackc wrote it: edited by hand (or removed).
-            Some(false)
+        // Changed since stackc wrote it (by hand, or removed): unknown until read.
+        if !self.intact(path, stamp) {
+            return None;
         }
+        // Unchanged since stackc wrote it: right if it is what we want now, else stale.
+        Some(if stamp.hash == *wanted.as_bytes() {
+            emit::Written::Wanted
+        } else {
+            emit::Written::Outdated
+        })
     }
 
     fn index(&self) -> Option<emit::Index<'_>> {

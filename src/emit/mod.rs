@@ -10,5 +10,6 @@ pub use crate::layout::{Content, Files, Hashed, INDEX_FILE};
 pub use absent::Absent;
 pub use apply::{abandon, apply, open_tree, save_caches, Applied, EnvPlan, Plan};
 pub use write::{
-    compare, index_file, load_index, read_index, EnvChanges, Index, NoMemory, WrittenBefore,
+    compare, index_file, load_index, read_index, EnvChanges, Index, NoMemory, Written,
+    WrittenBefore,
 };
