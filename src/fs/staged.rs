@@ -31,7 +31,7 @@ pub struct WrittenFile {
 }
 
 /// A temp folder of the staging folder that files are written into at their own paths
-/// ([`StagedTree::write_folder`]), for [`Tree::commit_tree`] to move into place as a whole.
+/// ([`StagedTree::write_files`]), for [`Tree::commit_tree`] to move into place as a whole.
 pub struct StagedTree<'t> {
     tree: &'t Tree,
     name: String,
