@@ -55,6 +55,18 @@ fn umask_keeps_file_mode() -> bool {
     })
 }
 
+/// Writes `pieces` into `file`, one stackc has just created, and gives it [`FILE_MODE`]
+/// whatever the umask (a change of mode leaves the mtime alone).
+fn fill(file: &mut std::fs::File, pieces: &[&[u8]]) -> std::io::Result<()> {
+    for piece in pieces {
+        file.write_all(piece)?;
+    }
+    if umask_keeps_file_mode() {
+        return Ok(());
+    }
+    rustix::fs::fchmod(&*file, Mode::from_raw_mode(FILE_MODE)).map_err(Into::into)
+}
+
 /// This process's id, asked once: it names every temp file, and asking is a syscall.
 fn process_id() -> u32 {
     static ID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
@@ -271,9 +283,7 @@ impl Tree {
     ) -> Result<String, FsError> {
         let (temp_name, fd) = self.create_temp()?;
         let mut file = std::fs::File::from(fd);
-        let written = pieces
-            .iter()
-            .try_for_each(|piece| file.write_all(piece))
+        let written = fill(&mut file, pieces)
             .and_then(|()| match mtime_secs {
                 Some(secs) => {
                     let at = rustix::fs::Timespec {
@@ -287,12 +297,6 @@ impl Tree {
                     rustix::fs::futimens(&file, &times).map_err(Into::into)
                 }
                 None => Ok(()),
-            })
-            .and_then(|()| {
-                if umask_keeps_file_mode() {
-                    return Ok(());
-                }
-                rustix::fs::fchmod(&file, Mode::from_raw_mode(FILE_MODE)).map_err(Into::into)
             })
             .map_err(|e| IoError::new("write", self.full(target), e));
         drop(file);

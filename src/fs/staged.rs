@@ -13,7 +13,6 @@ use crate::diagnostics::IoError;
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use std::ffi::{CStr, CString};
-use std::io::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -172,14 +171,7 @@ impl StagedTree<'_> {
         )
         .map_err(|e| IoError::new("create", self.tree.full(&path), e.into()))?;
         let mut file = std::fs::File::from(fd);
-        let written = file
-            .write_all(bytes)
-            .and_then(|()| {
-                if super::umask_keeps_file_mode() {
-                    return Ok(());
-                }
-                rustix::fs::fchmod(&file, Mode::from_raw_mode(FILE_MODE)).map_err(Into::into)
-            })
+        let written = super::fill(&mut file, &[bytes])
             .and_then(|()| rustix::fs::fstat(&file).map_err(Into::into))
             .map_err(|e| IoError::new("write", self.tree.full(&path), e))?;
         let mtime_ns =
@@ -289,23 +281,32 @@ mod tests {
         found
     }
 
+    /// `files` staged in a new tree for out/dev: the tree's name, and what was written.
+    fn stage(tree: &Tree, files: &[(&str, &[u8])]) -> (String, Vec<WrittenFile>) {
+        let staged = tree.stage_tree("out/dev").unwrap();
+        let written = staged.write_files(files).unwrap();
+        (staged.name().to_string(), written)
+    }
+
+    /// The staged tree `name` committed as out/dev.
+    fn commit(tree: &Tree, name: &str, files: &[(&str, &[u8])]) {
+        let out = tree.dir("out").unwrap();
+        tree.commit_tree(name, &out, "dev", files.iter().map(|(p, _)| *p))
+            .unwrap();
+    }
+
     #[test]
     fn a_staged_tree_becomes_the_folder_with_the_stamps_its_files_were_written_with() {
         let root = tempfile::tempdir().unwrap();
         let tree = Tree::open(root.path()).unwrap();
-        let staged = tree.stage_tree("out/dev").unwrap();
         let files: [(&str, &[u8]); 4] = [
             ("apps/kustomization.yaml", b"k"),
             ("apps/web/a.yaml", b"a"),
             ("apps/web/b.yaml", b"bb"),
             ("top.yaml", b"top"),
         ];
-        let written = staged.write_files(&files).unwrap();
-        let name = staged.name().to_string();
-        drop(staged);
-        let out = tree.dir("out").unwrap();
-        tree.commit_tree(&name, &out, "dev", files.iter().map(|(p, _)| *p))
-            .unwrap();
+        let (name, written) = stage(&tree, &files);
+        commit(&tree, &name, &files);
         let dev = root.path().join("out/dev");
         for ((path, bytes), file) in files.iter().zip(written) {
             assert_eq!(std::fs::read(dev.join(path)).unwrap(), *bytes);
@@ -329,22 +330,17 @@ mod tests {
     fn a_folder_there_by_commit_time_gets_the_staged_files_one_by_one() {
         let root = tempfile::tempdir().unwrap();
         let tree = Tree::open(root.path()).unwrap();
-        let staged = tree.stage_tree("out/dev").unwrap();
         let files: [(&str, &[u8]); 3] = [
             ("apps/web/a.yaml", b"new a"),
             ("apps/web/b.yaml", b"new b"),
             ("z.yaml", b"z"),
         ];
-        staged.write_files(&files).unwrap();
-        let name = staged.name().to_string();
-        drop(staged);
+        let (name, _) = stage(&tree, &files);
         // Made by someone else after planning: an old copy of one file, and one of theirs.
         std::fs::create_dir_all(root.path().join("out/dev/apps/web")).unwrap();
         std::fs::write(root.path().join("out/dev/apps/web/a.yaml"), "old a").unwrap();
         std::fs::write(root.path().join("out/dev/theirs.yaml"), "theirs").unwrap();
-        let out = tree.dir("out").unwrap();
-        tree.commit_tree(&name, &out, "dev", files.iter().map(|(p, _)| *p))
-            .unwrap();
+        commit(&tree, &name, &files);
         let dev = root.path().join("out/dev");
         assert_eq!(read(&dev.join("apps/web/a.yaml")), "new a");
         assert_eq!(read(&dev.join("apps/web/b.yaml")), "new b");
