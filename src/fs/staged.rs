@@ -258,6 +258,7 @@ mod tests {
     use super::super::folders::MAX_OPEN_PARENTS;
     use super::super::STAGING;
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
     use std::path::Path;
 
     fn read(path: &Path) -> String {
@@ -376,6 +377,10 @@ mod tests {
         std::fs::write(leftover.join("apps/web/a.yaml"), "a").unwrap();
         std::os::unix::fs::symlink(outside.path().join("kept"), leftover.join("apps/link"))
             .unwrap();
+        // A name that is not UTF-8 is removed by its bytes, not by a lossy copy of them.
+        let odd = std::ffi::OsStr::from_bytes(b"odd-\xff");
+        std::fs::create_dir(leftover.join(odd)).unwrap();
+        std::fs::write(leftover.join(odd).join(odd), "x").unwrap();
         // Not stackc's: left alone.
         std::fs::create_dir(root.path().join(STAGING).join("mine")).unwrap();
         tree.clear_staging().unwrap();
